@@ -1,0 +1,14 @@
+"""AMC keyword preprocessing: keyword archives of Clickture and MSCOCO to ``[img_id, word_id]``
+rows, as in "AMC: Attention guided Multi-modal Correlation Learning for Image Search"
+(Chen et al., CVPR 2017).
+
+Modules, in pipeline order: :mod:`~amc_keywords.sources` (archives, lists, maps),
+:mod:`~amc_keywords.vocabulary`, :mod:`~amc_keywords.encoding`,
+:mod:`~amc_keywords.outputs` (writing and loading); :mod:`~amc_keywords.pipeline` runs them
+for the two dataset scripts.
+"""
+from .errors import InputError
+from .outputs import Keywords, load_keywords
+
+__all__ = ["InputError", "Keywords", "load_keywords"]
+__version__ = "1.0.0"

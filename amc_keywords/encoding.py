@@ -1,0 +1,172 @@
+"""Encoding: images' keyword files to rows ``[img_id, word_id]``, in parallel and streaming.
+
+Input
+    A source (see :mod:`amc_keywords.sources`), the :class:`~amc_keywords.sources.Entries` of
+    one set in output order, and the vocabulary's words.
+Output
+    :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
+    token order) and returns :class:`EncodeStats`; :func:`documents` yields each image's
+    document (keywords joined by a space) for fitting the vocabulary.
+
+Work is cut into chunks of consecutive entries; up to ``2 * jobs`` chunks are in flight and
+results are taken in submission order, so output is the same for any ``--jobs`` and memory
+stays flat however many images there are. ``jobs=1`` runs in this process.
+"""
+import os
+import signal
+import sys
+from array import array
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .errors import InputError
+from .sources import bad_keyword, parse_keywords, read_payload
+from .vocabulary import KeywordEncoder
+
+CHUNK = 2048  # images a task: large enough to amortise pickling, small enough to stream
+
+_encoder = None
+
+
+def _set_encoder(words, stop_words):
+    global _encoder
+    _encoder = KeywordEncoder(words, stop_words)
+
+
+def _init_worker(words, stop_words):
+    _set_encoder(words, stop_words)
+    if sys.platform.startswith("linux"):
+        # Die with the main process, even on kill -9, instead of lingering as orphans.
+        import ctypes
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    # Ctrl-C reaches the whole process group; only the main process should act on it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _keywords_of(payload):
+    for where, raw in read_payload(payload):
+        yield where, parse_keywords(raw, where)
+
+
+def _encode_chunk(payload):
+    """Rows of one chunk: per-image row counts, word ids, and the number of tokens seen."""
+    tokens_of = _encoder.tokens
+    counts, word_ids = array("i"), array("i")
+    n_tokens = 0
+    for where, keywords in _keywords_of(payload):
+        before = len(word_ids)
+        try:
+            for keyword in keywords:
+                n, ids = tokens_of(keyword)
+                n_tokens += n
+                word_ids.extend(ids)
+        except (TypeError, AttributeError, ValueError):
+            raise bad_keyword(keywords, where) from None
+        counts.append(len(word_ids) - before)
+    return np.frombuffer(counts, np.int32), np.frombuffer(word_ids, np.int32), n_tokens
+
+
+def _documents_chunk(payload):
+    documents = []
+    for where, keywords in _keywords_of(payload):
+        error = bad_keyword(keywords, where)
+        if error:
+            raise error
+        documents.append(" ".join(keywords))
+    return documents
+
+
+def _run(source, entries, located, func, initargs, jobs, label, quiet):
+    """Results of ``func`` over the chunks of ``entries``, in order, with a progress bar.
+
+    ``located`` is what ``source.locate(entries)`` returned (done early, to fail fast).
+    """
+    starts = range(0, len(entries), CHUNK)
+    payloads = (source.payload(entries.keys, located, s, min(s + CHUNK, len(entries)))
+                for s in starts)
+    bar = tqdm(total=len(entries), desc=label, unit="img", unit_scale=True, file=sys.stderr,
+               disable=True if quiet else None, leave=False, smoothing=0.1)
+    with bar:
+        if jobs == 1:
+            _set_encoder(*initargs)
+            for payload in payloads:
+                result = func(payload)
+                bar.update(min(CHUNK, len(entries) - bar.n))
+                yield result
+            return
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=initargs) as pool:
+            pending = []
+            try:
+                for payload in payloads:
+                    pending.append(pool.submit(func, payload))
+                    if len(pending) >= 2 * jobs:
+                        yield _take(pending, bar, len(entries))
+                while pending:
+                    yield _take(pending, bar, len(entries))
+            finally:
+                for future in pending:
+                    future.cancel()
+
+
+def _take(pending, bar, total):
+    try:
+        result = pending.pop(0).result()
+    except BrokenProcessPool:
+        raise InputError("a worker process died (out of memory, or killed); earlier outputs "
+                         "are unchanged; try again with fewer --jobs") from None
+    bar.update(min(CHUNK, total - bar.n))
+    return result
+
+
+def default_jobs():
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def documents(source, entries, located, stop_words, jobs, label="reading", quiet=False):
+    """Each image's document, ``" ".join(keywords)``, in entry order."""
+    for chunk in _run(source, entries, located, _documents_chunk, (None, stop_words), jobs,
+                      label, quiet):
+        yield from chunk
+
+
+@dataclass
+class EncodeStats:
+    """What one set's encoding saw: row counts per image and tokens before the vocabulary."""
+    counts: np.ndarray
+    tokens: int
+
+    @property
+    def rows(self):
+        return int(self.counts.sum())
+
+
+def encode(source, entries, located, words, stop_words, writer, jobs, label="encoding",
+           quiet=False):
+    """Encode ``entries`` and hand each chunk's rows to ``writer.write(rows)``."""
+    counts = np.empty(len(entries), np.int32)
+    tokens = 0
+    done = 0
+    for chunk_counts, word_ids, n_tokens in _run(source, entries, located, _encode_chunk,
+                                                 (words, stop_words), jobs, label, quiet):
+        n = len(chunk_counts)
+        counts[done:done + n] = chunk_counts
+        rows = np.empty((len(word_ids), 2), np.int64)
+        rows[:, 0] = np.repeat(entries.ids[done:done + n], chunk_counts)
+        rows[:, 1] = word_ids
+        writer.write(rows)
+        tokens += n_tokens
+        done += n
+    if done != len(entries):  # cannot happen unless a worker lost a chunk
+        raise InputError(f"internal error: encoded {done} of {len(entries)} images")
+    return EncodeStats(counts, tokens)

@@ -1,0 +1,183 @@
+"""The steps both dataset scripts take, in the order they take them.
+
+Input
+    Parsed command-line options (:func:`add_common_options` defines the shared ones) and, per
+    image set, a :class:`KeywordSet` (its source, entries in output order, and where each
+    entry's keyword file is).
+Output
+    The files of :mod:`amc_keywords.outputs` in ``--out-dir``, all moved into place together
+    at the end, and a summary on stdout: images, vocabulary size, rows, images without rows,
+    share of tokens dropped, keywords per image, and the paths written.
+"""
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import encoding
+from .errors import InputError
+from .outputs import OutputSet, names_table, output_names, range_table
+from .sources import Entries, extract_archive, open_source
+from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DIR = os.path.join(REPO_ROOT, "keyword", "sample")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_common_options(parser, dataset_dir):
+    """The options both scripts share; paths default to the repository's own folders."""
+    parser.add_argument("--keyword-dir", default=os.path.join(REPO_ROOT, "keyword"),
+                        help="folder holding the downloaded keywords_*.zip archives (or their "
+                             "unzipped folders, used when present) (default: %(default)s)")
+    parser.add_argument("--out-dir", default=None,
+                        help=f"folder for the outputs (default: {dataset_dir}; with --sample, "
+                             "a folder under the system's temporary directory)")
+    parser.add_argument("--min-df", type=positive_int, default=6,
+                        help="keep words found in at least this many images; it is the 6 of "
+                             "the output names (default: %(default)s)")
+    parser.add_argument("--stop-words", choices=STOP_WORDS, default="english",
+                        help="'english' drops scikit-learn's English stop words, 'none' keeps "
+                             "every word (default: %(default)s)")
+    parser.add_argument("--refit", action="store_true",
+                        help="fit the vocabulary again even when a matching vocabulary file "
+                             "exists in --out-dir")
+    parser.add_argument("--extract", action="store_true",
+                        help="unpack each archive next to itself first (keyword/keywords_<set>/)"
+                             " and read the files from there; by default archives are read in "
+                             "place")
+    parser.add_argument("--sample", action="store_true",
+                        help="run on the small synthetic sample shipped in keyword/sample/ and "
+                             "write to a temporary folder (printed)")
+    parser.add_argument("--jobs", type=positive_int, default=encoding.default_jobs(),
+                        help="worker processes; outputs are identical for any value "
+                             "(default: all cores, %(default)s)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (they are also off when stderr is not a "
+                             "terminal)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show a traceback instead of a one-line error")
+
+
+def resolve_dirs(args, dataset_dir, dataset):
+    """``(keyword_dir, side_dir, out_dir)``: where archives, list/map files and outputs are."""
+    if args.sample:
+        out_dir = args.out_dir or os.path.join(tempfile.gettempdir(), "amc-keywords-sample",
+                                               dataset)
+        return SAMPLE_DIR, SAMPLE_DIR, out_dir
+    return args.keyword_dir, dataset_dir, args.out_dir or dataset_dir
+
+
+@dataclass
+class KeywordSet:
+    """One image set ready to read: where its files are and which images, in which order."""
+    name: str
+    source: object
+    entries: Entries
+    located: object = None
+
+    def locate(self):
+        # Early, so a list entry without a keyword file stops the run before long work starts.
+        self.located = self.source.locate(self.entries)
+        return self
+
+
+def open_keyword_source(keyword_dir, name, extract):
+    """The source of ``keyword_dir/name``, unpacking the archive first with ``--extract``."""
+    if extract:
+        archive = os.path.join(keyword_dir, name + ".zip")
+        if not os.path.isdir(os.path.join(keyword_dir, name)):
+            if not os.path.isfile(archive):
+                raise InputError(f"{archive}: not found; download {name}.zip from the AMC "
+                                 "keyword datasets link in README.md into that folder")
+            print(f"extracting {archive} ...", file=sys.stderr)
+        extract_archive(archive, os.path.join(keyword_dir, name))
+    return open_source(keyword_dir, name)
+
+
+def obtain_vocabulary(outputs, dataset, args, source_label, sets):
+    """Reuse the vocabulary file when it matches these parameters and images, else fit it.
+
+    ``sets`` are the KeywordSets the vocabulary is fitted on.
+    """
+    name = output_names(dataset, None, args.min_df)["vocabulary"]
+    path = os.path.join(outputs.folder, name)
+    ids = np.concatenate([s.entries.ids for s in sets])
+    if os.path.exists(path) and not args.refit:
+        vocabulary = Vocabulary.load(path)
+        if vocabulary.matches(args.min_df, args.stop_words, source_label, fingerprint(ids)):
+            print(f"vocabulary: reusing {path} ({len(vocabulary)} words; --refit to fit again)")
+            return vocabulary
+        print(f"vocabulary: {path} was fitted with other parameters or images; fitting again")
+
+    def documents():
+        for s in sets:
+            yield from encoding.documents(s.source, s.entries, s.located, args.stop_words,
+                                          args.jobs, f"vocabulary ({s.name})", args.quiet)
+
+    where = " + ".join(str(s.source.path) for s in sets)
+    vocabulary = fit_vocabulary(documents, args.min_df, args.stop_words, source_label, ids,
+                                where)
+    outputs.save_json(name, vocabulary.to_json())
+    print(f"vocabulary: fitted on {len(ids)} images ({source_label}): {len(vocabulary)} words "
+          f"with min_df={args.min_df}, stop words={args.stop_words}")
+    return vocabulary
+
+
+def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
+    """Write one set's rows, range table and names table; return its summary figures."""
+    names = output_names(dataset, subset, args.min_df)
+    entries = keyword_set.entries
+    writer = outputs.rows_writer(names["rows"])
+    try:
+        stats = encoding.encode(keyword_set.source, entries, keyword_set.located,
+                                vocabulary.words, args.stop_words, writer, args.jobs,
+                                f"encoding ({keyword_set.name})", args.quiet)
+    finally:
+        writer.close()
+    size = int(entries.ids.max()) + 1
+    outputs.save_array(names["ranges"], range_table(entries.ids, stats.counts, size))
+    outputs.save_array(names["names"], names_table(entries.ids, entries.names, size))
+    counts = stats.counts
+    return {"set": keyword_set.name, "images": len(entries), "rows": stats.rows,
+            "empty": int(np.count_nonzero(counts == 0)), "tokens": stats.tokens,
+            "per_image": (int(counts.min()), float(np.median(counts)), float(counts.mean()),
+                          int(counts.max()))}
+
+
+def print_summary(summaries, vocabulary, written):
+    """The figures a user checks before training, and the files written."""
+    print(f"vocabulary size: {len(vocabulary)} (min_df={vocabulary.min_df}, stop words="
+          f"{vocabulary.stop_words}, fitted on {vocabulary.source})")
+    for s in summaries:
+        dropped = 1 - s["rows"] / s["tokens"] if s["tokens"] else 0.0
+        low, median, mean, high = s["per_image"]
+        print(f"{s['set']}: {s['images']} images read, {s['rows']} rows written, "
+              f"{s['empty']} images with no rows, {dropped:.1%} of {s['tokens']} tokens dropped "
+              f"as out of vocabulary; keywords per image min {low} / median {median:g} / "
+              f"mean {mean:.2f} / max {high}")
+    print("wrote:")
+    for path in written:
+        print(f"  {path}")
+
+
+def run(outputs, dataset, encode_plan, vocabulary, args):
+    """Encode each ``(subset, KeywordSet)`` of the plan, commit the outputs, print a summary."""
+    summaries = [encode_set(outputs, dataset, subset, keyword_set, vocabulary, args)
+                 for subset, keyword_set in encode_plan]
+    written = outputs.commit()
+    print_summary(summaries, vocabulary, written)
+    return summaries

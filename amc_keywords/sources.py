@@ -1,0 +1,680 @@
+"""Reading the inputs: keyword archives or folders, list files, id maps and COCO's dataset.json.
+
+Inputs
+    keyword archive   ``keyword/keywords_<set>.zip``: one JSON file per image, with or without
+                      a top folder; ``__MACOSX/``, ``._*`` and directory entries are ignored;
+                      Zip64 is supported; members are stored or deflated.
+    keyword folder    ``keyword/keywords_<set>/``: the same files unzipped (used when present).
+    keyword file      a JSON object; the image's keywords are ``["tagging"]["keywords"]``, a list
+                      of strings. Other fields are ignored.
+    list file         one entry per line: the keyword file's path inside the archive's top
+                      folder, without ``.json``; the image id is ``int()`` of its last ``/``
+                      component (ASCII digits only). A Git LFS pointer counts as no list.
+    id map            a Python 2 pickle of ``{image name: image id}``, read without running any
+                      code from the file.
+    dataset.json      COCO's Karpathy split file: ``{"images": [{"split", "filename", "imgid"}]}``.
+
+Outputs
+    :class:`Entries` (list entries and image ids), a *source* (:class:`ZipSource` or
+    :class:`FolderSource`) that hands workers small picklable *payloads*, and
+    :func:`read_payload`, which a worker calls to get each image's raw bytes.
+    Every problem is an :class:`~amc_keywords.errors.InputError` naming the file and entry.
+"""
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import zlib
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+LFS_POINTER_PREFIX = b"version https://git-lfs"
+KEYWORD_SUFFIX = ".json"
+COCO_SPLITS = ("train", "restval", "val", "test")
+
+# --------------------------------------------------------------------------------------------
+# List files and id maps
+
+
+@dataclass
+class Entries:
+    """The images of one set, in output order.
+
+    keys : numpy ``S`` array
+        The keyword file of each image: its path inside the source, without ``.json``.
+    ids : numpy int64 array
+        The image id of each entry.
+    names : numpy ``S`` array or None
+        The image's original name (Clickture map, COCO filename) where known.
+    origin : str
+        Where the order came from, for messages (a list file, a map, an archive).
+    """
+
+    keys: np.ndarray
+    ids: np.ndarray
+    origin: str
+    names: np.ndarray = None
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def is_lfs_pointer(path):
+    """True when ``path`` is a Git LFS pointer file instead of the real content."""
+    with open(path, "rb") as f:
+        return f.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+
+
+def image_id_of(key, where):
+    """Image id of a list entry or keyword file name: ``int()`` of its last path component."""
+    last = key.rsplit(b"/", 1)[-1]
+    # bytes.isdigit() is ASCII-only: "+1", " 1", "1_0" and "١" are refused, as in Python 2.
+    if not last.isdigit():
+        shown = key.decode("utf-8", "replace")
+        raise InputError(f"{where}: entry '{shown}': its last path component is not an integer "
+                         "image id (expected digits such as '00048500')")
+    return int(last)
+
+
+def read_list(path, top=None):
+    """Read a Clickture list file into :class:`Entries`; None if it is missing or an LFS pointer.
+
+    ``top`` is an archive's top folder name; a leading ``top/`` on an entry is dropped so that
+    lists written either relative to the folder or to the archive root match.
+    """
+    if not os.path.isfile(path) or is_lfs_pointer(path):
+        return None
+    keys, ids = [], array("q")
+    prefix = top.encode() + b"/" if top else None
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, 1):
+            key = line.strip()
+            if not key:
+                continue
+            if prefix and key.startswith(prefix):
+                key = key[len(prefix):]
+            keys.append(key)
+            ids.append(image_id_of(key, f"{path}: line {line_no}"))
+    if not keys:
+        raise InputError(f"{path}: the list is empty (expected one keyword file name per line)")
+    entries = Entries(np.array(keys, dtype=bytes), np.frombuffer(ids, np.int64).copy(), path)
+    check_unique_ids(entries, path)
+    return entries
+
+
+def check_unique_ids(entries, where):
+    """An image listed twice would double its rows and break the range table: refuse it."""
+    order = np.argsort(entries.ids, kind="stable")
+    sorted_ids = entries.ids[order]
+    dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+    if len(dup):
+        first, second = order[dup[0]], order[dup[0] + 1]
+        raise InputError(
+            f"{where}: image id {sorted_ids[dup[0]]} is listed twice (entry "
+            f"'{entries.keys[first].decode('utf-8', 'replace')}' at position {first + 1} and "
+            f"'{entries.keys[second].decode('utf-8', 'replace')}' at position {second + 1}); "
+            "remove the repeated entry")
+
+
+class _DictOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that builds plain containers, strings and numbers, and nothing else.
+
+    A ``{name: id}`` dict needs no global at all, so every ``find_class`` is refused: a pickle
+    that asks for a class or function (the way pickles run code) is rejected before any of it
+    is imported or called.
+    """
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"it asks for '{module}.{name}', and only a plain "
+                                     "{name: id} dict is allowed")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("it uses persistent ids, and only a plain {name: id} "
+                                     "dict is allowed")
+
+
+def _text(value):
+    # Python 2 str keys arrive as bytes (encoding="bytes"); names are ASCII in practice.
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
+    return value
+
+
+def read_id_map(path):
+    """Read a Clickture id map (Python 2 pickle of ``{image name: id}``) without running code.
+
+    Returns ``(ids, names)``: int64 ids sorted ascending and the matching names as an ``S``
+    array (UTF-8), or None when the file is missing or an LFS pointer.
+    """
+    if not os.path.isfile(path) or is_lfs_pointer(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            mapping = _DictOnlyUnpickler(f, encoding="bytes").load()
+    except InputError:
+        raise
+    except Exception as exc:  # any failure to parse: truncated, not a pickle, refused global
+        raise InputError(f"{path}: not a readable {{image name: id}} pickle: {exc}") from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise InputError(f"{path}: expected a non-empty {{image name: id}} dict, found "
+                         f"{type(mapping).__name__}" + (" (empty)" if mapping == {} else ""))
+    ids = array("q")
+    names = []
+    for name, img_id in mapping.items():
+        name = _text(name)
+        if not isinstance(name, str) or type(img_id) is not int or img_id < 0:
+            raise InputError(f"{path}: entry {name!r}: {img_id!r}: expected a string name and "
+                             "a non-negative integer id")
+        names.append(name.encode("utf-8"))
+        ids.append(img_id)
+    del mapping
+    ids = np.frombuffer(ids, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, names = ids[order], np.array(names, dtype=bytes)[order]
+    dup = np.flatnonzero(ids[1:] == ids[:-1])
+    if len(dup):
+        i = dup[0]
+        raise InputError(f"{path}: id {ids[i]} is given to two names ('{names[i].decode()}' and "
+                         f"'{names[i + 1].decode()}'); each image needs its own id")
+    return ids, names
+
+
+def attach_names(entries, id_map, where):
+    """Check every entry's id against the map and attach the image names (None: no map)."""
+    if id_map is None:
+        return entries
+    map_ids, map_names = id_map
+    pos = np.searchsorted(map_ids, entries.ids)
+    pos_clipped = np.minimum(pos, len(map_ids) - 1)
+    missing = np.flatnonzero(map_ids[pos_clipped] != entries.ids)
+    if len(missing):
+        i = missing[0]
+        raise InputError(f"{where}: image id {entries.ids[i]} (entry "
+                         f"'{entries.keys[i].decode('utf-8', 'replace')}') is not in the id map; "
+                         f"{len(missing)} listed image(s) are missing from it: check that the "
+                         "list and the map are of the same set")
+    entries.names = map_names[pos_clipped]
+    return entries
+
+
+def entries_from_map(id_map, source):
+    """The image set of a map, ordered by id, with keys found in the source by image id."""
+    ids, names = id_map
+    keys = source.keys_for_ids(ids)
+    return Entries(keys, ids.copy(), "the id map, ordered by id", names)
+
+
+def entries_from_source(source):
+    """Every keyword file of a source, ordered by image id (the fallback without list or map)."""
+    keys = source.all_keys()
+    ids = np.fromiter((image_id_of(k, source.path) for k in keys), np.int64, len(keys))
+    order = np.argsort(ids, kind="stable")
+    entries = Entries(keys[order], ids[order], f"{source.path}, ordered by image id")
+    check_unique_ids(entries, source.path)
+    return entries
+
+
+# --------------------------------------------------------------------------------------------
+# COCO's dataset.json
+
+
+def _drop_captions(obj):
+    # dataset.json is mostly captions; dropping them as each object is parsed keeps memory small.
+    obj.pop("sentences", None)
+    obj.pop("sentids", None)
+    return obj
+
+
+def read_coco_images(raw, where, splits):
+    """Entries of COCO's ``dataset.json`` (bytes) whose split is in ``splits``, in file order."""
+    try:
+        data = json.loads(raw, object_hook=_drop_captions)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{where}: not valid JSON ({exc})") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        raise InputError(f"{where}: expected an object with an \"images\" list (the Karpathy "
+                         "split file)")
+    keys, ids, names = [], [], []
+    for i, image in enumerate(images):
+        fields = {}
+        for field, kind in (("split", str), ("filename", str), ("imgid", int)):
+            value = image.get(field) if isinstance(image, dict) else None
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise InputError(f"{where}: images[{i}]: missing or invalid \"{field}\" "
+                                 f"(expected {kind.__name__})")
+            fields[field] = value
+        if fields["split"] not in splits:
+            continue
+        stem = os.path.splitext(fields["filename"])[0]
+        keys.append(f"keyword_{fields['split']}/{stem}".encode("utf-8"))
+        ids.append(fields["imgid"])
+        names.append(fields["filename"].encode("utf-8"))
+    if not ids:
+        raise InputError(f"{where}: no image has a split in {', '.join(splits)}")
+    entries = Entries(np.array(keys, dtype=bytes), np.array(ids, np.int64), where,
+                      np.array(names, dtype=bytes))
+    check_unique_ids(entries, where)
+    return entries
+
+
+# --------------------------------------------------------------------------------------------
+# Keyword files
+
+
+def parse_keywords(raw, where):
+    """The keyword list of one keyword file (bytes), or an InputError naming ``where``."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 (byte {exc.start}); keyword files are UTF-8 "
+                         "JSON") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg})") from None
+    tagging = doc.get("tagging") if isinstance(doc, dict) else None
+    if not isinstance(tagging, dict) or "keywords" not in tagging:
+        raise InputError(f"{where}: no [\"tagging\"][\"keywords\"] field")
+    keywords = tagging["keywords"]
+    if not isinstance(keywords, list):
+        raise InputError(f"{where}: [\"tagging\"][\"keywords\"] is a "
+                         f"{type(keywords).__name__}, expected a list of strings")
+    return keywords
+
+
+def bad_keyword(keywords, where):
+    """The error for a keyword list that holds something other than strings."""
+    for i, keyword in enumerate(keywords):
+        if not isinstance(keyword, str):
+            return InputError(f"{where}: [\"tagging\"][\"keywords\"][{i}] is "
+                              f"{json.dumps(keyword)[:40]}, expected a string")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Sources: a zip archive read in place, or a folder
+
+
+def _keep_member(name):
+    """Keyword files only: no directories, macOS resource forks or other files."""
+    return (name.endswith(KEYWORD_SUFFIX) and not name.startswith("__MACOSX/")
+            and not name.rsplit("/", 1)[-1].startswith("._"))
+
+
+class FolderSource:
+    """Keyword files in a folder: ``<root>/<key>.json``."""
+
+    kind = "folder"
+
+    def __init__(self, root):
+        self.path = root
+        self.top = ""
+
+    def display(self, key):
+        return os.path.join(self.path, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+
+    def all_keys(self):
+        keys = []
+        for folder, dirs, files in os.walk(self.path):
+            dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
+            rel = os.path.relpath(folder, self.path)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            keys.extend((rel + f[: -len(KEYWORD_SUFFIX)]).encode("utf-8")
+                        for f in files if _keep_member(rel + f))
+        return np.array(keys, dtype=bytes)
+
+    def keys_for_ids(self, ids):
+        return keys_by_id(self, ids)
+
+    def locate(self, entries):
+        """Folder entries are checked as they are read; nothing to look up in advance."""
+        return None
+
+    def payload(self, keys, located, start, stop):
+        return ("folder", self.path, keys[start:stop])
+
+    def read(self, key):
+        """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent."""
+        try:
+            with open(self.display(key), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+
+# Central directory record: zipfile's structCentralDir.
+_CD = struct.Struct("<4s4B4HL2L5H2L")
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_MEMBER = np.dtype([("offset", "<i8"), ("csize", "<i8"), ("usize", "<i8"), ("crc", "<u4"),
+                    ("method", "<u2")])
+
+
+class ZipSource:
+    """Keyword files read in place from a zip archive.
+
+    The central directory is parsed once, into compact numpy arrays (about 30 bytes an image
+    instead of zipfile's ~500-byte ZipInfo objects), so that a million members fit in little
+    memory and workers can read any member with two ``pread`` calls.
+    """
+
+    kind = "zip"
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                keys, table = self._read_directory(f)
+        except (struct.error, ValueError, IndexError) as exc:
+            raise InputError(f"{path}: not a valid zip archive ({exc}); download it again") \
+                from None
+        if not len(keys):
+            raise InputError(f"{path}: the archive holds no .json keyword file")
+        self.top = _common_top(keys)
+        if self.top:
+            keys = _strip_prefix(keys, len(self.top) + 1)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.table = keys[order], table[order]
+        dup = np.flatnonzero(self.keys[1:] == self.keys[:-1])
+        if len(dup):
+            raise InputError(f"{path}: '{self.display(self.keys[dup[0]])}' is in the archive "
+                             "twice; which one to use is ambiguous")
+
+    def _read_directory(self, f):
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        tail_len = min(size, _EOCD.size + 65535)
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < _EOCD.size:
+            raise ValueError("no end-of-central-directory record: not a zip, or truncated")
+        eocd_pos = size - tail_len + at
+        _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+        directory_end = eocd_pos
+        if at >= _EOCD64_LOCATOR.size and \
+                tail[at - _EOCD64_LOCATOR.size: at - _EOCD64_LOCATOR.size + 4] == b"PK\x06\x07":
+            _, _, eocd64_pos, _ = _EOCD64_LOCATOR.unpack_from(tail, at - _EOCD64_LOCATOR.size)
+            f.seek(eocd64_pos)
+            rec = f.read(_EOCD64.size)
+            if len(rec) == _EOCD64.size and rec[:4] == b"PK\x06\x06":
+                (_, _, _, _, _, _, _, count, cd_size, cd_offset) = _EOCD64.unpack(rec)
+                directory_end = eocd64_pos
+        # Data prepended to the archive (a self-extractor) shifts every offset by this much.
+        shift = directory_end - cd_size - cd_offset
+        if shift < 0 or cd_size > size:
+            raise ValueError("the central directory lies outside the file: truncated download")
+        f.seek(cd_offset + shift)
+        cd = f.read(cd_size)
+        if len(cd) != cd_size:
+            raise ValueError("the central directory is cut short: truncated download")
+        return self._parse_directory(cd, count, shift, size)
+
+    def _parse_directory(self, cd, count, shift, size):
+        # Plain arrays and S-array chunks, not a tuple per member: a million members stay small.
+        key_chunks, keys = [], []
+        offsets, csizes, usizes, crcs, methods = (array("q"), array("q"), array("q"),
+                                                  array("q"), array("q"))
+        pos = 0
+        unpack = _CD.unpack_from
+        for _ in range(count):
+            (sig, _, _, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len,
+             comment_len, _, _, _, offset) = unpack(cd, pos)
+            if sig != b"PK\x01\x02":
+                raise ValueError(f"bad central directory record at byte {pos}")
+            raw_name = cd[pos + 46: pos + 46 + name_len]
+            if 0xFFFFFFFF in (csize, usize, offset):
+                usize, csize, offset = _zip64_sizes(
+                    cd[pos + 46 + name_len: pos + 46 + name_len + extra_len], usize, csize, offset)
+            pos += 46 + name_len + extra_len + comment_len
+            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+            if not _keep_member(name):
+                continue
+            if flags & 0x1:
+                raise InputError(f"{self.path}: {name}: the member is encrypted")
+            if method not in (0, 8):
+                raise InputError(f"{self.path}: {name}: compression method {method} is not "
+                                 "supported (expected stored or deflate); re-zip the folder")
+            keys.append(name[: -len(KEYWORD_SUFFIX)].encode("utf-8"))
+            offsets.append(offset + shift)
+            csizes.append(csize)
+            usizes.append(usize)
+            crcs.append(crc)
+            methods.append(method)
+            if len(keys) == 65536:
+                key_chunks.append(np.array(keys, dtype=bytes))
+                keys = []
+        key_chunks.append(np.array(keys, dtype=bytes))
+        table = np.empty(len(offsets), dtype=_MEMBER)
+        for field, values in (("offset", offsets), ("csize", csizes), ("usize", usizes),
+                              ("crc", crcs), ("method", methods)):
+            table[field] = np.frombuffer(values, np.int64) if len(values) else 0
+        if len(table) and int((table["offset"] + table["csize"]).max()) > size:
+            raise ValueError("a member lies beyond the end of the file: truncated download")
+        return np.concatenate(key_chunks).astype(bytes), table
+
+    def display(self, key):
+        return (self.top + "/" if self.top else "") + key.decode("utf-8", "replace") + \
+            KEYWORD_SUFFIX
+
+    def all_keys(self):
+        return self.keys
+
+    def keys_for_ids(self, ids):
+        return keys_by_id(self, ids)
+
+    def locate(self, entries):
+        """Index of each entry's member; an InputError names the first entry not found."""
+        pos = np.searchsorted(self.keys, entries.keys)
+        pos_clipped = np.minimum(pos, len(self.keys) - 1)
+        missing = np.flatnonzero(self.keys[pos_clipped] != entries.keys)
+        if len(missing):
+            key = entries.keys[missing[0]]
+            raise InputError(f"{self.path}: no keyword file '{self.display(key)}' for entry "
+                             f"'{key.decode('utf-8', 'replace')}' of {entries.origin} "
+                             f"({len(missing)} of {len(entries)} entries have none); check that "
+                             "the list and the archive are of the same set")
+        return pos_clipped
+
+    def payload(self, keys, located, start, stop):
+        return ("zip", self.path, self.top, keys[start:stop], self.table[located[start:stop]])
+
+    def read(self, key):
+        """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent."""
+        i = np.searchsorted(self.keys, key)
+        if i >= len(self.keys) or self.keys[i] != key:
+            return None
+        return next(_read_zip_members(self.path, self.top, self.keys[i:i + 1],
+                                      self.table[i:i + 1]))[1]
+
+
+def _zip64_sizes(extra, usize, csize, offset):
+    """Sizes and offset from a Zip64 extra field, for the fields marked 0xFFFFFFFF."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        if tag == 1:
+            values = list(struct.unpack_from(f"<{length // 8}Q", extra, pos + 4))
+            if usize == 0xFFFFFFFF:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF:
+                csize = values.pop(0)
+            if offset == 0xFFFFFFFF:
+                offset = values.pop(0)
+            return usize, csize, offset
+        pos += 4 + length
+    raise ValueError("a Zip64 member has no Zip64 extra field")
+
+
+def _common_top(keys):
+    """The single top folder every keyword file sits in, or '' when there is none."""
+    first = keys[0]
+    if b"/" not in first:
+        return ""
+    top = first.split(b"/", 1)[0] + b"/"
+    if np.all(np.char.startswith(keys, top)):
+        return top[:-1].decode("utf-8")
+    return ""
+
+
+def _strip_prefix(keys, n):
+    width = keys.dtype.itemsize
+    if width <= n:
+        return keys
+    return np.ascontiguousarray(keys.view(np.uint8).reshape(len(keys), width)[:, n:]).view(
+        f"S{width - n}").ravel()
+
+
+def keys_by_id(source, ids):
+    """Keys of the keyword files of the given image ids (for the map fallback)."""
+    keys = source.all_keys()
+    key_ids = np.fromiter((image_id_of(k, source.path) for k in keys), np.int64, len(keys))
+    order = np.argsort(key_ids, kind="stable")
+    pos = np.minimum(np.searchsorted(key_ids[order], ids), len(keys) - 1)
+    found = key_ids[order][pos] == ids
+    if not np.all(found):
+        missing = ids[~found][0]
+        raise InputError(f"{source.path}: no keyword file for image id {missing} of the id map "
+                         f"({np.count_nonzero(~found)} missing)")
+    return keys[order][pos]
+
+
+def open_source(keyword_dir, name):
+    """The keyword source for ``name`` (e.g. ``keywords_dev``): its folder if unzipped, else
+    its zip archive. An InputError says where to put the archive when neither exists."""
+    folder = os.path.join(keyword_dir, name)
+    archive = folder + ".zip"
+    if os.path.isdir(folder):
+        return FolderSource(folder)
+    if os.path.isfile(archive):
+        return ZipSource(archive)
+    raise InputError(f"{archive}: not found (nor an unzipped {folder}/); download {name}.zip "
+                     "from the AMC keyword datasets link in README.md into that folder")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading in workers
+
+_open_files = {}
+
+
+def _pread(path, offset, size):
+    fd = _open_files.get(path)
+    if fd is None:
+        fd = _open_files[path] = os.open(path, os.O_RDONLY)
+    return os.pread(fd, size, offset)
+
+
+def _read_zip_members(path, top, keys, table):
+    prefix = top + "/" if top else ""
+    for key, (offset, csize, usize, crc, method) in zip(keys, table.tolist()):
+        where = f"{path}: {prefix}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
+        header = _pread(path, offset, _LOCAL.size)
+        if len(header) < _LOCAL.size or header[:4] != b"PK\x03\x04":
+            raise InputError(f"{where}: bad local header: the archive is damaged; download it "
+                             "again")
+        name_len, extra_len = struct.unpack_from("<2H", header, 26)
+        data = _pread(path, offset + _LOCAL.size + name_len + extra_len, csize)
+        if len(data) != csize:
+            raise InputError(f"{where}: cut short: the archive is truncated; download it again")
+        try:
+            raw = zlib.decompress(data, -15, max(usize, 1)) if method == 8 else data
+        except zlib.error as exc:
+            raise InputError(f"{where}: cannot be decompressed ({exc}): the archive is damaged; "
+                             "download it again") from None
+        if len(raw) != usize or zlib.crc32(raw) != crc:
+            raise InputError(f"{where}: CRC check failed: the archive is damaged; download it "
+                             "again")
+        yield where, raw
+
+
+def _read_folder_files(root, keys):
+    for key in keys:
+        path = os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+        try:
+            with open(path, "rb") as f:
+                yield path, f.read()
+        except FileNotFoundError:
+            raise InputError(f"{path}: no keyword file for list entry "
+                             f"'{key.decode('utf-8', 'replace')}'; check that the list and "
+                             "the folder are of the same set") from None
+
+
+def read_payload(payload):
+    """Yield ``(where, raw bytes)`` for each image of a payload made by ``source.payload``."""
+    if payload[0] == "zip":
+        return _read_zip_members(*payload[1:])
+    return _read_folder_files(*payload[1:])
+
+
+# --------------------------------------------------------------------------------------------
+# --extract: unpack an archive next to itself, safely
+
+MAX_RATIO = 200       # keyword JSON deflates ~5-10x; far more than this is a zip bomb
+MAX_TOTAL = 64 << 30  # no keyword archive comes near 64 GiB unpacked
+
+
+def extract_archive(archive, target):
+    """Unpack ``archive`` into ``target`` (the folder a source would read), safely.
+
+    Members whose path is absolute or leaves the target are skipped with a warning; an archive
+    whose declared sizes are implausible is refused before anything is written. The files are
+    unpacked into a temporary folder that is renamed into place only when complete.
+    """
+    import zipfile
+    import sys
+    if os.path.isdir(target):
+        print(f"{target}: already extracted; using it", file=sys.stderr)
+        return target
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{archive}: not a valid zip archive ({exc})") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith(
+            "__MACOSX/") and not i.filename.rsplit("/", 1)[-1].startswith("._")]
+        total = sum(i.file_size for i in infos)
+        packed = sum(i.compress_size for i in infos)
+        if total > MAX_TOTAL or total > MAX_RATIO * max(packed, 1) + (1 << 20):
+            raise InputError(f"{archive}: declares {total} bytes unpacked from {packed} packed: "
+                             "implausible for keyword files (zip bomb?); refusing to extract")
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
+        if total > free:
+            raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
+        names = [i.filename for i in infos]
+        top = _common_top(np.array([n.encode("utf-8") for n in names], dtype=bytes)) \
+            if names else ""
+        tmp = f"{target}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        root = os.path.realpath(tmp)
+        try:
+            for info in infos:
+                name = info.filename[len(top) + 1:] if top else info.filename
+                dest = os.path.realpath(os.path.join(root, name))
+                if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or \
+                        not dest.startswith(root + os.sep):
+                    print(f"warning: {archive}: {info.filename}: skipped, its path leaves the "
+                          "target folder", file=sys.stderr)
+                    continue
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, target)
+        except zipfile.BadZipFile as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"{archive}: damaged ({exc}); download it again") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target

@@ -1,0 +1,149 @@
+"""The vocabulary: fitted with scikit-learn's CountVectorizer, stored as readable JSON.
+
+Input
+    Documents (one string per image: its keywords joined by a space), ``min_df`` and the stop
+    words (``"english"``, sklearn's list, or ``None``).
+Output
+    :class:`Vocabulary`; word id = ``CountVectorizer.vocabulary_[word]``, which is the word's
+    rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
+
+        {"format": "amc-keywords-vocabulary/1", "min_df": 6, "stop_words": "english",
+         "source": "dev", "images": 79665, "fingerprint": "<sha256 of the image ids>",
+         "sklearn_version": "1.5.2", "words": ["aa", "abandoned", ...]}
+
+    ``words[word_id] == word``. A later run reuses the file only when min_df, stop words,
+    source and fingerprint all match.
+
+:class:`KeywordEncoder` turns a keyword list into word ids exactly as
+``[vocabulary_[t] for t in build_analyzer()(" ".join(keywords)) if t in vocabulary_]``, but
+analyses each distinct keyword once: the analyzer's tokens never span the joining space
+(its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all act within a
+keyword), so the tokens of the joined document are the tokens of each keyword in turn.
+The tests check this equality on hard cases (unicode, case, punctuation, stop words).
+"""
+import hashlib
+import json
+import os
+
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import CountVectorizer
+
+from .errors import InputError
+
+FORMAT = "amc-keywords-vocabulary/1"
+STOP_WORDS = ("english", "none")
+
+
+def make_vectorizer(min_df=6, stop_words="english"):
+    """The CountVectorizer of the original scripts (``stop_words="none"`` keeps every word)."""
+    return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
+
+
+def fingerprint(ids):
+    """Identity of an image set: sha256 of its image ids in order."""
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype="<i8").tobytes()).hexdigest()
+
+
+class Vocabulary:
+    """Words in id order plus the parameters they were fitted with.
+
+    Parameters
+    ----------
+    words : list of str
+        ``words[word_id]``; sorted, as CountVectorizer numbers them.
+    min_df : int, default=6
+    stop_words : {"english", "none"}, default="english"
+    source : str
+        Which images the vocabulary was fitted on (e.g. ``"dev"``, ``"train,test"``).
+    images : int
+        How many images (documents) it was fitted on.
+    fingerprint : str
+        :func:`fingerprint` of those images' ids.
+    """
+
+    def __init__(self, words, min_df=6, stop_words="english", source="", images=0,
+                 fingerprint="", sklearn_version=sklearn.__version__):
+        self.words = list(words)
+        self.ids = {w: i for i, w in enumerate(self.words)}
+        self.min_df, self.stop_words, self.source = min_df, stop_words, source
+        self.images, self.fingerprint, self.sklearn_version = images, fingerprint, sklearn_version
+
+    def __len__(self):
+        return len(self.words)
+
+    def matches(self, min_df, stop_words, source, fingerprint):
+        return (self.min_df, self.stop_words, self.source, self.fingerprint) == \
+            (min_df, stop_words, source, fingerprint)
+
+    def to_json(self):
+        return {"format": FORMAT, "min_df": self.min_df, "stop_words": self.stop_words,
+                "source": self.source, "images": self.images, "fingerprint": self.fingerprint,
+                "sklearn_version": self.sklearn_version, "words": self.words}
+
+    @classmethod
+    def load(cls, path):
+        """Read a vocabulary file; an InputError names the file when it is not one."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not a vocabulary file ({exc}); delete it or use "
+                             "--refit") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or \
+                not isinstance(data.get("words"), list):
+            raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
+                             "delete it or use --refit")
+        return cls(data["words"], data.get("min_df"), data.get("stop_words"),
+                   data.get("source", ""), data.get("images", 0), data.get("fingerprint", ""),
+                   data.get("sklearn_version", ""))
+
+
+def fit_vocabulary(documents, min_df, stop_words, source, ids, where):
+    """Fit CountVectorizer on ``documents()`` (a callable returning an iterable of strings).
+
+    The iterable is consumed as it is produced, so documents never all sit in memory here.
+    When no word survives ``min_df``, the documents are read a second time to name the
+    largest ``--min-df`` that would keep one.
+    """
+    vectorizer = make_vectorizer(min_df, stop_words)
+    try:
+        vectorizer.fit(documents())
+    except ValueError as exc:
+        if "no terms remain" in str(exc):
+            counts = make_vectorizer(1, stop_words).fit_transform(documents())
+            largest = int(np.bincount(counts.indices).max())
+            raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
+                             f"{min_df} is too high (the largest value that keeps a word is "
+                             f"{largest})") from None
+        if "empty vocabulary" in str(exc):
+            raise InputError(f"{where}: no keyword has a word of two or more letters that is "
+                             "not a stop word; nothing to build a vocabulary from") from None
+        raise
+    words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    return Vocabulary(words, min_df, stop_words, source, len(ids), fingerprint(ids))
+
+
+class KeywordEncoder:
+    """Word ids of a keyword list, equal to the analyzer on the space-joined document."""
+
+    CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
+
+    def __init__(self, words, stop_words):
+        self.analyzer = make_vectorizer(1, stop_words).build_analyzer()
+        self.ids = {w: i for i, w in enumerate(words)} if words is not None else None
+        self.cache = {}
+
+    def tokens(self, keyword):
+        """Analyzer tokens of one keyword and their in-vocabulary ids: ``(n_tokens, ids)``."""
+        entry = self.cache.get(keyword)
+        if entry is None:
+            if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
+                raise TypeError(keyword)
+            tokens = self.analyzer(keyword)
+            ids = self.ids
+            entry = (len(tokens), tuple(ids[t] for t in tokens if t in ids) if ids else ())
+            if len(self.cache) >= self.CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[keyword] = entry
+        return entry

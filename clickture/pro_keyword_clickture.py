@@ -1,0 +1,87 @@
+"""Encode the Clickture keyword datasets as rows ``[img_id, word_id]`` (AMC, CVPR 2017).
+
+Inputs (defaults; see --help):
+    ../keyword/keywords_dev.zip, ../keyword/keywords_lite.zip   (or their unzipped folders)
+    clickture-dev.lst, clickture-lite.lst    entries in output order (missing or a Git LFS
+                                             pointer: the map's or the archive's images by id)
+    img_id_map_dev.pkl, img_id_map.pkl       {image name: id}, optional
+
+Writes, in this folder (or --out-dir), with 6 = --min-df:
+    vocabulary_clickture_sk_6.json                    words by id and how they were fitted
+    img_keyword_ind_clickture_lite_sk_6_sparse.npy    int64 N x 2, rows [img_id, word_id]
+    img_keyword_ind_clickture_dev_sk_6_sparse.npy     int64 N x 2, rows [img_id, word_id]
+    img_keyword_range_clickture_{lite,dev}_sk_6.npy   int64 (max id + 1) x 2, [first, last] row
+    img_names_clickture_{lite,dev}.npy                image name of each id (UTF-8 bytes)
+
+The vocabulary is fitted on the dev set only (--vocab-from), as in the original: the authors
+evaluate on dev and discard words seen only in Lite.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from amc_keywords import pipeline  # noqa: E402
+from amc_keywords.errors import run_cli  # noqa: E402
+from amc_keywords.outputs import OutputSet  # noqa: E402
+from amc_keywords.sources import (attach_names, entries_from_map, entries_from_source,  # noqa
+                                  read_id_map, read_list)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# List and map file of each set: the original repository's names, and the sample's.
+SIDE_FILES = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
+              "lite": ("clickture-lite.lst", "img_id_map.pkl")}
+SAMPLE_SIDE_FILES = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
+                     "lite": ("sample-lite.lst", "sample_id_map.pkl")}
+VOCAB_FROM = {"dev": ("dev",), "lite": ("lite",), "both": ("lite", "dev")}
+
+
+def open_set(name, keyword_dir, side_dir, side_files, extract):
+    """Source and entries of one set: list order, else the map's ids, else the archive's."""
+    source = pipeline.open_keyword_source(keyword_dir, f"keywords_{name}", extract)
+    list_path, map_path = (os.path.join(side_dir, f) for f in side_files[name])
+    id_map = read_id_map(map_path)
+    if id_map is None:
+        print(f"warning: {map_path}: missing or a Git LFS pointer; image names will not be "
+              "written", file=sys.stderr)
+    entries = read_list(list_path, source.top)
+    if entries is None:
+        fallback = "the id map" if id_map else "the keyword files"
+        print(f"notice: {list_path}: missing or a Git LFS pointer; using the images of "
+              f"{fallback}, ordered by id", file=sys.stderr)
+        entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
+    entries = attach_names(entries, id_map, map_path)
+    return pipeline.KeywordSet(name, source, entries).locate()
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    pipeline.add_common_options(parser, HERE)
+    parser.add_argument("--vocab-from", choices=sorted(VOCAB_FROM), default="dev",
+                        help="images the vocabulary is fitted on (default: %(default)s, as in "
+                             "the original)")
+    parser.add_argument("--lists-dir", default=None,
+                        help="folder holding the .lst and .pkl files (default: this script's "
+                             "folder; with --sample, keyword/sample/)")
+    args = parser.parse_args(argv)
+    keyword_dir, side_dir, out_dir = pipeline.resolve_dirs(args, HERE, "clickture")
+    side_files = SAMPLE_SIDE_FILES if args.sample else SIDE_FILES
+
+    # 1. Check the output folder, read lists, maps and archive directories: fail fast.
+    with OutputSet(out_dir) as outputs:
+        sets = {name: open_set(name, keyword_dir, args.lists_dir or side_dir, side_files,
+                               args.extract)
+                for name in ("lite", "dev")}
+        # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents.
+        vocabulary = pipeline.obtain_vocabulary(
+            outputs, "clickture", args, args.vocab_from,
+            [sets[name] for name in VOCAB_FROM[args.vocab_from]])
+        # 3. Rows of Lite, then dev; everything is moved into place at the end.
+        pipeline.run(outputs, "clickture", [("lite", sets["lite"]), ("dev", sets["dev"])],
+                     vocabulary, args)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
