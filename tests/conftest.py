@@ -1,0 +1,53 @@
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from amc_keywords import sample  # noqa: E402
+
+CLICKTURE = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")
+MSCOCO = os.path.join(ROOT, "mscoco", "pro_keyword_mscoco.py")
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "reference-data")
+
+
+def run(script, *args, cwd=ROOT, check=True):
+    """Run a script as a user would; return the CompletedProcess (text output)."""
+    proc = subprocess.run([sys.executable, script, *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+def unzip(archive, folder):
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(folder)
+
+
+@pytest.fixture(scope="session")
+def hard_clickture(tmp_path_factory):
+    """Clickture-format data full of hard cases; lists are shuffled, some entries prefixed."""
+    folder = tmp_path_factory.mktemp("clickture_data")
+    sample.make_clickture_set(str(folder), "dev", 700, seed=11, hard=True, prefix_every=9,
+                              list_name="clickture-dev.lst", map_name="img_id_map_dev.pkl")
+    sample.make_clickture_set(str(folder), "lite", 900, seed=12, hard=True, prefix_every=13,
+                              list_name="clickture-lite.lst", map_name="img_id_map.pkl")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hard_coco(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coco_data")
+    sample.make_coco(str(folder), 500, 200, 80, seed=13, hard=True)
+    return folder
+
+
+def clickture_args(data, out):
+    return ["--keyword-dir", data, "--lists-dir", data, "--out-dir", out, "--quiet"]

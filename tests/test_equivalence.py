@@ -1,0 +1,224 @@
+"""Same numbers as SPEC.md: the toolkit against the plain reference on hard generated data."""
+import json
+import os
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+import reference
+from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+from amc_keywords import sample
+from amc_keywords.outputs import RowWriter
+from amc_keywords.vocabulary import KeywordEncoder, Vocabulary, make_vectorizer
+
+OUT_NAMES = ["img_keyword_ind_clickture_lite_sk_6_sparse.npy",
+             "img_keyword_ind_clickture_dev_sk_6_sparse.npy",
+             "img_keyword_range_clickture_lite_sk_6.npy", "img_keyword_range_clickture_dev_sk_6.npy",
+             "img_names_clickture_lite.npy", "img_names_clickture_dev.npy",
+             "vocabulary_clickture_sk_6.json"]
+
+
+def read_bytes(folder, names=OUT_NAMES):
+    return {n: open(os.path.join(folder, n), "rb").read() for n in names}
+
+
+@pytest.fixture(scope="module")
+def clickture_reference(hard_clickture, tmp_path_factory):
+    unzipped = tmp_path_factory.mktemp("unzipped")
+    for name in ("dev", "lite"):
+        unzip(hard_clickture / f"keywords_{name}.zip", unzipped)
+    return reference.clickture(unzipped / "keywords_dev", hard_clickture / "clickture-dev.lst",
+                               unzipped / "keywords_lite", hard_clickture / "clickture-lite.lst")
+
+
+@pytest.fixture(scope="module")
+def clickture_out(hard_clickture, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out_zip")
+    run(CLICKTURE, *clickture_args(hard_clickture, out))
+    return out
+
+
+def test_clickture_rows_equal_reference(clickture_out, clickture_reference, hard_clickture):
+    vocabulary, lite_rows, dev_rows = clickture_reference
+    for name, expected in (("lite", lite_rows), ("dev", dev_rows)):
+        rows = np.load(clickture_out / f"img_keyword_ind_clickture_{name}_sk_6_sparse.npy")
+        assert rows.dtype == np.int64 and rows.ndim == 2 and rows.shape[1] == 2
+        assert len(rows) > 1000  # the data really has rows to compare
+        np.testing.assert_array_equal(rows, expected)
+    words = Vocabulary.load(clickture_out / "vocabulary_clickture_sk_6.json").words
+    assert {w: i for i, w in enumerate(words)} == vocabulary
+
+
+def test_clickture_range_and_names_tables(clickture_out, clickture_reference, hard_clickture):
+    _, lite_rows, dev_rows = clickture_reference
+    for name, rows in (("lite", lite_rows), ("dev", dev_rows)):
+        entries = reference.read_lines(hard_clickture / f"clickture-{name}.lst")
+        ids = [int(e.split("/")[-1]) for e in entries]
+        table = np.load(clickture_out / f"img_keyword_range_clickture_{name}_sk_6.npy")
+        np.testing.assert_array_equal(table, reference.range_table(rows, ids))
+        assert (table[:, 0] == -1).any()  # the hard data has images without rows
+        names = np.load(clickture_out / f"img_names_clickture_{name}.npy")
+        prefix = "img" if name == "dev" else "lite_img"
+        assert [n.decode() for n in names[ids]] == [f"{prefix}{i}" for i in ids]
+
+
+def test_zip_and_folder_give_same_bytes(hard_clickture, clickture_out, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(hard_clickture, data)
+    for name in ("dev", "lite"):
+        unzip(data / f"keywords_{name}.zip", data)
+        os.remove(data / f"keywords_{name}.zip")  # only the folders remain
+    out = tmp_path / "out"
+    run(CLICKTURE, *clickture_args(data, out))
+    assert read_bytes(out) == read_bytes(clickture_out)
+
+
+def test_any_worker_count_gives_same_bytes(hard_clickture, clickture_out, tmp_path):
+    for jobs in (1, 3):
+        out = tmp_path / f"jobs{jobs}"
+        run(CLICKTURE, *clickture_args(hard_clickture, out), "--jobs", jobs)
+        assert read_bytes(out) == read_bytes(clickture_out)
+
+
+def test_both_invocations_give_same_bytes(tmp_path):
+    from_root, from_folder = tmp_path / "root", tmp_path / "folder"
+    run(CLICKTURE, "--sample", "--out-dir", from_root, "--quiet", cwd=ROOT)
+    run("pro_keyword_clickture.py", "--sample", "--out-dir", from_folder, "--quiet",
+        cwd=os.path.join(ROOT, "clickture"))
+    assert read_bytes(from_root) == read_bytes(from_folder)
+    run(MSCOCO, "--sample", "--out-dir", tmp_path / "c1", "--quiet", cwd=ROOT)
+    run("pro_keyword_mscoco.py", "--sample", "--out-dir", tmp_path / "c2", "--quiet",
+        cwd=os.path.join(ROOT, "mscoco"))
+    names = ["img_keyword_ind_coco_sk_6.npy", "img_keyword_range_coco_sk_6.npy",
+             "img_names_coco.npy", "vocabulary_coco_sk_6.json"]
+    assert read_bytes(tmp_path / "c1", names) == read_bytes(tmp_path / "c2", names)
+
+
+def test_default_paths_resolve_from_script_location(tmp_path):
+    """With no options the script looks beside itself and in ../keyword, from any cwd."""
+    proc = run(CLICKTURE, "--quiet", cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    expected = os.path.join(ROOT, "keyword", "keywords_")
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_coco_rows_equal_reference(hard_coco, tmp_path):
+    out = tmp_path / "out"
+    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet")
+    unzip(hard_coco / "keywords_coco.zip", tmp_path)
+    vocabulary, expected = reference.coco(tmp_path / "keywords_coco")
+    rows = np.load(out / "img_keyword_ind_coco_sk_6.npy")
+    assert len(rows) > 1000
+    np.testing.assert_array_equal(rows, expected)
+    words = Vocabulary.load(out / "vocabulary_coco_sk_6.json").words
+    assert {w: i for i, w in enumerate(words)} == vocabulary
+    with open(tmp_path / "keywords_coco" / "dataset.json") as f:
+        images = [im for im in json.load(f)["images"] if im["split"] in ("train", "test")]
+    table = np.load(out / "img_keyword_range_coco_sk_6.npy")
+    np.testing.assert_array_equal(table, reference.range_table(
+        expected, [im["imgid"] for im in images]))
+    names = np.load(out / "img_names_coco.npy")
+    assert all(names[im["imgid"]].decode() == im["filename"] for im in images)
+    # From the unzipped folder too, and with other splits and min_df.
+    out2 = tmp_path / "out2"
+    run(MSCOCO, "--keyword-dir", tmp_path, "--out-dir", out2, "--quiet")
+    assert open(out2 / "img_keyword_ind_coco_sk_6.npy", "rb").read() == \
+        open(out / "img_keyword_ind_coco_sk_6.npy", "rb").read()
+
+
+def test_coco_other_splits_and_options(hard_coco, tmp_path):
+    out = tmp_path / "out"
+    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet", "--splits", "train",
+        "--min-df", 3, "--stop-words", "none")
+    unzip(hard_coco / "keywords_coco.zip", tmp_path)
+    _, expected = reference.coco(tmp_path / "keywords_coco", ("train",), 3, None)
+    np.testing.assert_array_equal(np.load(out / "img_keyword_ind_coco_sk_3.npy"), expected)
+
+
+def test_clickture_options_min_df_stop_words_vocab_from(hard_clickture, tmp_path):
+    out = tmp_path / "out"
+    run(CLICKTURE, *clickture_args(hard_clickture, out), "--min-df", 2, "--stop-words", "none",
+        "--vocab-from", "both")
+    unzipped = tmp_path / "unzipped"
+    for name in ("dev", "lite"):
+        unzip(hard_clickture / f"keywords_{name}.zip", unzipped)
+    entries = {n: reference.read_lines(hard_clickture / f"clickture-{n}.lst")
+               for n in ("dev", "lite")}
+    docs = {n: [(int(e.split("/")[-1]), reference.document(unzipped / f"keywords_{n}", e))
+                for e in entries[n]] for n in entries}
+    vectorizer = reference.fit([d for n in ("lite", "dev") for _, d in docs[n]], 2, None)
+    for n in ("dev", "lite"):
+        np.testing.assert_array_equal(
+            np.load(out / f"img_keyword_ind_clickture_{n}_sk_2_sparse.npy"),
+            reference.encode(vectorizer, docs[n]))
+
+
+def test_vocabulary_is_reused_only_when_it_matches(hard_clickture, tmp_path):
+    out = tmp_path / "out"
+    first = run(CLICKTURE, *clickture_args(hard_clickture, out)).stdout
+    assert "fitted on 700 images" in first
+    before = read_bytes(out)
+    second = run(CLICKTURE, *clickture_args(hard_clickture, out)).stdout
+    assert "reusing" in second and read_bytes(out) == before
+    forced = run(CLICKTURE, *clickture_args(hard_clickture, out), "--refit").stdout
+    assert "fitted on 700 images" in forced and read_bytes(out) == before
+    # Same file name, other stop words: the file's parameters differ, so it is refitted.
+    other = run(CLICKTURE, *clickture_args(hard_clickture, out), "--stop-words", "none").stdout
+    assert "fitting again" in other
+    vocabulary = Vocabulary.load(out / "vocabulary_clickture_sk_6.json")
+    assert vocabulary.stop_words == "none" and "the" in vocabulary.words
+
+
+def test_summary_reports_the_figures(hard_clickture, tmp_path):
+    stdout = run(CLICKTURE, *clickture_args(hard_clickture, tmp_path)).stdout
+    rows = np.load(tmp_path / "img_keyword_ind_clickture_dev_sk_6_sparse.npy")
+    table = np.load(tmp_path / "img_keyword_range_clickture_dev_sk_6.npy")
+    empty = int(np.count_nonzero(table[:, 0] == -1))
+    assert f"dev: 700 images read, {len(rows)} rows written, {empty} images with no rows" \
+        in stdout
+    words = Vocabulary.load(tmp_path / "vocabulary_clickture_sk_6.json").words
+    assert f"vocabulary size: {len(words)}" in stdout
+    assert str(tmp_path / "img_keyword_ind_clickture_dev_sk_6_sparse.npy") in stdout
+
+
+def random_keywords(rng):
+    pool = sample.HARD + sample.WORDS[:30] + sample.PHRASES + sample.STOP_WORDS
+    return [rng.choice(pool) if rng.random() < 0.8 else
+            "".join(chr(rng.choice([rng.randint(32, 0x24F), rng.randint(0x370, 0x3FF),
+                                    rng.randint(0x4E00, 0x4E2F), 0x3A3, 0x130, 0x2019,
+                                    0x0301, 0x200B, 0x00A0]))
+                    for _ in range(rng.randint(0, 12)))
+            for _ in range(rng.randint(0, 8))]
+
+
+@pytest.mark.parametrize("stop_words", ["english", "none"])
+def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
+    rng = random.Random(5)
+    lists = [random_keywords(rng) for _ in range(3000)]
+    vectorizer = make_vectorizer(2, stop_words).fit([" ".join(k) for k in lists])
+    words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    analyzer = vectorizer.build_analyzer()
+    encoder = KeywordEncoder(words, stop_words)
+    for keywords in lists:
+        tokens = analyzer(" ".join(keywords))
+        expected = [vectorizer.vocabulary_[t] for t in tokens if t in vectorizer.vocabulary_]
+        got, n_tokens = [], 0
+        for keyword in keywords:
+            n, ids = encoder.tokens(keyword)
+            n_tokens += n
+            got.extend(ids)
+        assert (got, n_tokens) == (expected, len(tokens)), keywords
+
+
+def test_row_writer_bytes_equal_np_save(tmp_path):
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 5, 100003):
+        rows = rng.integers(0, 10 ** 6, size=(n, 2), dtype=np.int64)
+        writer = RowWriter(str(tmp_path / "streamed.npy"))
+        for start in range(0, n, 7919):
+            writer.write(rows[start:start + 7919])
+        writer.close()
+        np.save(tmp_path / "saved.npy", rows)
+        assert (tmp_path / "streamed.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
