@@ -57,18 +57,18 @@ def _keywords_of(payload):
 
 def _encode_chunk(payload):
     """Rows of one chunk: per-image row counts, word ids, and the number of tokens seen."""
-    tokens_of = _encoder.tokens
+    _encoder.trim()
+    encode = _encoder.encode
     counts, word_ids = array("i"), array("i")
     n_tokens = 0
     for where, keywords in _keywords_of(payload):
         before = len(word_ids)
         try:
-            for keyword in keywords:
-                n, ids = tokens_of(keyword)
-                n_tokens += n
-                word_ids.extend(ids)
+            ids, n = encode(keywords)
+            word_ids.extend(ids)
         except (TypeError, AttributeError, ValueError):
             raise bad_keyword(keywords, where) from None
+        n_tokens += n
         counts.append(len(word_ids) - before)
     return np.frombuffer(counts, np.int32), np.frombuffer(word_ids, np.int32), n_tokens
 

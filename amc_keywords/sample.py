@@ -18,6 +18,7 @@ Archives are byte-for-byte reproducible for a given seed (fixed timestamps).
 """
 import argparse
 import io
+import itertools
 import json
 import os
 import random
@@ -58,7 +59,7 @@ def pseudo_words(n, rng):
 class KeywordMaker:
     """Random keyword lists with a long-tailed word distribution (as a tagger's)."""
 
-    def __init__(self, rng, hard=False, extra_words=0):
+    def __init__(self, rng, hard=False, extra_words=0, per_image=(1, 12)):
         self.rng = rng
         # The pool and its order do not depend on the set's seed: every set of a dataset draws
         # from one tagger's word distribution, as dev and Lite do.
@@ -69,15 +70,17 @@ class KeywordMaker:
         pool_rng.shuffle(pool)
         # Zipf-like weights: a few words are everywhere, most are rare.
         self.pool = pool
-        self.weights = [1.0 / (rank + 1) for rank in range(len(pool))]
+        self.cum_weights = list(itertools.accumulate(1.0 / (rank + 1)
+                                                     for rank in range(len(pool))))
+        self.per_image = per_image
         self.hard = hard
 
     def keywords(self):
         rng = self.rng
         if self.hard and rng.random() < 0.05:
             return []  # images the tagger found nothing for
-        n = rng.randint(1, 12)
-        keywords = rng.choices(self.pool, self.weights, k=n)
+        n = rng.randint(*self.per_image)
+        keywords = rng.choices(self.pool, cum_weights=self.cum_weights, k=n)
         if self.hard and rng.random() < 0.2:
             keywords += keywords[: rng.randint(1, n)]  # repeated keywords
         if self.hard and rng.random() < 0.03:
@@ -138,14 +141,14 @@ def py2_pickle(mapping):
 
 
 def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_name=None,
-                       map_name=None, junk=True, extra_words=0):
+                       map_name=None, junk=True, extra_words=0, per_image=(1, 12)):
     """One Clickture set: ``keywords_<name>.zip``, its list (shuffled) and its id map.
 
     ``prefix_every``: every k-th image's file sits in a sub-folder ``part<k>/`` and its list
     entry carries that prefix (0: none).
     """
     rng = random.Random(seed)
-    maker = KeywordMaker(rng, hard, extra_words)
+    maker = KeywordMaker(rng, hard, extra_words, per_image)
     entries = []
 
     def members():

@@ -31,6 +31,7 @@ from array import array
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from .errors import InputError
 
@@ -272,30 +273,41 @@ def read_coco_images(raw, where, splits):
 
 
 def parse_keywords(raw, where):
-    """The keyword list of one keyword file (bytes), or an InputError naming ``where``."""
+    """The keyword list of one keyword file (bytes), or an InputError naming ``where``.
+
+    orjson parses valid JSON to the same values as the json module, 3-4x faster; what it
+    refuses (NaN, lone surrogates, invalid input) goes to the json module, which decides.
+    """
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not UTF-8 (byte {exc.start}); keyword files are UTF-8 "
-                         "JSON") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg})") from None
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = _parse_json(raw, where)
     tagging = doc.get("tagging") if isinstance(doc, dict) else None
     if not isinstance(tagging, dict) or "keywords" not in tagging:
-        raise InputError(f"{where}: no [\"tagging\"][\"keywords\"] field")
+        raise InputError(f"{location(where)}: no [\"tagging\"][\"keywords\"] field")
     keywords = tagging["keywords"]
     if not isinstance(keywords, list):
-        raise InputError(f"{where}: [\"tagging\"][\"keywords\"] is a "
+        raise InputError(f"{location(where)}: [\"tagging\"][\"keywords\"] is a "
                          f"{type(keywords).__name__}, expected a list of strings")
     return keywords
+
+
+def _parse_json(raw, where):
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{location(where)}: not UTF-8 (byte {exc.start}); keyword files are UTF-8 "
+                         "JSON") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{location(where)}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg})") from None
 
 
 def bad_keyword(keywords, where):
     """The error for a keyword list that holds something other than strings."""
     for i, keyword in enumerate(keywords):
         if not isinstance(keyword, str):
-            return InputError(f"{where}: [\"tagging\"][\"keywords\"][{i}] is "
+            return InputError(f"{location(where)}: [\"tagging\"][\"keywords\"][{i}] is "
                               f"{json.dumps(keyword)[:40]}, expected a string")
     return None
 
@@ -422,47 +434,56 @@ class ZipSource:
         return self._parse_directory(cd, count, shift, size)
 
     def _parse_directory(self, cd, count, shift, size):
-        # Plain arrays and S-array chunks, not a tuple per member: a million members stay small.
-        key_chunks, keys = [], []
-        offsets, csizes, usizes, crcs, methods = (array("q"), array("q"), array("q"),
-                                                  array("q"), array("q"))
-        pos = 0
-        unpack = _CD.unpack_from
-        for _ in range(count):
-            (sig, _, _, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len,
-             comment_len, _, _, _, offset) = unpack(cd, pos)
-            if sig != b"PK\x01\x02":
-                raise ValueError(f"bad central directory record at byte {pos}")
-            raw_name = cd[pos + 46: pos + 46 + name_len]
-            if 0xFFFFFFFF in (csize, usize, offset):
-                usize, csize, offset = _zip64_sizes(
-                    cd[pos + 46 + name_len: pos + 46 + name_len + extra_len], usize, csize, offset)
-            pos += 46 + name_len + extra_len + comment_len
-            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
-            if not _keep_member(name):
-                continue
-            if flags & 0x1:
-                raise InputError(f"{self.path}: {name}: the member is encrypted")
-            if method not in (0, 8):
-                raise InputError(f"{self.path}: {name}: compression method {method} is not "
-                                 "supported (expected stored or deflate); re-zip the folder")
-            keys.append(name[: -len(KEYWORD_SUFFIX)].encode("utf-8"))
-            offsets.append(offset + shift)
-            csizes.append(csize)
-            usizes.append(usize)
-            crcs.append(crc)
-            methods.append(method)
-            if len(keys) == 65536:
-                key_chunks.append(np.array(keys, dtype=bytes))
-                keys = []
-        key_chunks.append(np.array(keys, dtype=bytes))
-        table = np.empty(len(offsets), dtype=_MEMBER)
-        for field, values in (("offset", offsets), ("csize", csizes), ("usize", usizes),
-                              ("crc", crcs), ("method", methods)):
-            table[field] = np.frombuffer(values, np.int64) if len(values) else 0
+        # Vectorised: a Python object per member would cost ~0.5 KB and ~3 us each.
+        buf = np.frombuffer(cd, np.uint8)
+        starts = _record_starts(cd, buf, count)
+        if not len(starts):
+            return np.array([], dtype="S1"), np.empty(0, dtype=_MEMBER)
+        if np.any(_field(buf, starts, 4) != 0x02014B50):
+            raise ValueError("bad central directory record")
+        flags = _field(buf, starts + 8, 2)
+        method = _field(buf, starts + 10, 2)
+        crc = _field(buf, starts + 16, 4)
+        csize = _field(buf, starts + 20, 4).astype(np.int64)
+        usize = _field(buf, starts + 24, 4).astype(np.int64)
+        name_len = _field(buf, starts + 28, 2).astype(np.int64)
+        extra_len = _field(buf, starts + 30, 2).astype(np.int64)
+        offset = _field(buf, starts + 42, 4).astype(np.int64)
+        for i in np.flatnonzero((csize == 0xFFFFFFFF) | (usize == 0xFFFFFFFF) |
+                                (offset == 0xFFFFFFFF)):
+            extra_at = starts[i] + 46 + name_len[i]
+            usize[i], csize[i], offset[i] = _zip64_sizes(
+                cd[extra_at: extra_at + extra_len[i]], usize[i], csize[i], offset[i])
+        names = _gather_strings(cd, starts + 46, name_len)
+        non_utf8 = np.flatnonzero((flags & 0x800) == 0)
+        if len(non_utf8):  # legacy names are cp437; re-encode the few non-ASCII ones as UTF-8
+            raw = names[non_utf8]
+            odd = non_utf8[np.array([not n.isascii() for n in raw], dtype=bool)]
+            if len(odd):
+                names = names.astype(object)
+                names[odd] = [n.decode("cp437").encode("utf-8") for n in names[odd]]
+                names = names.astype(bytes)
+        keep = (np.char.endswith(names, KEYWORD_SUFFIX.encode()) &
+                ~np.char.startswith(names, b"__MACOSX/") &
+                ~np.char.startswith(names, b"._") & (np.char.find(names, b"/._") < 0))
+        keep_idx = np.flatnonzero(keep)
+        for bad, what in (((flags & 0x1) != 0, "the member is encrypted"),
+                          (~np.isin(method, (0, 8)), "its compression method is not stored or "
+                           "deflate; re-zip the folder")):
+            if np.any(bad[keep_idx]):
+                i = keep_idx[np.flatnonzero(bad[keep_idx])[0]]
+                raise InputError(f"{self.path}: {names[i].decode('utf-8', 'replace')}: {what}")
+        kept_names = names[keep_idx]
+        keys = _strip_suffix(kept_names, len(KEYWORD_SUFFIX))
+        table = np.empty(len(keep_idx), dtype=_MEMBER)
+        table["offset"] = offset[keep_idx] + shift
+        table["csize"] = csize[keep_idx]
+        table["usize"] = usize[keep_idx]
+        table["crc"] = crc[keep_idx]
+        table["method"] = method[keep_idx]
         if len(table) and int((table["offset"] + table["csize"]).max()) > size:
             raise ValueError("a member lies beyond the end of the file: truncated download")
-        return np.concatenate(key_chunks).astype(bytes), table
+        return keys, table
 
     def display(self, key):
         return (self.top + "/" if self.top else "") + key.decode("utf-8", "replace") + \
@@ -497,6 +518,62 @@ class ZipSource:
             return None
         return next(_read_zip_members(self.path, self.top, self.keys[i:i + 1],
                                       self.table[i:i + 1]))[1]
+
+
+def _record_starts(cd, buf, count):
+    """Byte offset of each central directory record.
+
+    Archives made by one tool in one go usually have records of one size (same name length,
+    same extra fields): then the offsets are a range, checked in one vectorised pass. Otherwise
+    the records are walked one by one.
+    """
+    if count == 0:
+        return np.empty(0, np.int64)
+    if len(cd) < 46:
+        raise ValueError("the central directory is cut short")
+    name_len, extra_len, comment_len = struct.unpack_from("<3H", cd, 28)
+    record = 46 + name_len + extra_len + comment_len
+    if record * count == len(cd):
+        starts = np.arange(count, dtype=np.int64) * record
+        lengths = (_field(buf, starts + 28, 2).astype(np.int64) + _field(buf, starts + 30, 2) +
+                   _field(buf, starts + 32, 2))
+        if np.all(lengths == record - 46):
+            return starts
+    starts = array("q")
+    unpack = struct.Struct("<3H").unpack_from
+    pos = 0
+    for _ in range(count):
+        starts.append(pos)
+        name_len, extra_len, comment_len = unpack(cd, pos + 28)
+        pos += 46 + name_len + extra_len + comment_len
+    if pos > len(cd):
+        raise ValueError("the central directory is cut short")
+    return np.frombuffer(starts, np.int64)
+
+
+def _field(buf, positions, width):
+    """Little-endian unsigned integers of ``width`` bytes at each position."""
+    raw = buf[positions[:, None] + np.arange(width)]
+    return raw.view(f"<u{width}").ravel()
+
+
+def _gather_strings(cd, positions, lengths, chunk=1 << 16):
+    """``S`` array of the byte strings ``cd[p:p + n]``, built in chunks to bound memory."""
+    parts = []
+    for s in range(0, len(positions), chunk):
+        ends = (positions[s:s + chunk] + lengths[s:s + chunk]).tolist()
+        parts.append(np.array([cd[p:e] for p, e in zip(positions[s:s + chunk].tolist(), ends)],
+                              dtype=bytes))
+    return np.concatenate(parts) if parts else np.array([], dtype="S1")
+
+
+def _strip_suffix(names, n):
+    """Drop the last ``n`` bytes of each name (names are NUL-padded ``S`` strings)."""
+    width = names.dtype.itemsize
+    lengths = np.char.str_len(names)
+    view = names.view(np.uint8).reshape(len(names), width).copy()
+    view[np.arange(width) >= (lengths - n)[:, None]] = 0
+    return view.view(f"S{width}").ravel()
 
 
 def _zip64_sizes(extra, usize, csize, offset):
@@ -576,27 +653,42 @@ def _pread(path, offset, size):
     return os.pread(fd, size, offset)
 
 
+HEADER_SLACK = 256  # local name + extra fields fit in this in practice: one read a member
+
+
 def _read_zip_members(path, top, keys, table):
     prefix = top + "/" if top else ""
     for key, (offset, csize, usize, crc, method) in zip(keys, table.tolist()):
-        where = f"{path}: {prefix}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
-        header = _pread(path, offset, _LOCAL.size)
-        if len(header) < _LOCAL.size or header[:4] != b"PK\x03\x04":
-            raise InputError(f"{where}: bad local header: the archive is damaged; download it "
-                             "again")
-        name_len, extra_len = struct.unpack_from("<2H", header, 26)
-        data = _pread(path, offset + _LOCAL.size + name_len + extra_len, csize)
+        block = _pread(path, offset, _LOCAL.size + HEADER_SLACK + csize)
+        if len(block) < _LOCAL.size or block[:4] != b"PK\x03\x04":
+            raise InputError(f"{_where(path, prefix, key)}: bad local header: the archive is "
+                             "damaged; download it again")
+        name_len, extra_len = struct.unpack_from("<2H", block, 26)
+        start = _LOCAL.size + name_len + extra_len
+        data = block[start:start + csize] if start <= _LOCAL.size + HEADER_SLACK else \
+            _pread(path, offset + start, csize)
         if len(data) != csize:
-            raise InputError(f"{where}: cut short: the archive is truncated; download it again")
+            raise InputError(f"{_where(path, prefix, key)}: cut short: the archive is "
+                             "truncated; download it again")
         try:
             raw = zlib.decompress(data, -15, max(usize, 1)) if method == 8 else data
         except zlib.error as exc:
-            raise InputError(f"{where}: cannot be decompressed ({exc}): the archive is damaged; "
-                             "download it again") from None
+            raise InputError(f"{_where(path, prefix, key)}: cannot be decompressed ({exc}): "
+                             "the archive is damaged; download it again") from None
         if len(raw) != usize or zlib.crc32(raw) != crc:
-            raise InputError(f"{where}: CRC check failed: the archive is damaged; download it "
-                             "again")
-        yield where, raw
+            raise InputError(f"{_where(path, prefix, key)}: CRC check failed: the archive is "
+                             "damaged; download it again")
+        yield (path, prefix, key), raw
+
+
+def _where(path, prefix, key):
+    return f"{path}: {prefix}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
+
+
+def location(where):
+    """Text of a location: workers pass ``(archive, prefix, key)`` and format it only on error,
+    a cost per image saved."""
+    return _where(*where) if isinstance(where, tuple) else where
 
 
 def _read_folder_files(root, keys):

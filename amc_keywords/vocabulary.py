@@ -23,7 +23,7 @@ The tests check this equality on hard cases (unicode, case, punctuation, stop wo
 """
 import hashlib
 import json
-import os
+from itertools import chain
 
 import numpy as np
 import sklearn
@@ -125,25 +125,41 @@ def fit_vocabulary(documents, min_df, stop_words, source, ids, where):
 
 
 class KeywordEncoder:
-    """Word ids of a keyword list, equal to the analyzer on the space-joined document."""
+    """Word ids of a keyword list, equal to the analyzer on the space-joined document.
+
+    ``ids_of[keyword]`` holds the keyword's in-vocabulary word ids and ``tokens_of[keyword]``
+    its number of analyzer tokens; :meth:`learn` fills both for a new keyword.
+    """
 
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
 
     def __init__(self, words, stop_words):
         self.analyzer = make_vectorizer(1, stop_words).build_analyzer()
-        self.ids = {w: i for i, w in enumerate(words)} if words is not None else None
-        self.cache = {}
+        self.ids = {w: i for i, w in enumerate(words)} if words is not None else {}
+        self.ids_of, self.tokens_of = {}, {}
 
-    def tokens(self, keyword):
-        """Analyzer tokens of one keyword and their in-vocabulary ids: ``(n_tokens, ids)``."""
-        entry = self.cache.get(keyword)
-        if entry is None:
-            if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
-                raise TypeError(keyword)
-            tokens = self.analyzer(keyword)
-            ids = self.ids
-            entry = (len(tokens), tuple(ids[t] for t in tokens if t in ids) if ids else ())
-            if len(self.cache) >= self.CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[keyword] = entry
-        return entry
+    def learn(self, keyword):
+        """Analyse one keyword; TypeError when it is not a string."""
+        if keyword in self.ids_of:
+            return
+        if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
+            raise TypeError(keyword)
+        tokens = self.analyzer(keyword)
+        ids = self.ids
+        self.ids_of[keyword] = tuple(ids[t] for t in tokens if t in ids)
+        self.tokens_of[keyword] = len(tokens)
+
+    def trim(self):
+        """Bound the caches (called between chunks, never while a list is being encoded)."""
+        if len(self.ids_of) > self.CACHE_LIMIT:
+            self.ids_of.clear()
+            self.tokens_of.clear()
+
+    def encode(self, keywords):
+        """``(word ids, number of analyzer tokens)`` of one image's keyword list."""
+        cached = list(map(self.ids_of.get, keywords))
+        if None in cached:
+            for keyword in keywords:
+                self.learn(keyword)
+            cached = list(map(self.ids_of.__getitem__, keywords))
+        return chain.from_iterable(cached), sum(map(self.tokens_of.__getitem__, keywords))

@@ -204,12 +204,8 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
     for keywords in lists:
         tokens = analyzer(" ".join(keywords))
         expected = [vectorizer.vocabulary_[t] for t in tokens if t in vectorizer.vocabulary_]
-        got, n_tokens = [], 0
-        for keyword in keywords:
-            n, ids = encoder.tokens(keyword)
-            n_tokens += n
-            got.extend(ids)
-        assert (got, n_tokens) == (expected, len(tokens)), keywords
+        ids, n_tokens = encoder.encode(keywords)
+        assert (list(ids), n_tokens) == (expected, len(tokens)), keywords
 
 
 def test_row_writer_bytes_equal_np_save(tmp_path):

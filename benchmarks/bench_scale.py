@@ -1,0 +1,138 @@
+"""Benchmark at Clickture-Lite scale: the toolkit, the plain implementation and `unzip -p`.
+
+Generates a synthetic Clickture set in the real formats (cached in benchmarks/data/, not
+committed), then runs, on the same data in the same run:
+
+    floor     `unzip -p keywords_dev.zip; unzip -p keywords_lite.zip` to /dev/null (one core)
+    toolkit   clickture/pro_keyword_clickture.py reading the zip archives (--refit)
+    folders   the same script reading the unzipped folders (the original workflow)
+    plain     tests/reference.py: json per file from the folders, a Python list of rows
+
+and prints wall time, peak RSS of the largest process, and the ratios; it checks that the
+toolkit's rows equal the plain implementation's. Usage:
+
+    python benchmarks/bench_scale.py --lite 100000 300000 1000000
+"""
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from amc_keywords import sample  # noqa: E402
+
+SCRIPT = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")
+PLAIN = """
+import sys, numpy as np
+sys.path.insert(0, {tests!r})
+import reference
+_, lite, dev = reference.clickture({folders!r} + '/keywords_dev', {data!r} + '/clickture-dev.lst',
+                                   {folders!r} + '/keywords_lite', {data!r} + '/clickture-lite.lst')
+np.save({out!r} + '/lite.npy', lite)
+np.save({out!r} + '/dev.npy', dev)
+"""
+
+
+def measure(cmd, **kwargs):
+    """Wall seconds and peak RSS (MB) of the largest process of the command's tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def generate(data, n_lite, n_dev):
+    """Zips, lists and maps of one size; the dev set is shared by all sizes."""
+    dev = os.path.join(os.path.dirname(data), f"dev{n_dev}")
+    for folder, name, n, seed in ((dev, "dev", n_dev, 1), (data, "lite", n_lite, 2)):
+        if os.path.exists(os.path.join(folder, f"keywords_{name}.zip")):
+            continue
+        os.makedirs(folder, exist_ok=True)
+        print(f"generating {n} {name} images in {folder} ...", flush=True)
+        sample.make_clickture_set(folder, name, n, seed, list_name=f"clickture-{name}.lst",
+                                  map_name="img_id_map.pkl" if name == "lite" else
+                                  "img_id_map_dev.pkl", extra_words=6000, per_image=(10, 50))
+    for f in ("keywords_dev.zip", "clickture-dev.lst", "img_id_map_dev.pkl"):
+        if not os.path.exists(os.path.join(data, f)):
+            os.symlink(os.path.join(dev, f), os.path.join(data, f))
+    folders = data + "-folders"
+    if not os.path.isdir(folders):
+        print(f"unzipping into {folders} ...", flush=True)
+        os.makedirs(folders)
+        for name in ("dev", "lite"):
+            subprocess.run(["unzip", "-q", os.path.join(data, f"keywords_{name}.zip"), "-d",
+                            folders], check=True)
+        for f in ("clickture-dev.lst", "clickture-lite.lst", "img_id_map_dev.pkl",
+                  "img_id_map.pkl"):
+            os.symlink(os.path.join(data, f), os.path.join(folders, f))
+    return folders
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lite", type=int, nargs="+", default=[100000, 300000, 1000000],
+                        help="Lite sizes to run (default: 100000 300000 1000000)")
+    parser.add_argument("--dev", type=int, default=79665, help="dev size (default: 79665)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="--jobs for the toolkit (default: its own, all cores)")
+    parser.add_argument("--data", default=os.path.join(ROOT, "benchmarks", "data"),
+                        help="cache of generated data (default: benchmarks/data)")
+    parser.add_argument("--generate-only", action="store_true",
+                        help="only generate (and cache) the data of the given sizes")
+    parser.add_argument("--skip-plain", action="store_true",
+                        help="do not run the slow plain implementation")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    header = (f"{'lite':>8} {'dev':>6} | {'floor s':>7} | {'toolkit s':>9} {'MB':>5} "
+              f"{'x floor':>7} | {'folders s':>9} {'MB':>5} | {'plain s':>7} {'MB':>6} "
+              f"{'speedup':>7} | rows equal")
+    lines = []
+    for n_lite in args.lite:
+        data = os.path.join(args.data, f"lite{n_lite}")
+        folders = generate(data, n_lite, args.dev)
+        if args.generate_only:
+            continue
+        out = os.path.join(args.data, f"out{n_lite}")
+        os.makedirs(out, exist_ok=True)
+        # Warm the page cache so every contender reads from memory, as the floor does.
+        subprocess.run(f"cat {data}/*.zip > /dev/null", shell=True, check=True)
+        floor, _ = measure(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null && "
+                                        f"unzip -p {data}/keywords_lite.zip > /dev/null"])
+        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+        toolkit, toolkit_mb = measure([sys.executable, SCRIPT, "--keyword-dir", data,
+                                       "--lists-dir", data, "--out-dir", out + "/zip", "--refit",
+                                       "--quiet", *jobs])
+        folder_s, folder_mb = measure([sys.executable, SCRIPT, "--keyword-dir", folders,
+                                       "--lists-dir", folders, "--out-dir", out + "/folders",
+                                       "--refit", "--quiet", *jobs])
+        zip_rows = [open(f"{out}/zip/img_keyword_ind_clickture_{s}_sk_6_sparse.npy", "rb").read()
+                    for s in ("lite", "dev")]
+        folder_rows = [open(f"{out}/folders/img_keyword_ind_clickture_{s}_sk_6_sparse.npy",
+                            "rb").read() for s in ("lite", "dev")]
+        equal = "zip=folders" if zip_rows == folder_rows else "ZIP != FOLDERS"
+        plain = plain_mb = float("nan")
+        if not args.skip_plain:
+            os.makedirs(out + "/plain", exist_ok=True)
+            code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
+                                out=out + "/plain")
+            plain, plain_mb = measure([sys.executable, "-c", code])
+            plain_rows = [open(f"{out}/plain/{s}.npy", "rb").read() for s in ("lite", "dev")]
+            equal += ", =plain" if plain_rows == zip_rows else ", != PLAIN"
+        line = (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "
+                f"{toolkit / floor:>7.2f} | {folder_s:>9.1f} {folder_mb:>5.0f} | {plain:>7.1f} "
+                f"{plain_mb:>6.0f} {plain / toolkit:>7.1f} | {equal}")
+        lines.append(line)
+        print(header, *lines, sep="\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
