@@ -6,11 +6,24 @@ Output: its exit status; an :class:`InputError` (bad input, bad option) becomes 
         ``interrupted`` and status 130. ``--debug`` anywhere on the command line shows the
         traceback instead.
 """
+import argparse
 import sys
 
 
 class InputError(Exception):
     """Bad input or option: the message names the file (and entry) and what is wrong."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (an InputError), not a usage block; the
+    description (a script's docstring) is shown as written."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        raise InputError(f"{self.prog}: {message} (see --help)")
 
 
 def run_cli(main, argv=None):

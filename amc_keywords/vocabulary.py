@@ -110,7 +110,9 @@ def fit_vocabulary(documents, min_df, stop_words, source, ids, where):
     try:
         vectorizer.fit(documents())
     except ValueError as exc:
-        if "no terms remain" in str(exc):
+        # sklearn says "no terms remain" when no word reaches min_df, and "max_df corresponds
+        # to < documents than min_df" when min_df exceeds the number of documents.
+        if "no terms remain" in str(exc) or "max_df corresponds" in str(exc):
             counts = make_vectorizer(1, stop_words).fit_transform(documents())
             largest = int(np.bincount(counts.indices).max())
             raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "

@@ -16,14 +16,13 @@ Writes, in this folder (or --out-dir), with 6 = --min-df:
 The vocabulary is fitted on the dev set only (--vocab-from), as in the original: the authors
 evaluate on dev and discard words seen only in Lite.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from amc_keywords import pipeline  # noqa: E402
-from amc_keywords.errors import run_cli  # noqa: E402
+from amc_keywords.errors import ArgumentParser, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
 from amc_keywords.sources import (attach_names, entries_from_map, entries_from_source,  # noqa
                                   read_id_map, read_list)
@@ -56,8 +55,7 @@ def open_set(name, keyword_dir, side_dir, side_files, extract):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     pipeline.add_common_options(parser, HERE)
     parser.add_argument("--vocab-from", choices=sorted(VOCAB_FROM), default="dev",
                         help="images the vocabulary is fitted on (default: %(default)s, as in "

@@ -22,7 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from amc_keywords import pipeline  # noqa: E402
-from amc_keywords.errors import InputError, run_cli  # noqa: E402
+from amc_keywords.errors import ArgumentParser, InputError, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
 from amc_keywords.sources import COCO_SPLITS, read_coco_images  # noqa: E402
 
@@ -40,8 +40,7 @@ def splits_option(text):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     pipeline.add_common_options(parser, HERE)
     parser.add_argument("--splits", type=splits_option, default=("train", "test"),
                         help="comma-separated splits of dataset.json to encode "
