@@ -8,7 +8,15 @@ Modules, in pipeline order: :mod:`~amc_keywords.sources` (archives, lists, maps)
 for the two dataset scripts.
 """
 from .errors import InputError
-from .outputs import Keywords, load_keywords
 
 __all__ = ["InputError", "Keywords", "load_keywords"]
 __version__ = "1.0.0"
+
+
+def __getattr__(name):
+    # Imported on first use: the scripts import amc_keywords.errors first, before the heavy
+    # scikit-learn import, so that Ctrl-C during start-up is already handled.
+    if name in ("Keywords", "load_keywords"):
+        from . import outputs
+        return getattr(outputs, name)
+    raise AttributeError(f"module 'amc_keywords' has no attribute {name!r}")

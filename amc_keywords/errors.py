@@ -7,7 +7,11 @@ Output: its exit status; an :class:`InputError` (bad input, bad option) becomes 
         traceback instead.
 """
 import argparse
+import os
+import signal
 import sys
+
+INTERRUPTED = "interrupted: earlier outputs are unchanged"
 
 
 class InputError(Exception):
@@ -26,10 +30,22 @@ class ArgumentParser(argparse.ArgumentParser):
         raise InputError(f"{self.prog}: {message} (see --help)")
 
 
+def quiet_interrupt_during_startup():
+    """Ctrl-C while the heavy libraries import: the one-line message, not a traceback.
+
+    :func:`run_cli` puts Python's own handler back once the script's ``main`` starts.
+    """
+    def handler(signum, frame):
+        print(INTERRUPTED, file=sys.stderr)
+        os._exit(130)
+    signal.signal(signal.SIGINT, handler)
+
+
 def run_cli(main, argv=None):
     """Run ``main(argv)`` and turn errors into one line on stderr and an exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main([a for a in argv if a != "--debug"]) or 0
     except InputError as exc:
@@ -40,7 +56,7 @@ def run_cli(main, argv=None):
     except KeyboardInterrupt:
         if debug:
             raise
-        print("interrupted: earlier outputs are unchanged", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1

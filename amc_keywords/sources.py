@@ -20,12 +20,12 @@ Outputs
     :func:`read_payload`, which a worker calls to get each image's raw bytes.
     Every problem is an :class:`~amc_keywords.errors.InputError` naming the file and entry.
 """
-import io
 import json
 import os
 import pickle
 import shutil
 import struct
+import sys
 import zlib
 from array import array
 from dataclasses import dataclass
@@ -391,6 +391,15 @@ class ZipSource:
         except (struct.error, ValueError, IndexError) as exc:
             raise InputError(f"{path}: not a valid zip archive ({exc}); download it again") \
                 from None
+        # Members whose path would leave the folder they unpack into can be no list entry's
+        # file: set aside (--extract warns about them) so they cannot disturb the top folder.
+        suspect = np.flatnonzero(np.char.startswith(keys, b"/") | np.char.startswith(keys, b"\\")
+                                 | (np.char.find(keys, b"..") >= 0) |
+                                 (np.char.find(keys, b":") >= 0) | (np.char.find(keys, b"//") >= 0))
+        unsafe = [i for i in suspect if not _inside(keys[i].decode("utf-8", "replace"))]
+        self.unsafe = [keys[i].decode("utf-8", "replace") + KEYWORD_SUFFIX for i in unsafe]
+        if unsafe:
+            keys, table = np.delete(keys, unsafe), np.delete(table, unsafe)
         if not len(keys):
             raise InputError(f"{path}: the archive holds no .json keyword file")
         self.top = _common_top(keys)
@@ -718,55 +727,48 @@ MAX_TOTAL = 64 << 30  # no keyword archive comes near 64 GiB unpacked
 
 
 def extract_archive(archive, target):
-    """Unpack ``archive`` into ``target`` (the folder a source would read), safely.
+    """Unpack the keyword files of ``archive`` into ``target`` (the folder a source reads).
 
-    Members whose path is absolute or leaves the target are skipped with a warning; an archive
-    whose declared sizes are implausible is refused before anything is written. The files are
-    unpacked into a temporary folder that is renamed into place only when complete.
+    Uses the same reader as in-place reading (CRC-checked, a million members in little
+    memory). Members whose path is absolute or leaves the target are skipped with a warning;
+    an archive whose declared sizes are implausible is refused before anything is written.
+    Files go to a temporary folder that is renamed into place only when complete.
     """
-    import zipfile
-    import sys
     if os.path.isdir(target):
         print(f"{target}: already extracted; using it", file=sys.stderr)
         return target
+    source = ZipSource(archive)
+    total, packed = int(source.table["usize"].sum()), int(source.table["csize"].sum())
+    if total > MAX_TOTAL or total > MAX_RATIO * max(packed, 1) + (1 << 20):
+        raise InputError(f"{archive}: declares {total} bytes unpacked from {packed} packed: "
+                         "implausible for keyword files (zip bomb?); refusing to extract")
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
+    if total > free:
+        raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
+    for name in source.unsafe:
+        print(f"warning: {archive}: {name}: skipped, its path leaves the target folder",
+              file=sys.stderr)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{archive}: not a valid zip archive ({exc})") from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith(
-            "__MACOSX/") and not i.filename.rsplit("/", 1)[-1].startswith("._")]
-        total = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos)
-        if total > MAX_TOTAL or total > MAX_RATIO * max(packed, 1) + (1 << 20):
-            raise InputError(f"{archive}: declares {total} bytes unpacked from {packed} packed: "
-                             "implausible for keyword files (zip bomb?); refusing to extract")
-        free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
-        if total > free:
-            raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
-        names = [i.filename for i in infos]
-        top = _common_top(np.array([n.encode("utf-8") for n in names], dtype=bytes)) \
-            if names else ""
-        tmp = f"{target}.{os.getpid()}.tmp"
+        made = set()
+        for where, raw in _read_zip_members(archive, source.top, source.keys, source.table):
+            dest = os.path.join(tmp, where[2].decode("utf-8") + KEYWORD_SUFFIX)
+            folder = os.path.dirname(dest)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            with open(dest, "wb") as out:
+                out.write(raw)
+        os.replace(tmp, target)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        root = os.path.realpath(tmp)
-        try:
-            for info in infos:
-                name = info.filename[len(top) + 1:] if top else info.filename
-                dest = os.path.realpath(os.path.join(root, name))
-                if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/") or \
-                        not dest.startswith(root + os.sep):
-                    print(f"warning: {archive}: {info.filename}: skipped, its path leaves the "
-                          "target folder", file=sys.stderr)
-                    continue
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                with zf.open(info) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            os.replace(tmp, target)
-        except zipfile.BadZipFile as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError(f"{archive}: damaged ({exc}); download it again") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        raise
     return target
+
+
+def _inside(name):
+    """True when a member path stays inside the folder it is unpacked into."""
+    parts = name.replace("\\", "/").split("/")
+    return not (name.startswith(("/", "\\")) or os.path.isabs(name) or ".." in parts or
+                ":" in parts[0] or "" in parts)

@@ -20,7 +20,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from amc_keywords.errors import quiet_interrupt_during_startup  # noqa: E402
 
+quiet_interrupt_during_startup()
 from amc_keywords import pipeline  # noqa: E402
 from amc_keywords.errors import ArgumentParser, InputError, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402

@@ -1,0 +1,144 @@
+"""Interruption (kill -9, Ctrl-C) leaves earlier outputs intact; --extract stays in its folder."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+from conftest import CLICKTURE, clickture_args, run
+from amc_keywords import sample
+
+
+@pytest.fixture(scope="module")
+def big_clickture(tmp_path_factory):
+    """Large enough that a run takes a few seconds, so it can be interrupted mid-way."""
+    folder = tmp_path_factory.mktemp("big_clickture")
+    for name, n, seed in (("dev", 20000, 1), ("lite", 60000, 2)):
+        sample.make_clickture_set(str(folder), name, n, seed, list_name=f"clickture-{name}.lst",
+                                  map_name="img_id_map.pkl" if name == "lite" else
+                                  "img_id_map_dev.pkl", junk=False)
+    return folder
+
+
+def outputs(folder):
+    """Final output files (not temporaries) and their bytes."""
+    return {p: open(os.path.join(folder, p), "rb").read() for p in sorted(os.listdir(folder))
+            if not p.endswith(".tmp")}
+
+
+def processes_mentioning(text):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def start(folder, out, *extra):
+    return subprocess.Popen([sys.executable, CLICKTURE, *map(str, clickture_args(folder, out)),
+                             "--jobs", "2", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def full_run(folder, out):
+    """A good run whose outputs a later, interrupted run would overwrite; its duration."""
+    began = time.perf_counter()
+    run(CLICKTURE, *clickture_args(folder, out), "--min-df", 3, "--jobs", 1)
+    return time.perf_counter() - began
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.55, 0.75])
+def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, fraction):
+    out = tmp_path / "out"
+    duration = full_run(big_clickture, out)
+    before = outputs(out)
+    # Same file names, other stop words: every output would be rewritten with new content.
+    proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "1")
+    time.sleep(fraction * duration)
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -9, "the run ended before it could be killed"
+    time.sleep(0.5)
+    assert processes_mentioning(str(out)) == [], "worker processes outlived the main process"
+    assert outputs(out) == before
+    # The next run succeeds and removes the killed run's temporaries.
+    run(CLICKTURE, *clickture_args(big_clickture, out))
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.4, 0.85])
+def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, fraction):
+    out = tmp_path / "out"
+    duration = full_run(big_clickture, out)
+    before = outputs(out)
+    proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
+    time.sleep(fraction * duration / 2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["interrupted: earlier outputs are unchanged"]
+    assert sorted(os.listdir(out)) == sorted(before)  # no temporaries left either
+    assert outputs(out) == before
+
+
+def test_extract_unpacks_next_to_archive_and_gives_same_rows(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, n, seed in (("dev", 200, 1), ("lite", 150, 2)):
+        sample.make_clickture_set(str(data), name, n, seed, list_name=f"clickture-{name}.lst",
+                                  map_name="img_id_map.pkl" if name == "lite" else
+                                  "img_id_map_dev.pkl")
+    run(CLICKTURE, *clickture_args(data, tmp_path / "from_zip"))
+    proc = run(CLICKTURE, *clickture_args(data, tmp_path / "extracted"), "--extract")
+    assert (data / "keywords_dev" / "00000007.json").is_file()
+    assert not (data / "keywords_dev" / "__MACOSX").exists()
+    assert not (data / "keywords_dev" / "keywords_dev").exists()  # top folder not doubled
+    assert "extracting" in proc.stderr
+    assert outputs(tmp_path / "from_zip") == outputs(tmp_path / "extracted")
+
+
+def test_extract_skips_members_that_leave_the_folder(tmp_path):
+    data = tmp_path / "deep" / "data"
+    data.mkdir(parents=True)
+    for name, n, seed in (("dev", 200, 1), ("lite", 150, 2)):
+        sample.make_clickture_set(str(data), name, n, seed, list_name=f"clickture-{name}.lst",
+                                  map_name="img_id_map.pkl" if name == "lite" else
+                                  "img_id_map_dev.pkl")
+    with zipfile.ZipFile(data / "keywords_dev.zip", "a") as zf:
+        zf.writestr("keywords_dev/../../escaped.json", b"{}")
+        zf.writestr("keywords_dev/sub/../../../../escaped2.json", b"{}")
+        zf.writestr(f"{tmp_path}/absolute.json", b"{}")
+    proc = run(CLICKTURE, *clickture_args(data, tmp_path / "out"), "--extract")
+    assert (data / "keywords_dev" / "00000007.json").is_file()
+    assert not (tmp_path / "deep" / "escaped.json").exists()
+    assert not (data / "escaped.json").exists() and not (tmp_path / "escaped2.json").exists()
+    assert not (tmp_path / "absolute.json").exists()
+    assert "escaped.json: skipped, its path leaves the target folder" in proc.stderr
+    written = {os.path.relpath(os.path.join(d, f), tmp_path)
+               for d, _, files in os.walk(tmp_path) for f in files}
+    assert all(w.startswith(("deep/data/", "out/")) for w in written), written
+
+
+def test_extract_refuses_a_zip_bomb_before_writing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    sample.make_clickture_set(str(data), "lite", 50, 2, list_name="clickture-lite.lst",
+                              map_name="img_id_map.pkl")
+    sample.make_clickture_set(str(data), "dev", 200, 1, list_name="clickture-dev.lst",
+                              map_name="img_id_map_dev.pkl")
+    with zipfile.ZipFile(data / "keywords_lite.zip", "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("keywords_lite/bomb.json", b"\0" * (64 << 20))
+    out = tmp_path / "out"
+    proc = run(CLICKTURE, *clickture_args(data, out), "--extract", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "zip bomb" in proc.stderr.strip().splitlines()[-1]
+    assert not (data / "keywords_lite").exists()
+    assert not [p for p in os.listdir(data) if p.endswith(".tmp")]
