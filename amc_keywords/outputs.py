@@ -11,7 +11,8 @@ Files written in a dataset folder (``<tag>`` is ``clickture_dev``, ``clickture_l
     row numbers of image ``i``, ``[-1, -1]`` when it has no rows or is not listed.
 ``img_names_<tag>.npy``
     names: ``S`` (UTF-8 bytes), shape ``(max listed id + 1,)``; the image's original name
-    (Clickture map name, COCO file name), ``b""`` when unknown.
+    (Clickture map name, COCO file name; without a map, its list entry), ``b""`` for an id
+    that is not listed.
 ``vocabulary_<dataset>_sk_<k>.json``
     the vocabulary (see :mod:`amc_keywords.vocabulary`).
 
@@ -69,9 +70,9 @@ def range_table(ids, counts, size):
 
 
 def names_table(ids, names, size):
-    table = np.zeros(size, dtype=names.dtype if names is not None and len(names) else "S1")
-    if names is not None:
-        table[ids] = names
+    """``table[img_id] == name`` for each listed image, ``b""`` elsewhere."""
+    table = np.zeros(size, dtype=names.dtype if len(names) else "S1")
+    table[ids] = names
     return table
 
 

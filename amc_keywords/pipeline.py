@@ -150,7 +150,9 @@ def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
         writer.close()
     size = int(entries.ids.max()) + 1
     outputs.save_array(names["ranges"], range_table(entries.ids, stats.counts, size))
-    outputs.save_array(names["names"], names_table(entries.ids, entries.names, size))
+    # Without a map, an image's name is its list entry: a listed image always has a name.
+    known = entries.names if entries.names is not None else entries.keys
+    outputs.save_array(names["names"], names_table(entries.ids, known, size))
     counts = stats.counts
     return {"set": keyword_set.name, "images": len(entries), "rows": stats.rows,
             "empty": int(np.count_nonzero(counts == 0)), "tokens": stats.tokens,
