@@ -5,8 +5,8 @@ Input
     one set in output order, and the vocabulary's words.
 Output
     :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
-    token order) and returns :class:`EncodeStats`; :func:`documents` yields each image's
-    document (keywords joined by a space) for fitting the vocabulary.
+    token order) and returns :class:`EncodeStats`; :func:`token_lists` yields each image's
+    analyzer tokens for fitting the vocabulary.
 
 Work is cut into chunks of consecutive entries; up to ``2 * jobs`` chunks are in flight and
 results are taken in submission order, so output is the same for any ``--jobs`` and memory
@@ -73,14 +73,21 @@ def _encode_chunk(payload):
     return np.frombuffer(counts, np.int32), np.frombuffer(word_ids, np.int32), n_tokens
 
 
-def _documents_chunk(payload):
-    documents = []
+# Separators that no token can hold (tokens are runs of \w characters): a chunk's tokens
+# travel to the main process as one string, far cheaper to pass than a list per image.
+TOKEN_SEP, IMAGE_SEP = "\x1f", "\x1e"
+
+
+def _tokens_chunk(payload):
+    """Each image's analyzer tokens (for fitting the vocabulary), packed into one string."""
+    _encoder.trim()
+    packed = []
     for where, keywords in _keywords_of(payload):
-        error = bad_keyword(keywords, where)
-        if error:
-            raise error
-        documents.append(" ".join(keywords))
-    return documents
+        try:
+            packed.append(TOKEN_SEP.join(_encoder.tokens(keywords)))
+        except (TypeError, AttributeError, ValueError):
+            raise bad_keyword(keywords, where) from None
+    return IMAGE_SEP.join(packed), len(packed)
 
 
 def _run(source, entries, located, func, initargs, jobs, label, quiet):
@@ -133,11 +140,12 @@ def default_jobs():
         return os.cpu_count() or 1
 
 
-def documents(source, entries, located, stop_words, jobs, label="reading", quiet=False):
-    """Each image's document, ``" ".join(keywords)``, in entry order."""
-    for chunk in _run(source, entries, located, _documents_chunk, (None, stop_words), jobs,
-                      label, quiet):
-        yield from chunk
+def token_lists(source, entries, located, stop_words, jobs, label="reading", quiet=False):
+    """Each image's analyzer tokens (of ``" ".join(keywords)``), in entry order."""
+    for packed, n in _run(source, entries, located, _tokens_chunk, (None, stop_words), jobs,
+                          label, quiet):
+        for image in packed.split(IMAGE_SEP) if n else ():
+            yield image.split(TOKEN_SEP) if image else []
 
 
 @dataclass

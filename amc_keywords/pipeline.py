@@ -123,13 +123,13 @@ def obtain_vocabulary(outputs, dataset, args, source_label, sets):
             return vocabulary
         print(f"vocabulary: {path} was fitted with other parameters or images; fitting again")
 
-    def documents():
+    def token_lists():
         for s in sets:
-            yield from encoding.documents(s.source, s.entries, s.located, args.stop_words,
-                                          args.jobs, f"vocabulary ({s.name})", args.quiet)
+            yield from encoding.token_lists(s.source, s.entries, s.located, args.stop_words,
+                                            args.jobs, f"vocabulary ({s.name})", args.quiet)
 
     where = " + ".join(str(s.source.path) for s in sets)
-    vocabulary = fit_vocabulary(documents, args.min_df, args.stop_words, source_label, ids,
+    vocabulary = fit_vocabulary(token_lists, args.min_df, args.stop_words, source_label, ids,
                                 where)
     outputs.save_json(name, vocabulary.to_json())
     print(f"vocabulary: fitted on {len(ids)} images ({source_label}): {len(vocabulary)} words "

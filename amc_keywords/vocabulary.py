@@ -1,8 +1,9 @@
 """The vocabulary: fitted with scikit-learn's CountVectorizer, stored as readable JSON.
 
 Input
-    Documents (one string per image: its keywords joined by a space), ``min_df`` and the stop
-    words (``"english"``, sklearn's list, or ``None``).
+    One token list per image: the tokens sklearn's analyzer (lowercase, token pattern, stop
+    words ``"english"`` or none) gives for the image's document, its keywords joined by a
+    space; and ``min_df``.
 Output
     :class:`Vocabulary`; word id = ``CountVectorizer.vocabulary_[word]``, which is the word's
     rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
@@ -99,21 +100,29 @@ class Vocabulary:
                    data.get("sklearn_version", ""))
 
 
-def fit_vocabulary(documents, min_df, stop_words, source, ids, where):
-    """Fit CountVectorizer on ``documents()`` (a callable returning an iterable of strings).
+def _as_given(tokens):
+    """CountVectorizer analyzer for documents that are already token lists."""
+    return tokens
 
-    The iterable is consumed as it is produced, so documents never all sit in memory here.
-    When no word survives ``min_df``, the documents are read a second time to name the
-    largest ``--min-df`` that would keep one.
+
+def fit_vocabulary(token_lists, min_df, stop_words, source, ids, where):
+    """Fit CountVectorizer on the images' analyzer tokens; ``token_lists()`` returns an iterable
+    of one token list per image.
+
+    The tokens are what ``make_vectorizer(min_df, stop_words).build_analyzer()`` gives for each
+    image's document, computed in the worker processes (:meth:`KeywordEncoder.tokens`); here
+    CountVectorizer does the rest as it would (document frequencies, ``min_df``, ids in sorted
+    order), consuming the lists as they arrive. When no word survives ``min_df``, the tokens
+    are read a second time to name the largest ``--min-df`` that would keep one.
     """
-    vectorizer = make_vectorizer(min_df, stop_words)
+    vectorizer = CountVectorizer(min_df=min_df, analyzer=_as_given)
     try:
-        vectorizer.fit(documents())
+        vectorizer.fit(token_lists())
     except ValueError as exc:
         # sklearn says "no terms remain" when no word reaches min_df, and "max_df corresponds
         # to < documents than min_df" when min_df exceeds the number of documents.
         if "no terms remain" in str(exc) or "max_df corresponds" in str(exc):
-            counts = make_vectorizer(1, stop_words).fit_transform(documents())
+            counts = CountVectorizer(analyzer=_as_given).fit_transform(token_lists())
             largest = int(np.bincount(counts.indices).max())
             raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
                              f"{min_df} is too high (the largest value that keeps a word is "
@@ -129,8 +138,9 @@ def fit_vocabulary(documents, min_df, stop_words, source, ids, where):
 class KeywordEncoder:
     """Word ids of a keyword list, equal to the analyzer on the space-joined document.
 
-    ``ids_of[keyword]`` holds the keyword's in-vocabulary word ids and ``tokens_of[keyword]``
-    its number of analyzer tokens; :meth:`learn` fills both for a new keyword.
+    ``ids_of[keyword]`` holds the keyword's in-vocabulary word ids, ``tokens_of[keyword]`` its
+    number of analyzer tokens and ``strings_of[keyword]`` the tokens themselves; :meth:`learn`
+    fills them for a new keyword.
     """
 
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
@@ -138,7 +148,7 @@ class KeywordEncoder:
     def __init__(self, words, stop_words):
         self.analyzer = make_vectorizer(1, stop_words).build_analyzer()
         self.ids = {w: i for i, w in enumerate(words)} if words is not None else {}
-        self.ids_of, self.tokens_of = {}, {}
+        self.ids_of, self.tokens_of, self.strings_of = {}, {}, {}
 
     def learn(self, keyword):
         """Analyse one keyword; TypeError when it is not a string."""
@@ -150,12 +160,20 @@ class KeywordEncoder:
         ids = self.ids
         self.ids_of[keyword] = tuple(ids[t] for t in tokens if t in ids)
         self.tokens_of[keyword] = len(tokens)
+        self.strings_of[keyword] = tuple(tokens)
 
     def trim(self):
         """Bound the caches (called between chunks, never while a list is being encoded)."""
         if len(self.ids_of) > self.CACHE_LIMIT:
             self.ids_of.clear()
             self.tokens_of.clear()
+            self.strings_of.clear()
+
+    def tokens(self, keywords):
+        """The analyzer's tokens of the space-joined keywords."""
+        for keyword in keywords:
+            self.learn(keyword)
+        return list(chain.from_iterable(map(self.strings_of.__getitem__, keywords)))
 
     def encode(self, keywords):
         """``(word ids, number of analyzer tokens)`` of one image's keyword list."""
