@@ -125,11 +125,7 @@ def coco_key(source, filename):
     stem = os.path.splitext(filename or "")[0]
     for split in COCO_SPLITS:
         key = f"keyword_{split}/{stem}".encode()
-        if source.kind == "zip":
-            i = np.searchsorted(source.keys, key)
-            if i < len(source.keys) and source.keys[i] == key:
-                return key
-        elif os.path.exists(source.display(key)):
+        if source.has(key):
             return key
     raise InputError(f"{source.path}: no keyword file for {filename}")
 

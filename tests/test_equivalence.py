@@ -218,3 +218,32 @@ def test_row_writer_bytes_equal_np_save(tmp_path):
         writer.close()
         np.save(tmp_path / "saved.npy", rows)
         assert (tmp_path / "streamed.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["uniform", "signature in a name", "zip64 (70,000 members)"])
+def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
+    import zipfile
+    from amc_keywords.sources import ZipSource, read_payload
+    n = 70000 if kind.startswith("zip64") else 300
+    members = [(f"{i:08d}.json", json.dumps({"tagging": {"keywords": [f"w{i % 13}"]}}).encode())
+               for i in range(n)]
+    if kind == "signature in a name":
+        members.insert(5, ("odd PK\x01\x02 name.json", b"{}"))
+        members.append(("sub/../x.json", b"{}"))
+    path = str(tmp_path / "keywords_x.zip")
+    sample.write_zip(path, members, "keywords_x", junk=kind != "uniform")
+    source = ZipSource(path)
+    with zipfile.ZipFile(path) as zf:
+        expected = {i.filename[len("keywords_x/"):-5].encode(): zf.read(i) for i in zf.infolist()
+                    if i.filename.endswith(".json") and "__MACOSX" not in i.filename
+                    and "/._" not in i.filename and ".." not in i.filename}
+        if kind.startswith("zip64"):
+            assert len(zf.infolist()) > 65535  # so the archive has a Zip64 end record
+    assert source.top == "keywords_x"
+    assert sorted(source.keys.tolist()) == sorted(expected)
+    keys = source.keys[::max(1, n // 500)]
+    got = dict((where[2], raw) for where, raw in read_payload(
+        source.payload(keys, np.arange(0, len(source.keys), max(1, n // 500)), 0, len(keys))))
+    assert got == {k: expected[k] for k in keys.tolist()}
+    if kind == "signature in a name":
+        assert source.unsafe == ["keywords_x/sub/../x.json"]
