@@ -72,6 +72,12 @@ def add_common_options(parser, dataset_dir):
                         help="show a traceback instead of a one-line error")
 
 
+# Worker processes: started early (their imports overlap with the main process's), and used
+# for the memory-hungry reading of archive directories, maps and dataset.json.
+start_workers_early = encoding.start_workers_early
+run_in_workers = encoding.run_in_workers
+
+
 def resolve_dirs(args, dataset_dir, dataset):
     """``(keyword_dir, side_dir, out_dir)``: where archives, list/map files and outputs are."""
     if args.sample:

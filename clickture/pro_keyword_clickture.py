@@ -35,25 +35,34 @@ SIDE_FILES = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
               "lite": ("clickture-lite.lst", "img_id_map.pkl")}
 SAMPLE_SIDE_FILES = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
                      "lite": ("sample-lite.lst", "sample_id_map.pkl")}
+SETS = ("lite", "dev")
 VOCAB_FROM = {"dev": ("dev",), "lite": ("lite",), "both": ("lite", "dev")}
 
 
-def open_set(name, keyword_dir, side_dir, side_files, extract):
-    """Source and entries of one set: list order, else the map's ids, else the archive's."""
-    source = pipeline.open_keyword_source(keyword_dir, f"keywords_{name}", extract)
-    list_path, map_path = (os.path.join(side_dir, f) for f in side_files[name])
-    id_map = read_id_map(map_path)
-    if id_map is None:
-        print(f"warning: {map_path}: missing or a Git LFS pointer; image names will not be "
-              "written", file=sys.stderr)
-    entries = read_list(list_path, source.top)
-    if entries is None:
-        fallback = "the id map" if id_map else "the keyword files"
-        print(f"notice: {list_path}: missing or a Git LFS pointer; using the images of "
-              f"{fallback}, ordered by id", file=sys.stderr)
-        entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
-    entries = attach_names(entries, id_map, map_path)
-    return pipeline.KeywordSet(name, source, entries).locate()
+def open_sets(keyword_dir, side_dir, side_files, args):
+    """Each set's source and entries: list order, else the map's ids, else the archive's."""
+    paths = {name: [os.path.join(side_dir, f) for f in side_files[name]] for name in SETS}
+    # Archive directories and maps are read in worker processes, in parallel.
+    opened = iter(pipeline.run_in_workers(
+        [call for name in SETS for call in (
+            (pipeline.open_keyword_source, keyword_dir, f"keywords_{name}", args.extract),
+            (read_id_map, paths[name][1]))], args.jobs))
+    sets = {}
+    for name in SETS:
+        source, id_map = next(opened), next(opened)
+        list_path, map_path = paths[name]
+        if id_map is None:
+            print(f"warning: {map_path}: missing or a Git LFS pointer; the list entries stand "
+                  "in for image names", file=sys.stderr)
+        entries = read_list(list_path, source.top)
+        if entries is None:
+            fallback = "the id map" if id_map else "the keyword files"
+            print(f"notice: {list_path}: missing or a Git LFS pointer; using the images of "
+                  f"{fallback}, ordered by id", file=sys.stderr)
+            entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
+        entries = attach_names(entries, id_map, map_path)
+        sets[name] = pipeline.KeywordSet(name, source, entries).locate()
+    return sets
 
 
 def main(argv):
@@ -70,10 +79,9 @@ def main(argv):
     side_files = SAMPLE_SIDE_FILES if args.sample else SIDE_FILES
 
     # 1. Check the output folder, read lists, maps and archive directories: fail fast.
+    pipeline.start_workers_early()
     with OutputSet(out_dir) as outputs:
-        sets = {name: open_set(name, keyword_dir, args.lists_dir or side_dir, side_files,
-                               args.extract)
-                for name in ("lite", "dev")}
+        sets = open_sets(keyword_dir, args.lists_dir or side_dir, side_files, args)
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents.
         vocabulary = pipeline.obtain_vocabulary(
             outputs, "clickture", args, args.vocab_from,

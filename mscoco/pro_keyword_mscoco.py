@@ -41,6 +41,17 @@ def splits_option(text):
     return splits
 
 
+def open_coco(keyword_dir, extract, splits):
+    """The keyword source and the images of ``splits`` in dataset.json order."""
+    source = pipeline.open_keyword_source(keyword_dir, "keywords_coco", extract)
+    raw = source.read(b"dataset")
+    where = f"{source.path}: {source.display(b'dataset')}"
+    if raw is None:
+        raise InputError(f"{where}: not found; keywords_coco.zip holds dataset.json beside "
+                         "the keyword_<split>/ folders")
+    return source, read_coco_images(raw, where, splits)
+
+
 def main(argv):
     parser = ArgumentParser(description=__doc__)
     pipeline.add_common_options(parser, HERE)
@@ -51,15 +62,11 @@ def main(argv):
     keyword_dir, _, out_dir = pipeline.resolve_dirs(args, HERE, "coco")
 
     # 1. Check the output folder, read dataset.json and the archive directory: fail fast.
+    pipeline.start_workers_early()
     with OutputSet(out_dir) as outputs:
-        source = pipeline.open_keyword_source(keyword_dir, "keywords_coco", args.extract)
-        raw = source.read(b"dataset")
-        where = f"{source.path}: {source.display(b'dataset')}"
-        if raw is None:
-            raise InputError(f"{where}: not found; keywords_coco.zip holds dataset.json beside "
-                             "the keyword_<split>/ folders")
-        entries = read_coco_images(raw, where, args.splits)
-        del raw
+        # dataset.json is large: it is parsed in a worker process, which takes its memory along.
+        [(source, entries)] = pipeline.run_in_workers(
+            [(open_coco, keyword_dir, args.extract, args.splits)], args.jobs)
         coco = pipeline.KeywordSet("coco", source, entries).locate()
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the same images.
         vocabulary = pipeline.obtain_vocabulary(outputs, "coco", args, ",".join(args.splits),

@@ -29,16 +29,19 @@ def outputs(folder):
             if not p.endswith(".tmp")}
 
 
-def processes_mentioning(text):
+def processes_in_session(session):
+    """Processes of a session: the run's main process, its worker server and its workers
+    (started with start_new_session, the run's session id is its main process's pid)."""
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if text.encode() in f.read():
-                        found.append(int(pid))
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
-                pass
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                found.append(int(pid))
     return found
 
 
@@ -61,20 +64,24 @@ def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, fraction)
     duration = full_run(big_clickture, out)
     before = outputs(out)
     # Same file names, other stop words: every output would be rewritten with new content.
-    proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "1")
+    proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
     time.sleep(fraction * duration)
+    assert len(processes_in_session(proc.pid)) >= 1
     proc.kill()
     proc.wait()
     assert proc.returncode == -9, "the run ended before it could be killed"
-    time.sleep(0.5)
-    assert processes_mentioning(str(out)) == [], "worker processes outlived the main process"
+    for _ in range(50):  # the worker server notices at once; allow a moment for the exits
+        if not processes_in_session(proc.pid):
+            break
+        time.sleep(0.1)
+    assert processes_in_session(proc.pid) == [], "worker processes outlived the main process"
     assert outputs(out) == before
     # The next run succeeds and removes the killed run's temporaries.
     run(CLICKTURE, *clickture_args(big_clickture, out))
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("fraction", [0.05, 0.4, 0.85])
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.35, 0.5, 0.7, 0.85])
 def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, fraction):
     out = tmp_path / "out"
     duration = full_run(big_clickture, out)
