@@ -489,19 +489,32 @@ class ZipSource:
         if shift < 0 or cd_size > size:
             raise ValueError("the central directory lies outside the file: truncated download")
         f.seek(cd_offset + shift)
-        cd = f.read(cd_size)
-        if len(cd) != cd_size:
-            raise ValueError("the central directory is cut short: truncated download")
-        return self._parse_directory(cd, count, shift, size)
+        # Read in blocks: a million-member directory is ~80 MB, and parsing it whole needs
+        # several times that for a moment; block by block, memory holds only the results.
+        parts, carry, left, records = [], b"", cd_size, 0
+        while (left or carry) and records < count:
+            block = carry + f.read(min(DIRECTORY_BLOCK, left))
+            left -= len(block) - len(carry)
+            if len(block) == len(carry) and left:
+                raise ValueError("the central directory is cut short: truncated download")
+            starts, end = _record_starts(block, np.frombuffer(block, np.uint8))
+            if not len(starts):
+                if left:  # cannot happen: a record is at most 196 KB, a block 4 MB
+                    raise ValueError("a central directory record is too long")
+                raise ValueError("the central directory is cut short: truncated download")
+            parts.append(self._parse_records(block, starts, shift, size))
+            records += len(starts)
+            carry = block[end:]
+        if records != count:
+            raise ValueError(f"the central directory holds {records} records, not {count}")
+        keys = np.concatenate([p[0] for p in parts]) if parts else np.array([], dtype="S1")
+        table = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, _MEMBER)
+        return keys, table
 
-    def _parse_directory(self, cd, count, shift, size):
-        # Vectorised: a Python object per member would cost ~0.5 KB and ~3 us each.
+    def _parse_records(self, cd, starts, shift, size):
+        """Keys and member table of the records of one block (vectorised: a Python object per
+        member would cost ~0.5 KB and ~3 us each)."""
         buf = np.frombuffer(cd, np.uint8)
-        starts = _record_starts(cd, buf, count)
-        if not len(starts):
-            return np.array([], dtype="S1"), np.empty(0, dtype=_MEMBER)
-        if int(starts[-1]) + 46 > len(cd):
-            raise ValueError("the central directory is cut short")
         def field(at, width):
             return _field(buf, starts + at, width)
 
@@ -591,37 +604,40 @@ class ZipSource:
                                       self.table[i:i + 1]))[1]
 
 
-def _record_starts(cd, buf, count):
-    """Byte offset of each central directory record.
+def _record_starts(cd, buf):
+    """Offsets of the central directory records that lie whole in ``cd``, and where the last
+    one ends.
 
     Vectorised: every record starts with the signature ``PK\\1\\2``, and the records chain
     (each one's lengths lead to the next). The signature bytes can also occur inside a name or
     an extra field; then the chain check fails and the records are walked one by one.
     """
-    if count == 0:
-        return np.empty(0, np.int64)
-    if len(cd) < 46:
-        raise ValueError("the central directory is cut short")
     candidates = np.flatnonzero(buf[:-3] == 0x50)  # "P", then the other three bytes
     candidates = candidates[(buf[candidates + 1] == 0x4B) & (buf[candidates + 2] == 1) &
                             (buf[candidates + 3] == 2)]
-    if len(candidates) == count and candidates[0] == 0 and \
-            int(candidates[-1]) + 46 <= len(cd):
+    candidates = candidates[candidates + 46 <= len(cd)]
+    if len(candidates) and candidates[0] == 0:
         lengths = (_field(buf, candidates + 28, 2).astype(np.int64) +
                    _field(buf, candidates + 30, 2) + _field(buf, candidates + 32, 2))
         following = candidates + 46 + lengths
-        if np.array_equal(following[:-1], candidates[1:]) and following[-1] <= len(cd):
-            return candidates.astype(np.int64)
+        whole = following <= len(cd)
+        n = int(np.argmin(whole)) if not whole.all() else len(candidates)  # leading whole ones
+        if n == 0:
+            return np.empty(0, np.int64), 0
+        if np.array_equal(following[:n - 1], candidates[1:n]) and \
+                (n == len(candidates) or following[n - 1] == candidates[n]):
+            return candidates[:n].astype(np.int64), int(following[n - 1])
     starts = array("q")
     unpack = struct.Struct("<3H").unpack_from
     pos = 0
-    for _ in range(count):
-        starts.append(pos)
+    while pos + 46 <= len(cd):
         name_len, extra_len, comment_len = unpack(cd, pos + 28)
-        pos += 46 + name_len + extra_len + comment_len
-    if pos > len(cd):
-        raise ValueError("the central directory is cut short")
-    return np.frombuffer(starts, np.int64)
+        end = pos + 46 + name_len + extra_len + comment_len
+        if end > len(cd):
+            break
+        starts.append(pos)
+        pos = end
+    return np.frombuffer(starts, np.int64), pos
 
 
 def _field(buf, positions, width):
@@ -747,6 +763,7 @@ def _pread(path, offset, size):
     return os.pread(fd, size, offset)
 
 
+DIRECTORY_BLOCK = 4 << 20  # bytes of the central directory parsed at a time
 HEADER_SLACK = 256  # local name + extra fields fit in this in practice: one read a member
 SMALL_MEMBER = 1 << 16  # keyword files deflate to a few hundred bytes
 

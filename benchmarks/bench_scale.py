@@ -37,15 +37,46 @@ np.save({out!r} + '/dev.npy', dev)
 """
 
 
+def session_peaks(session):
+    """Peak RSS (VmHWM, MB) of each live process of a session."""
+    peaks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peaks[int(pid)] = int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass
+    return peaks
+
+
 def measure(cmd, **kwargs):
-    """Wall seconds and peak RSS (MB) of the largest process of the command's tree."""
+    """Wall seconds and peak RSS (MB) of the largest process the command starts.
+
+    Worker processes are not all children of the command (a forkserver's workers are not
+    waited for by it), so every process of the command's session is polled for its VmHWM,
+    the kernel's record of its peak; wait4 gives the command's own.
+    """
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, **kwargs)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True, **kwargs)
+    peak = 0.0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max([peak, *session_peaks(proc.pid).values()])
+        time.sleep(0.02)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    return seconds, max(peak, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
 
 
 def generate(data, n_lite, n_dev):
