@@ -73,21 +73,27 @@ def run_in_workers(calls, jobs):
     """
     if jobs == 1:
         return [func(*args) for func, *args in calls]
-    with _pool(min(jobs, len(calls)), (None, None)) as pool:
+    # A fresh process for each call: memory a worker freed is not returned to the system, so
+    # two calls in one worker would add up their peaks.
+    with _pool(min(jobs, len(calls)), (None, None), one_task_each=True) as pool:
         futures = [_submit(pool, *call) for call in calls]
         return [_result(future) for future in futures]
 
 
 @contextlib.contextmanager
-def _pool(jobs, initargs):
+def _pool(jobs, initargs, one_task_each=False):
     """A worker pool that is always shut down whole, even when Ctrl-C comes mid-way.
 
     Starting or stopping workers interrupted half-way would leave one running past the main
     process, printing a traceback of its own: Ctrl-C is held while the pool changes, and
     acted on right after.
     """
-    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker,
-                               initargs=(*initargs, os.getpid()))
+    options = dict(mp_context=_context(), initializer=_init_worker,
+                   initargs=(*initargs, os.getpid()))
+    if one_task_each and sys.version_info >= (3, 11):
+        pool = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
+    else:
+        pool = ProcessPoolExecutor(jobs, **options)
     try:
         yield pool
     finally:

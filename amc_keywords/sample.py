@@ -140,6 +140,23 @@ def py2_pickle(mapping):
     return out.getvalue()
 
 
+# List and map file of each Clickture set: the original repository's names, and the sample's
+# (the sample's differ so that no file under an upstream name is ever committed).
+ORIGINAL_FILES = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
+                  "lite": ("clickture-lite.lst", "img_id_map.pkl")}
+SAMPLE_FILES = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
+                "lite": ("sample-lite.lst", "sample_id_map.pkl")}
+
+
+def make_clickture(folder, n_dev, n_lite, seed, files=ORIGINAL_FILES, **options):
+    """Both Clickture sets (seeds ``seed`` and ``seed + 1``); ``options`` as for
+    :func:`make_clickture_set`."""
+    for offset, (name, n) in enumerate((("dev", n_dev), ("lite", n_lite))):
+        list_name, map_name = files[name]
+        make_clickture_set(str(folder), name, n, seed + offset, list_name=list_name,
+                           map_name=map_name, **options)
+
+
 def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_name=None,
                        map_name=None, junk=True, extra_words=0, per_image=(1, 12)):
     """One Clickture set: ``keywords_<name>.zip``, its list (shuffled) and its id map.
@@ -161,11 +178,10 @@ def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_n
 
     write_zip(os.path.join(folder, f"keywords_{name}.zip"), members(), f"keywords_{name}", junk)
     rng.shuffle(entries)
-    with open(os.path.join(folder, list_name or f"sample-{name}.lst"), "w") as f:
+    with open(os.path.join(folder, list_name or SAMPLE_FILES[name][0]), "w") as f:
         f.write("".join(e + "\n" for e in entries))
     prefix = "img" if name == "dev" else "lite_img"
-    default_map = "sample_id_map.pkl" if name == "lite" else f"sample_id_map_{name}.pkl"
-    with open(os.path.join(folder, map_name or default_map), "wb") as f:
+    with open(os.path.join(folder, map_name or SAMPLE_FILES[name][1]), "wb") as f:
         f.write(py2_pickle({f"{prefix}{i}": i for i in range(n)}))
 
 
@@ -195,8 +211,7 @@ def make_coco(folder, n_train, n_test, n_other, seed, hard=False, junk=True):
 def make_sample(folder, seed=2017):
     """The sample shipped in keyword/sample/: a few hundred images per set."""
     os.makedirs(folder, exist_ok=True)
-    make_clickture_set(folder, "dev", 300, seed)
-    make_clickture_set(folder, "lite", 400, seed + 1)
+    make_clickture(folder, 300, 400, seed, SAMPLE_FILES)
     make_coco(folder, 250, 100, 50, seed + 2)
 
 

@@ -87,10 +87,10 @@ def generate(data, n_lite, n_dev):
             continue
         os.makedirs(folder, exist_ok=True)
         print(f"generating {n} {name} images in {folder} ...", flush=True)
-        sample.make_clickture_set(folder, name, n, seed, list_name=f"clickture-{name}.lst",
-                                  map_name="img_id_map.pkl" if name == "lite" else
-                                  "img_id_map_dev.pkl", extra_words=6000, per_image=(10, 50))
-    for f in ("keywords_dev.zip", "clickture-dev.lst", "img_id_map_dev.pkl"):
+        list_name, map_name = sample.ORIGINAL_FILES[name]
+        sample.make_clickture_set(folder, name, n, seed, list_name=list_name, map_name=map_name,
+                                  extra_words=6000, per_image=(10, 50))
+    for f in ("keywords_dev.zip", *sample.ORIGINAL_FILES["dev"]):
         if not os.path.exists(os.path.join(data, f)):
             os.symlink(os.path.join(dev, f), os.path.join(data, f))
     folders = data + "-folders"
@@ -100,8 +100,7 @@ def generate(data, n_lite, n_dev):
         for name in ("dev", "lite"):
             subprocess.run(["unzip", "-q", os.path.join(data, f"keywords_{name}.zip"), "-d",
                             folders], check=True)
-        for f in ("clickture-dev.lst", "clickture-lite.lst", "img_id_map_dev.pkl",
-                  "img_id_map.pkl"):
+        for f in (*sample.ORIGINAL_FILES["dev"], *sample.ORIGINAL_FILES["lite"]):
             os.symlink(os.path.join(data, f), os.path.join(folders, f))
     return folders
 

@@ -26,15 +26,11 @@ quiet_interrupt_during_startup()
 from amc_keywords import pipeline  # noqa: E402
 from amc_keywords.errors import ArgumentParser, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
+from amc_keywords.sample import ORIGINAL_FILES, SAMPLE_FILES  # noqa: E402
 from amc_keywords.sources import (attach_names, entries_from_map, entries_from_source,  # noqa
                                   read_id_map, read_list)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# List and map file of each set: the original repository's names, and the sample's.
-SIDE_FILES = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
-              "lite": ("clickture-lite.lst", "img_id_map.pkl")}
-SAMPLE_SIDE_FILES = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
-                     "lite": ("sample-lite.lst", "sample_id_map.pkl")}
 SETS = ("lite", "dev")
 VOCAB_FROM = {"dev": ("dev",), "lite": ("lite",), "both": ("lite", "dev")}
 
@@ -76,7 +72,7 @@ def main(argv):
                              "folder; with --sample, keyword/sample/)")
     args = parser.parse_args(argv)
     keyword_dir, side_dir, out_dir = pipeline.resolve_dirs(args, HERE, "clickture")
-    side_files = SAMPLE_SIDE_FILES if args.sample else SIDE_FILES
+    side_files = SAMPLE_FILES if args.sample else ORIGINAL_FILES  # list and map names
 
     # 1. Check the output folder, read lists, maps and archive directories: fail fast.
     pipeline.start_workers_early()

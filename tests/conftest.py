@@ -35,10 +35,7 @@ def unzip(archive, folder):
 def hard_clickture(tmp_path_factory):
     """Clickture-format data full of hard cases; lists are shuffled, some entries prefixed."""
     folder = tmp_path_factory.mktemp("clickture_data")
-    sample.make_clickture_set(str(folder), "dev", 700, seed=11, hard=True, prefix_every=9,
-                              list_name="clickture-dev.lst", map_name="img_id_map_dev.pkl")
-    sample.make_clickture_set(str(folder), "lite", 900, seed=12, hard=True, prefix_every=13,
-                              list_name="clickture-lite.lst", map_name="img_id_map.pkl")
+    sample.make_clickture(folder, 700, 900, seed=11, hard=True, prefix_every=9)
     return folder
 
 

@@ -18,10 +18,7 @@ LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
 @pytest.fixture(scope="module")
 def good_clickture(tmp_path_factory):
     folder = tmp_path_factory.mktemp("good_clickture")
-    for name, n, seed in (("dev", 200, 1), ("lite", 150, 2)):
-        sample.make_clickture_set(str(folder), name, n, seed, list_name=f"clickture-{name}.lst",
-                                  map_name="img_id_map.pkl" if name == "lite" else
-                                  "img_id_map_dev.pkl")
+    sample.make_clickture(folder, 200, 150, seed=1)
     return folder
 
 

@@ -247,3 +247,13 @@ def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
     assert got == {k: expected[k] for k in keys.tolist()}
     if kind == "signature in a name":
         assert source.unsafe == ["keywords_x/sub/../x.json"]
+
+
+def test_shipped_sample_is_what_the_generator_makes(tmp_path):
+    """keyword/sample/ is reproducible: `python -m amc_keywords.sample keyword/sample`."""
+    sample.make_sample(str(tmp_path))
+    shipped = os.path.join(ROOT, "keyword", "sample")
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(shipped))
+    for name in os.listdir(shipped):
+        assert (tmp_path / name).read_bytes() == open(os.path.join(shipped, name), "rb").read()
+    assert sum(os.path.getsize(os.path.join(shipped, n)) for n in os.listdir(shipped)) < 1 << 20

@@ -16,10 +16,7 @@ from amc_keywords import sample
 def big_clickture(tmp_path_factory):
     """Large enough that a run takes a few seconds, so it can be interrupted mid-way."""
     folder = tmp_path_factory.mktemp("big_clickture")
-    for name, n, seed in (("dev", 20000, 1), ("lite", 60000, 2)):
-        sample.make_clickture_set(str(folder), name, n, seed, list_name=f"clickture-{name}.lst",
-                                  map_name="img_id_map.pkl" if name == "lite" else
-                                  "img_id_map_dev.pkl", junk=False)
+    sample.make_clickture(folder, 20000, 60000, seed=1, junk=False)
     return folder
 
 
@@ -99,10 +96,7 @@ def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, fraction
 def test_extract_unpacks_next_to_archive_and_gives_same_rows(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    for name, n, seed in (("dev", 200, 1), ("lite", 150, 2)):
-        sample.make_clickture_set(str(data), name, n, seed, list_name=f"clickture-{name}.lst",
-                                  map_name="img_id_map.pkl" if name == "lite" else
-                                  "img_id_map_dev.pkl")
+    sample.make_clickture(data, 200, 150, seed=1)
     run(CLICKTURE, *clickture_args(data, tmp_path / "from_zip"))
     proc = run(CLICKTURE, *clickture_args(data, tmp_path / "extracted"), "--extract")
     assert (data / "keywords_dev" / "00000007.json").is_file()
@@ -115,10 +109,7 @@ def test_extract_unpacks_next_to_archive_and_gives_same_rows(tmp_path):
 def test_extract_skips_members_that_leave_the_folder(tmp_path):
     data = tmp_path / "deep" / "data"
     data.mkdir(parents=True)
-    for name, n, seed in (("dev", 200, 1), ("lite", 150, 2)):
-        sample.make_clickture_set(str(data), name, n, seed, list_name=f"clickture-{name}.lst",
-                                  map_name="img_id_map.pkl" if name == "lite" else
-                                  "img_id_map_dev.pkl")
+    sample.make_clickture(data, 200, 150, seed=1)
     with zipfile.ZipFile(data / "keywords_dev.zip", "a") as zf:
         zf.writestr("keywords_dev/../../escaped.json", b"{}")
         zf.writestr("keywords_dev/sub/../../../../escaped2.json", b"{}")
@@ -137,10 +128,7 @@ def test_extract_skips_members_that_leave_the_folder(tmp_path):
 def test_extract_refuses_a_zip_bomb_before_writing(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    sample.make_clickture_set(str(data), "lite", 50, 2, list_name="clickture-lite.lst",
-                              map_name="img_id_map.pkl")
-    sample.make_clickture_set(str(data), "dev", 200, 1, list_name="clickture-dev.lst",
-                              map_name="img_id_map_dev.pkl")
+    sample.make_clickture(data, 200, 50, seed=1)
     with zipfile.ZipFile(data / "keywords_lite.zip", "a", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("keywords_lite/bomb.json", b"\0" * (64 << 20))
     out = tmp_path / "out"
