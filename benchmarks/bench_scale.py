@@ -14,6 +14,7 @@ toolkit's rows equal the plain implementation's. Usage:
     python benchmarks/bench_scale.py --lite 100000 300000 1000000
 """
 import argparse
+import hashlib
 import os
 import platform
 import subprocess
@@ -61,13 +62,14 @@ def measure(cmd, **kwargs):
 
     Worker processes are not all children of the command (a forkserver's workers are not
     waited for by it), so every process of the command's session is polled for its VmHWM,
-    the kernel's record of its peak; wait4 gives the command's own.
+    the kernel's record of its peak. (wait4's ru_maxrss is no good here: it counts the
+    memory this benchmark process had when it forked the command.)
     """
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True, **kwargs)
     peak = 0.0
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         peak = max([peak, *session_peaks(proc.pid).values()])
@@ -76,7 +78,16 @@ def measure(cmd, **kwargs):
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, max(peak, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return seconds, peak
+
+
+def digest(path):
+    """sha256 of a file, read in pieces: this process stays small (see measure)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def generate(data, n_lite, n_dev):
@@ -145,10 +156,10 @@ def main():
         folder_s, folder_mb = measure([sys.executable, SCRIPT, "--keyword-dir", folders,
                                        "--lists-dir", folders, "--out-dir", out + "/folders",
                                        "--refit", "--quiet", *jobs])
-        zip_rows = [open(f"{out}/zip/img_keyword_ind_clickture_{s}_sk_6_sparse.npy", "rb").read()
+        zip_rows = [digest(f"{out}/zip/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
                     for s in ("lite", "dev")]
-        folder_rows = [open(f"{out}/folders/img_keyword_ind_clickture_{s}_sk_6_sparse.npy",
-                            "rb").read() for s in ("lite", "dev")]
+        folder_rows = [digest(f"{out}/folders/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
+                       for s in ("lite", "dev")]
         equal = "zip=folders" if zip_rows == folder_rows else "ZIP != FOLDERS"
         plain = plain_mb = float("nan")
         if not args.skip_plain:
@@ -156,7 +167,7 @@ def main():
             code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
                                 out=out + "/plain")
             plain, plain_mb = measure([sys.executable, "-c", code])
-            plain_rows = [open(f"{out}/plain/{s}.npy", "rb").read() for s in ("lite", "dev")]
+            plain_rows = [digest(f"{out}/plain/{s}.npy") for s in ("lite", "dev")]
             equal += ", =plain" if plain_rows == zip_rows else ", != PLAIN"
         line = (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "
                 f"{toolkit / floor:>7.2f} | {folder_s:>9.1f} {folder_mb:>5.0f} | {plain:>7.1f} "
