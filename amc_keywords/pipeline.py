@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import encoding
+from . import encoding, workers
 from .errors import InputError
 from .outputs import OutputSet, names_table, output_names, range_table
 from .sources import Entries, extract_archive, open_source
@@ -62,7 +62,7 @@ def add_common_options(parser, dataset_dir):
     parser.add_argument("--sample", action="store_true",
                         help="run on the small synthetic sample shipped in keyword/sample/ and "
                              "write to a temporary folder (printed)")
-    parser.add_argument("--jobs", type=positive_int, default=encoding.default_jobs(),
+    parser.add_argument("--jobs", type=positive_int, default=workers.default_jobs(),
                         help="worker processes; outputs are identical for any value "
                              "(default: all cores, %(default)s)")
     parser.add_argument("--quiet", action="store_true",
@@ -72,10 +72,9 @@ def add_common_options(parser, dataset_dir):
                         help="show a traceback instead of a one-line error")
 
 
-# Worker processes: started early (their imports overlap with the main process's), and used
-# for the memory-hungry reading of archive directories, maps and dataset.json.
-start_workers_early = encoding.start_workers_early
-run_in_workers = encoding.run_in_workers
+# Worker processes also do the memory-hungry reading of archive directories, maps and
+# dataset.json: their peak leaves with them.
+run_in_workers = workers.run_in_workers
 
 
 def resolve_dirs(args, dataset_dir, dataset):

@@ -20,9 +20,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from amc_keywords import workers  # noqa: E402
 from amc_keywords.errors import quiet_interrupt_during_startup  # noqa: E402
 
-quiet_interrupt_during_startup()
+if __name__ == "__main__":  # not when workers import this script as __mp_main__
+    quiet_interrupt_during_startup()
+    workers.start_early()  # the worker server imports in parallel with the imports below
 from amc_keywords import pipeline  # noqa: E402
 from amc_keywords.errors import ArgumentParser, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
@@ -75,7 +78,6 @@ def main(argv):
     side_files = SAMPLE_FILES if args.sample else ORIGINAL_FILES  # list and map names
 
     # 1. Check the output folder, read lists, maps and archive directories: fail fast.
-    pipeline.start_workers_early()
     with OutputSet(out_dir) as outputs:
         sets = open_sets(keyword_dir, args.lists_dir or side_dir, side_files, args)
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents.

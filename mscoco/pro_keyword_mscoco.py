@@ -20,9 +20,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from amc_keywords import workers  # noqa: E402
 from amc_keywords.errors import quiet_interrupt_during_startup  # noqa: E402
 
-quiet_interrupt_during_startup()
+if __name__ == "__main__":  # not when workers import this script as __mp_main__
+    quiet_interrupt_during_startup()
+    workers.start_early()  # the worker server imports in parallel with the imports below
 from amc_keywords import pipeline  # noqa: E402
 from amc_keywords.errors import ArgumentParser, InputError, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
@@ -62,7 +65,6 @@ def main(argv):
     keyword_dir, _, out_dir = pipeline.resolve_dirs(args, HERE, "coco")
 
     # 1. Check the output folder, read dataset.json and the archive directory: fail fast.
-    pipeline.start_workers_early()
     with OutputSet(out_dir) as outputs:
         # dataset.json is large: it is parsed in a worker process, which takes its memory along.
         [(source, entries)] = pipeline.run_in_workers(

@@ -1,0 +1,149 @@
+"""Worker processes: how they start, stop, and die with the main process (standard library
+only, so a script can start them before its own heavy imports).
+
+Input
+    Calls to run (``(function, *args)``) and a worker count.
+Output
+    Their results, in order. Workers come from a forkserver that has imported
+    :mod:`amc_keywords.encoding` once: fast to start, and they do not inherit the main
+    process's memory. Each worker exits when the main process does, ``kill -9`` included;
+    Ctrl-C reaches only the main process.
+"""
+import contextlib
+import multiprocessing
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from .errors import InputError
+
+PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in the server
+
+
+def context():
+    """The forkserver where there is one; plain fork elsewhere."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        forkserver = multiprocessing.get_context("forkserver")
+        forkserver.set_forkserver_preload(PRELOAD)
+        return forkserver
+    return multiprocessing.get_context()
+
+
+def start_early():
+    """Start the worker server now, so that its imports overlap with the main process's."""
+    if context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        # Started with Ctrl-C ignored (inherited through exec): a Ctrl-C during their start-up
+        # must reach only the main process, which reports it in one line.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def init_worker(main_pid, setup=None, *setup_args):
+    """Every worker's start: ``setup(*setup_args)``, no Ctrl-C, and exit with the main process."""
+    if setup is not None:
+        setup(*setup_args)
+    # Ctrl-C reaches the whole process group; only the main process should act on it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker's parent is the worker server, and the pipes it holds never report the main
+    # process gone: watch the main process itself.
+    threading.Thread(target=_exit_with, args=(main_pid,), daemon=True).start()
+
+
+def _exit_with(pid):
+    try:
+        fd = os.pidfd_open(pid)  # Linux: readable once the process has exited
+    except (AttributeError, OSError):
+        fd = None
+    while True:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            time.sleep(0.5)
+            try:
+                os.kill(pid, 0)
+                continue
+            except PermissionError:
+                continue
+            except OSError:
+                pass
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def pool(jobs, setup=None, setup_args=(), one_task_each=False):
+    """A worker pool that is always shut down whole, even when Ctrl-C comes mid-way.
+
+    Starting or stopping workers interrupted half-way would leave one running past the main
+    process, printing a traceback of its own: Ctrl-C is held while the pool changes, and
+    acted on right after. ``one_task_each``: a fresh process for each task.
+    """
+    options = dict(mp_context=context(), initializer=init_worker,
+                   initargs=(os.getpid(), setup, *setup_args))
+    if one_task_each and sys.version_info >= (3, 11):
+        executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
+    else:
+        executor = ProcessPoolExecutor(jobs, **options)
+    try:
+        yield executor
+    finally:
+        with interrupt_held():
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def interrupt_held():
+    """Ctrl-C during the block is noted and raised at its end (a signal mask would not do:
+    the pool's own threads would take the signal instead)."""
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+def submit(executor, func, *args):
+    with interrupt_held():  # submitting may start a worker
+        return executor.submit(func, *args)
+
+
+def result(future):
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise InputError("a worker process died (out of memory, or killed); earlier outputs "
+                         "are unchanged; try again with fewer --jobs") from None
+
+
+def run_in_workers(calls, jobs):
+    """``[func(*args) for func, *args in calls]``, each in a worker process, in parallel.
+
+    For memory: reading a million-entry map or zip directory needs several times the memory
+    of its result for a moment; in a short-lived worker that peak leaves with the worker.
+    A fresh process runs each call: memory a worker freed is not returned to the system, so
+    two calls in one worker would add up their peaks.
+    """
+    if jobs == 1:
+        return [func(*args) for func, *args in calls]
+    with pool(min(jobs, len(calls)), one_task_each=True) as executor:
+        futures = [submit(executor, *call) for call in calls]
+        return [result(future) for future in futures]
+
+
+def default_jobs():
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
