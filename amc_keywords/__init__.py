@@ -3,9 +3,11 @@ rows, as in "AMC: Attention guided Multi-modal Correlation Learning for Image Se
 (Chen et al., CVPR 2017).
 
 Modules, in pipeline order: :mod:`~amc_keywords.sources` (archives, lists, maps),
-:mod:`~amc_keywords.vocabulary`, :mod:`~amc_keywords.encoding`,
-:mod:`~amc_keywords.outputs` (writing and loading); :mod:`~amc_keywords.pipeline` runs them
-for the two dataset scripts.
+:mod:`~amc_keywords.vocabulary`, :mod:`~amc_keywords.encoding` (with
+:mod:`~amc_keywords.workers`, the worker processes), :mod:`~amc_keywords.outputs` (writing and
+loading); :mod:`~amc_keywords.pipeline` runs them for the two dataset scripts;
+:mod:`~amc_keywords.report` and ``python -m amc_keywords`` check and describe outputs;
+:mod:`~amc_keywords.sample` makes synthetic data in the real formats.
 """
 from .errors import InputError
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import encoding, workers
 from .errors import InputError
-from .outputs import OutputSet, names_table, output_names, range_table
+from .outputs import names_table, output_names, range_table
 from .sources import Entries, extract_archive, open_source
 from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
 

@@ -359,7 +359,8 @@ def bad_keyword(keywords, where):
 
 
 def _keep_member(name):
-    """Keyword files only: no directories, macOS resource forks or other files."""
+    """Keyword files only: no directories, macOS resource forks or other files. (ZipSource
+    applies the same rule vectorised, in ``_parse_records``.)"""
     return (name.endswith(KEYWORD_SUFFIX) and not name.startswith("__MACOSX/")
             and not name.rsplit("/", 1)[-1].startswith("._"))
 

@@ -2,7 +2,6 @@
 import os
 import pickle
 import shutil
-import struct
 import zipfile
 
 import numpy as np
