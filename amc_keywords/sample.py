@@ -164,6 +164,7 @@ def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_n
     ``prefix_every``: every k-th image's file sits in a sub-folder ``part<k>/`` and its list
     entry carries that prefix (0: none).
     """
+    os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     maker = KeywordMaker(rng, hard, extra_words, per_image)
     entries = []
