@@ -7,7 +7,6 @@
 PATH is a rows file, e.g. ``clickture/img_keyword_ind_clickture_dev_sk_6_sparse.npy``.
 """
 import json
-import os
 import sys
 
 from amc_keywords.errors import ArgumentParser, quiet_interrupt_during_startup, run_cli
@@ -16,6 +15,7 @@ quiet_interrupt_during_startup()
 
 from amc_keywords import report  # noqa: E402
 from amc_keywords.errors import InputError  # noqa: E402
+from amc_keywords.outputs import parse_rows_name  # noqa: E402
 
 
 def main(argv):
@@ -64,7 +64,7 @@ def main(argv):
         else:
             print(report.format_statistics(figures))
         if args.plot:
-            tag = os.path.basename(args.path)[len("img_keyword_ind_"):].split("_sk_")[0]
+            tag = parse_rows_name(args.path)["tag"]
             report.plot(figures, f"AMC keywords: {tag.replace('_', ' ')} "
                                  f"(min_df={keywords.min_df})", args.plot)
             print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)

@@ -85,27 +85,25 @@ def _run(source, entries, located, func, initargs, jobs, label, quiet):
     bar = tqdm(total=len(entries), desc=label, unit="img", unit_scale=True, file=sys.stderr,
                disable=True if quiet else None, leave=False, smoothing=0.1)
     with bar:
-        if jobs == 1:
-            _set_encoder(*initargs)
-            for payload in payloads:
-                result = func(payload)
-                bar.update(min(CHUNK, len(entries) - bar.n))
-                yield result
-            return
-        with workers.pool(jobs, _set_encoder, initargs) as pool:
-            pending = []
-            for payload in payloads:
-                pending.append(workers.submit(pool, func, payload))
-                if len(pending) >= 2 * jobs:
-                    yield _take(pending, bar, len(entries))
-            while pending:
-                yield _take(pending, bar, len(entries))
+        for result in _results(payloads, func, initargs, jobs):
+            bar.update(min(CHUNK, len(entries) - bar.n))
+            yield result
 
 
-def _take(pending, bar, total):
-    result = workers.result(pending.pop(0))
-    bar.update(min(CHUNK, total - bar.n))
-    return result
+def _results(payloads, func, initargs, jobs):
+    """``func(payload)`` for each payload, in order: here, or in ``jobs`` workers."""
+    if jobs == 1:
+        _set_encoder(*initargs)
+        yield from map(func, payloads)
+        return
+    with workers.pool(jobs, _set_encoder, initargs) as pool:
+        pending = []
+        for payload in payloads:
+            pending.append(workers.submit(pool, func, payload))
+            if len(pending) >= 2 * jobs:
+                yield workers.result(pending.pop(0))
+        while pending:
+            yield workers.result(pending.pop(0))
 
 
 def token_lists(source, entries, located, stop_words, jobs, label="reading", quiet=False):

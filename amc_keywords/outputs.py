@@ -48,13 +48,20 @@ def output_names(dataset, subset, min_df):
             "vocabulary": f"vocabulary_{dataset}_sk_{min_df}.json"}
 
 
-def names_beside(rows_path):
-    """Paths of the files that go with a rows file, found by its name."""
-    folder, base = os.path.split(rows_path)
-    match = ROWS_NAME.match(base)
+def parse_rows_name(rows_path):
+    """``{"tag", "dataset", "subset", "min_df"}`` of a rows file's name (``subset`` None for
+    COCO); ValueError when it is not an output name."""
+    match = ROWS_NAME.match(os.path.basename(rows_path))
     if not match:
         raise ValueError(f"{rows_path}: not an output name (expected "
                          "img_keyword_ind_<dataset>[_<set>]_sk_<min_df>[_sparse].npy)")
+    return match.groupdict()
+
+
+def names_beside(rows_path):
+    """Paths of the files that go with a rows file, found by its name."""
+    folder = os.path.dirname(rows_path)
+    match = parse_rows_name(rows_path)
     names = output_names(match["dataset"], match["subset"], int(match["min_df"]))
     return {k: os.path.join(folder, v) for k, v in names.items()}, int(match["min_df"])
 

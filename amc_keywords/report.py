@@ -9,12 +9,13 @@ Output
     problem; :func:`statistics` returns a dict of figures; :func:`plot` writes a PNG.
 """
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import encoding
 from .errors import InputError
-from .outputs import load_keywords, names_beside, ranges_from_rows
+from .outputs import load_keywords, names_beside, parse_rows_name, ranges_from_rows
 from .sources import COCO_SPLITS, Entries, keys_by_id, open_source
 from .vocabulary import Vocabulary
 
@@ -89,8 +90,8 @@ def verify(path, keyword_dir=None, samples=200, seed=0):
 
 def reencode_sample(keywords, vocabulary, path, keyword_dir, listed, samples, seed):
     """Encode a random sample of listed images from the keyword files and compare."""
-    tag = os.path.basename(path)[len("img_keyword_ind_"):].split("_sk_")[0]
-    subset = tag.split("_", 1)[1] if "_" in tag else tag
+    name = parse_rows_name(path)
+    subset = name["subset"] or name["dataset"]  # keywords_dev, keywords_lite, keywords_coco
     source = open_source(keyword_dir, f"keywords_{subset}")
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.choice(listed, size=min(samples, len(listed)), replace=False))
@@ -100,17 +101,11 @@ def reencode_sample(keywords, vocabulary, path, keyword_dir, listed, samples, se
     else:
         keys = keys_by_id(source, ids)
     entries = Entries(keys, ids, path)
-
-    class Collect:
-        rows = []
-
-        def write(self, rows):
-            self.rows.append(rows)
-
-    collect = Collect()
+    chunks = []  # the rows, written to a list instead of a file
     encoding.encode(source, entries, source.locate(entries), vocabulary.words,
-                    vocabulary.stop_words, collect, jobs=1, quiet=True)
-    got = np.concatenate(collect.rows) if collect.rows else np.empty((0, 2), np.int64)
+                    vocabulary.stop_words, SimpleNamespace(write=chunks.append), jobs=1,
+                    quiet=True)
+    got = np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
     expected = np.concatenate([np.column_stack([np.full(len(k), i), k])
                                for i in ids for k in [keywords.keywords(int(i))]])
     if not np.array_equal(got, expected):

@@ -118,20 +118,14 @@ def image_ids(keys, where):
     """Image ids of keys (``int()`` of the last path component); ``where(i)`` names entry i."""
     ids = np.empty(len(keys), np.int64)
     plain = np.char.isdigit(keys)  # ASCII digits only, as bytes.isdigit()
-    if np.all(plain):
-        try:
-            return keys.astype(np.int64)
-        except (ValueError, OverflowError):
-            pass  # a number too large for int64: found and named below
-    for i in np.flatnonzero(~plain) if np.any(plain) else range(len(keys)):
+    for i in np.flatnonzero(~plain):  # entries with a folder prefix, or bad ones: one by one
         ids[i] = image_id_of(keys[i], where(i))
-    if np.any(plain):
-        try:
-            ids[plain] = keys[plain].astype(np.int64)
-        except (ValueError, OverflowError):
-            i = next(i for i in np.flatnonzero(plain) if int(keys[i]) >= 2 ** 63)
-            raise InputError(f"{where(i)}: entry '{keys[i].decode()}': the image id is too "
-                             "large") from None
+    try:
+        ids[plain] = keys[plain].astype(np.int64)  # the common case, vectorised
+    except (ValueError, OverflowError):
+        i = next(i for i in np.flatnonzero(plain) if int(keys[i]) >= 2 ** 63)
+        raise InputError(f"{where(i)}: entry '{keys[i].decode()}': the image id is too "
+                         "large") from None
     return ids
 
 
@@ -231,29 +225,32 @@ def read_id_map(path):
     return ids, names
 
 
+def find_sorted(sorted_values, values):
+    """Where each of ``values`` is in ``sorted_values``, and the indices of those not there."""
+    pos = np.minimum(np.searchsorted(sorted_values, values), max(len(sorted_values) - 1, 0))
+    return pos, np.flatnonzero(sorted_values[pos] != values)
+
+
 def attach_names(entries, id_map, where):
     """Check every entry's id against the map and attach the image names (None: no map)."""
     if id_map is None:
         return entries
     map_ids, map_names = id_map
-    pos = np.searchsorted(map_ids, entries.ids)
-    pos_clipped = np.minimum(pos, len(map_ids) - 1)
-    missing = np.flatnonzero(map_ids[pos_clipped] != entries.ids)
+    pos, missing = find_sorted(map_ids, entries.ids)
     if len(missing):
         i = missing[0]
         raise InputError(f"{where}: image id {entries.ids[i]} (entry "
                          f"'{entries.keys[i].decode('utf-8', 'replace')}') is not in the id map; "
                          f"{len(missing)} listed image(s) are missing from it: check that the "
                          "list and the map are of the same set")
-    entries.names = map_names[pos_clipped]
+    entries.names = map_names[pos]
     return entries
 
 
 def entries_from_map(id_map, source):
     """The image set of a map, ordered by id, with keys found in the source by image id."""
     ids, names = id_map
-    keys = source.keys_for_ids(ids)
-    return Entries(keys, ids.copy(), "the id map, ordered by id", names)
+    return Entries(keys_by_id(source, ids), ids.copy(), "the id map, ordered by id", names)
 
 
 def entries_from_source(source):
@@ -386,9 +383,6 @@ class FolderSource:
             keys.extend((rel + f[: -len(KEYWORD_SUFFIX)]).encode("utf-8")
                         for f in files if _keep_member(rel + f))
         return np.array(keys, dtype=bytes)
-
-    def keys_for_ids(self, ids):
-        return keys_by_id(self, ids)
 
     def locate(self, entries):
         """Folder entries are checked as they are read; nothing to look up in advance."""
@@ -567,9 +561,6 @@ class ZipSource:
     def all_keys(self):
         return self.keys
 
-    def keys_for_ids(self, ids):
-        return keys_by_id(self, ids)
-
     def locate(self, entries):
         """Index of each entry's member; an InputError names the first entry not found."""
         pos_clipped = self._find(entries.keys)
@@ -588,10 +579,8 @@ class ZipSource:
     def _find(self, keys):
         """Index where each key is, or would be (check ``self.keys[i] == key``)."""
         if self.hashes is None:
-            pos = np.searchsorted(self.keys, keys)
-        else:
-            pos = np.searchsorted(self.hashes, hash_keys(keys))
-        return np.minimum(pos, len(self.keys) - 1)
+            return find_sorted(self.keys, keys)[0]
+        return find_sorted(self.hashes, hash_keys(keys))[0]
 
     def has(self, key):
         return self.keys[self._find(np.array([key]))[0]] == key
@@ -729,12 +718,10 @@ def keys_by_id(source, ids):
     keys = source.all_keys()
     key_ids = image_ids(keys, lambda i: source.path)
     order = np.argsort(key_ids, kind="stable")
-    pos = np.minimum(np.searchsorted(key_ids[order], ids), len(keys) - 1)
-    found = key_ids[order][pos] == ids
-    if not np.all(found):
-        missing = ids[~found][0]
-        raise InputError(f"{source.path}: no keyword file for image id {missing} of the id map "
-                         f"({np.count_nonzero(~found)} missing)")
+    pos, missing = find_sorted(key_ids[order], ids)
+    if len(missing):
+        raise InputError(f"{source.path}: no keyword file for image id {ids[missing[0]]} of the "
+                         f"id map ({len(missing)} missing)")
     return keys[order][pos]
 
 
