@@ -20,11 +20,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from amc_keywords import workers  # noqa: E402
 from amc_keywords.errors import quiet_interrupt_during_startup  # noqa: E402
 
 if __name__ == "__main__":  # not when workers import this script as __mp_main__
-    quiet_interrupt_during_startup()
+    quiet_interrupt_during_startup()  # first: Ctrl-C from here on is one line
+    from amc_keywords import workers
     workers.start_early()  # the worker server imports in parallel with the imports below
 from amc_keywords import pipeline  # noqa: E402
 from amc_keywords.errors import ArgumentParser, run_cli  # noqa: E402
