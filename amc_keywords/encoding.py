@@ -13,7 +13,6 @@ results are taken in submission order, so output is the same for any ``--jobs`` 
 stays flat however many images there are. ``jobs=1`` runs in this process.
 """
 import sys
-from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,11 @@ from tqdm import tqdm
 from . import workers
 from .errors import InputError
 from .sources import bad_keyword, parse_keywords, read_payload
-from .vocabulary import KeywordEncoder
+from .vocabulary import TOKEN_SEP, KeywordEncoder
+
+# Separates images in the packed token text (see TOKEN_SEP): a chunk's tokens travel to the
+# main process as one string, far cheaper to pass than a list per image.
+IMAGE_SEP = "\x1e"
 
 CHUNK = 2048  # images a task: large enough to amortise pickling, small enough to stream
 
@@ -34,44 +37,37 @@ def _set_encoder(words, stop_words):
     _encoder = KeywordEncoder(words, stop_words)
 
 
-def _keywords_of(payload):
+def _keyword_lists(payload):
+    """``(wheres, keyword lists)`` of a chunk's images, in order."""
+    wheres, lists = [], []
     for where, raw in read_payload(payload):
-        yield where, parse_keywords(raw, where)
+        wheres.append(where)
+        lists.append(parse_keywords(raw, where))
+    return wheres, lists
+
+
+def _checked(method, wheres, lists):
+    """``method(lists)``; when a list holds a non-string, the error naming its image."""
+    try:
+        return method(lists)
+    except TypeError:
+        error = next(filter(None, map(bad_keyword, lists, wheres)), None)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _encode_chunk(payload):
     """Rows of one chunk: per-image row counts, word ids, and the number of tokens seen."""
     _encoder.trim()
-    encode = _encoder.encode
-    counts, word_ids = array("i"), array("i")
-    n_tokens = 0
-    for where, keywords in _keywords_of(payload):
-        before = len(word_ids)
-        try:
-            ids, n = encode(keywords)
-            word_ids.extend(ids)
-        except (TypeError, AttributeError, ValueError):
-            raise bad_keyword(keywords, where) from None
-        n_tokens += n
-        counts.append(len(word_ids) - before)
-    return np.frombuffer(counts, np.int32), np.frombuffer(word_ids, np.int32), n_tokens
-
-
-# Separators that no token can hold (tokens are runs of \w characters): a chunk's tokens
-# travel to the main process as one string, far cheaper to pass than a list per image.
-TOKEN_SEP, IMAGE_SEP = "\x1f", "\x1e"
+    return _checked(_encoder.encode_lists, *_keyword_lists(payload))
 
 
 def _tokens_chunk(payload):
     """Each image's analyzer tokens (for fitting the vocabulary), packed into one string."""
     _encoder.trim()
-    packed = []
-    for where, keywords in _keywords_of(payload):
-        try:
-            packed.append(TOKEN_SEP.join(_encoder.tokens(keywords)))
-        except (TypeError, AttributeError, ValueError):
-            raise bad_keyword(keywords, where) from None
-    return IMAGE_SEP.join(packed), len(packed)
+    texts = _checked(_encoder.token_texts, *_keyword_lists(payload))
+    return IMAGE_SEP.join(texts), len(texts)
 
 
 def _run(source, entries, located, func, initargs, jobs, label, quiet):

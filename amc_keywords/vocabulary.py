@@ -24,6 +24,7 @@ The tests check this equality on hard cases (unicode, case, punctuation, stop wo
 """
 import hashlib
 import json
+from array import array
 from itertools import chain
 
 import numpy as np
@@ -33,6 +34,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from .errors import InputError
 
 FORMAT = "amc-keywords-vocabulary/1"
+# Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
+TOKEN_SEP = "\x1f"
 STOP_WORDS = ("english", "none")
 
 
@@ -136,11 +139,11 @@ def fit_vocabulary(token_lists, min_df, stop_words, source, ids, where):
 
 
 class KeywordEncoder:
-    """Word ids of a keyword list, equal to the analyzer on the space-joined document.
+    """Word ids of keyword lists, equal to the analyzer on each list's space-joined document.
 
-    ``ids_of[keyword]`` holds the keyword's in-vocabulary word ids, ``tokens_of[keyword]`` its
-    number of analyzer tokens and ``strings_of[keyword]`` the tokens themselves; :meth:`learn`
-    fills them for a new keyword.
+    Each distinct keyword is analysed once (:meth:`learn`) and given a number; its word ids
+    are kept in one flat array, so a whole chunk of images is encoded with a few numpy
+    operations (:meth:`encode_lists`) rather than a Python loop over every keyword.
     """
 
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
@@ -148,38 +151,75 @@ class KeywordEncoder:
     def __init__(self, words, stop_words):
         self.analyzer = make_vectorizer(1, stop_words).build_analyzer()
         self.ids = {w: i for i, w in enumerate(words)} if words is not None else {}
-        self.ids_of, self.tokens_of, self.strings_of = {}, {}, {}
+        self._clear()
+
+    def _clear(self):
+        self.number = {}    # keyword -> its number k, in order of first sight
+        self.token_text = {}  # keyword -> its analyzer tokens joined by TOKEN_SEP
+        self._starts, self._lengths = array("q"), array("q")  # k -> slice of _word_ids
+        self._n_tokens, self._word_ids = array("q"), array("i")
+        self._views = None
 
     def learn(self, keyword):
-        """Analyse one keyword; TypeError when it is not a string."""
-        if keyword in self.ids_of:
-            return
+        """Analyse a new keyword and return its number; TypeError when it is not a string."""
         if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
             raise TypeError(keyword)
+        self._views = None  # numpy views of the arrays below: they must go before a resize
         tokens = self.analyzer(keyword)
-        ids = self.ids
-        self.ids_of[keyword] = tuple(ids[t] for t in tokens if t in ids)
-        self.tokens_of[keyword] = len(tokens)
-        self.strings_of[keyword] = tuple(tokens)
+        ids = [self.ids[t] for t in tokens if t in self.ids]
+        k = len(self.number)
+        self.number[keyword] = k
+        self.token_text[keyword] = TOKEN_SEP.join(tokens)
+        self._starts.append(len(self._word_ids))
+        self._lengths.append(len(ids))
+        self._n_tokens.append(len(tokens))
+        self._word_ids.extend(ids)
+        return k
 
     def trim(self):
-        """Bound the caches (called between chunks, never while a list is being encoded)."""
-        if len(self.ids_of) > self.CACHE_LIMIT:
-            self.ids_of.clear()
-            self.tokens_of.clear()
-            self.strings_of.clear()
+        """Bound the caches (called between chunks, never while lists are being encoded)."""
+        if len(self.number) > self.CACHE_LIMIT:
+            self._clear()
 
-    def tokens(self, keywords):
-        """The analyzer's tokens of the space-joined keywords."""
-        for keyword in keywords:
-            self.learn(keyword)
-        return list(chain.from_iterable(map(self.strings_of.__getitem__, keywords)))
+    def numbers(self, keywords):
+        """int64 array of each keyword's number, learning the new ones; TypeError for a
+        keyword that is not a string."""
+        found = list(map(self.number.get, keywords))  # TypeError when unhashable (a list)
+        try:
+            return np.frombuffer(array("q", found), np.int64)  # TypeError when one is None
+        except TypeError:
+            get = self.number.get
+            return np.array([k if k is not None else get(w) if w in self.number
+                             else self.learn(w) for k, w in zip(found, keywords)], np.int64)
+
+    def token_texts(self, keyword_lists):
+        """Each list's analyzer tokens joined by TOKEN_SEP (those of its joined document)."""
+        self.numbers(list(chain.from_iterable(keyword_lists)))  # learn the new keywords
+        text = self.token_text.__getitem__
+        return [TOKEN_SEP.join(filter(None, map(text, keywords))) for keywords in keyword_lists]
+
+    def encode_lists(self, keyword_lists):
+        """``(rows per list, word ids, analyzer tokens in all)`` of a sequence of keyword
+        lists: word ids in list order, and within a list in token order."""
+        lengths = np.fromiter(map(len, keyword_lists), np.int64, len(keyword_lists))
+        numbers = self.numbers(list(chain.from_iterable(keyword_lists)))
+        if self._views is None:
+            self._views = tuple(np.frombuffer(a, t) if len(a) else np.zeros(0, t)
+                                for a, t in ((self._starts, np.int64), (self._lengths, np.int64),
+                                             (self._n_tokens, np.int64),
+                                             (self._word_ids, np.int32)))
+        starts, id_lengths, n_tokens, word_ids = self._views
+        # Keyword occurrence i contributes word_ids[starts[k]:starts[k] + id_lengths[k]].
+        per_keyword = id_lengths[numbers]
+        ends = np.cumsum(per_keyword)
+        offsets = np.repeat(starts[numbers] - (ends - per_keyword), per_keyword)
+        ids = word_ids[np.arange(len(offsets)) + offsets]
+        # Rows per list: the sum of its keywords' id counts.
+        bounds = np.concatenate(([0], ends))[np.cumsum(lengths)]
+        counts = np.diff(bounds, prepend=0).astype(np.int32)
+        return counts, ids, int(n_tokens[numbers].sum())
 
     def encode(self, keywords):
-        """``(word ids, number of analyzer tokens)`` of one image's keyword list."""
-        cached = list(map(self.ids_of.get, keywords))
-        if None in cached:
-            for keyword in keywords:
-                self.learn(keyword)
-            cached = list(map(self.ids_of.__getitem__, keywords))
-        return chain.from_iterable(cached), sum(map(self.tokens_of.__getitem__, keywords))
+        """``(word ids, number of analyzer tokens)`` of one keyword list."""
+        _, ids, n_tokens = self.encode_lists([keywords])
+        return ids.tolist(), n_tokens

@@ -11,7 +11,7 @@ import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
 from amc_keywords import sample
 from amc_keywords.outputs import RowWriter
-from amc_keywords.vocabulary import KeywordEncoder, Vocabulary, make_vectorizer
+from amc_keywords.vocabulary import TOKEN_SEP, KeywordEncoder, Vocabulary, make_vectorizer
 
 OUT_NAMES = ["img_keyword_ind_clickture_lite_sk_6_sparse.npy",
              "img_keyword_ind_clickture_dev_sk_6_sparse.npy",
@@ -200,12 +200,35 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
     vectorizer = make_vectorizer(2, stop_words).fit([" ".join(k) for k in lists])
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
     analyzer = vectorizer.build_analyzer()
+    expected_tokens = [analyzer(" ".join(keywords)) for keywords in lists]
+    expected_ids = [[vectorizer.vocabulary_[t] for t in tokens if t in vectorizer.vocabulary_]
+                    for tokens in expected_tokens]
     encoder = KeywordEncoder(words, stop_words)
-    for keywords in lists:
-        tokens = analyzer(" ".join(keywords))
-        expected = [vectorizer.vocabulary_[t] for t in tokens if t in vectorizer.vocabulary_]
-        ids, n_tokens = encoder.encode(keywords)
-        assert (list(ids), n_tokens) == (expected, len(tokens)), keywords
+    # Batches of varied size, as chunks are; the first ones meet every keyword for the first
+    # time, later ones mix known and new keywords.
+    start = 0
+    while start < len(lists):
+        stop = start + rng.choice([1, 2, 7, 50, 400])
+        batch = lists[start:stop]
+        counts, ids, n_tokens = encoder.encode_lists(batch)
+        assert counts.tolist() == [len(e) for e in expected_ids[start:stop]]
+        assert ids.tolist() == [i for e in expected_ids[start:stop] for i in e]
+        assert n_tokens == sum(map(len, expected_tokens[start:stop]))
+        texts = encoder.token_texts(batch)
+        assert [t.split(TOKEN_SEP) if t else [] for t in texts] == expected_tokens[start:stop]
+        start = stop
+    for keywords, tokens, ids in zip(lists, expected_tokens, expected_ids):
+        assert encoder.encode(keywords) == (ids, len(tokens)), keywords
+
+
+@pytest.mark.parametrize("bad", [7, None, 1.5, True, ["nested"], {"a": 1}])
+def test_keyword_encoder_refuses_non_strings(bad):
+    encoder = KeywordEncoder(["cat", "dog"], "english")
+    encoder.encode_lists([["cat"], ["dog"]])
+    for method in (encoder.encode_lists, encoder.token_texts):
+        with pytest.raises(TypeError):
+            method([["cat"], ["dog", bad, "cat"]])
+    assert encoder.encode_lists([["dog", "a cat"], []])[0].tolist() == [2, 0]
 
 
 def test_row_writer_bytes_equal_np_save(tmp_path):
