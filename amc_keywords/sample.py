@@ -118,24 +118,32 @@ def write_zip(path, members, top=None, junk=False):
     os.replace(tmp, path)
 
 
-def py2_pickle(mapping):
-    """The bytes Python 2's cPickle writes for a ``{str: int}`` dict at protocol 2."""
+def py2_pickle(mapping, memo=False):
+    """The bytes Python 2's cPickle writes for a ``{str: int}`` dict at protocol 2.
+
+    ``memo``: also memoize each key (``BINPUT``), as Python 2's pure-Python pickle module does.
+    """
     out = io.BytesIO()
     out.write(b"\x80\x02}q\x01")
     items = list(mapping.items())
     for start in range(0, len(items), 1000):  # cPickle batches SETITEMS by 1000
-        out.write(b"(")
-        for name, value in items[start:start + 1000]:
+        batch = items[start:start + 1000]
+        if len(batch) > 1:
+            out.write(b"(")
+        for i, (name, value) in enumerate(batch):
             raw = name.encode("utf-8")
             out.write(b"U" + bytes([len(raw)]) + raw if len(raw) < 256
                       else b"T" + struct.pack("<I", len(raw)) + raw)
+            if memo:
+                index = 2 + start + i
+                out.write(b"q" + bytes([index]) if index < 256 else b"r" + struct.pack("<I", index))
             if 0 <= value < 256:
                 out.write(b"K" + bytes([value]))
             elif 0 <= value < 65536:
                 out.write(b"M" + struct.pack("<H", value))
             else:
                 out.write(b"J" + struct.pack("<i", value))
-        out.write(b"u")
+        out.write(b"u" if len(batch) > 1 else b"s")  # a batch of one: SETITEM
     out.write(b".")
     return out.getvalue()
 

@@ -280,3 +280,58 @@ def test_shipped_sample_is_what_the_generator_makes(tmp_path):
     for name in os.listdir(shipped):
         assert (tmp_path / name).read_bytes() == open(os.path.join(shipped, name), "rb").read()
     assert sum(os.path.getsize(os.path.join(shipped, n)) for n in os.listdir(shipped)) < 1 << 20
+
+
+def plain_id_map(raw):
+    """What read_id_map must return, computed the obvious way: unpickle, sort by id."""
+    import pickle
+    mapping = pickle.loads(raw, encoding="bytes")
+    pairs = sorted((v, k if isinstance(k, bytes) else k.encode("utf-8"))
+                   for k, v in mapping.items())
+    return [v for v, _ in pairs], [k for _, k in pairs]
+
+
+def id_map_cases():
+    import pickle
+    rng = random.Random(3)
+    ids = rng.sample(range(2 ** 31 - 1), 2600) + [0, 255, 256, 65535, 65536]
+    names = [f"img{i}" for i in ids]
+    cases = {}
+    for n in (1, 2, 999, 1000, 1001, 2001, len(ids)):  # full batches and lone SETITEMs
+        mapping = dict(zip(names[:n], ids[:n]))
+        cases[f"cpickle {n}"] = (sample.py2_pickle(mapping), True)
+        cases[f"memoized {n}"] = (sample.py2_pickle(mapping, memo=True), True)
+    long_names = {"x" * 300: 1, "y" * 255: 2, "img" * 60: 3}  # BINSTRING for 256 bytes and up
+    cases["long names"] = (sample.py2_pickle(long_names), False)
+    cases["non-ASCII names"] = (sample.py2_pickle({"café": 1, "img2": 2}), False)
+    cases["python 3 str keys"] = (pickle.dumps(dict(zip(names, ids)), protocol=2), False)
+    cases["python 3 protocol 5"] = (pickle.dumps(dict(zip(names, ids)), protocol=5), False)
+    # A name given twice: the dict keeps its last id, and so must we.
+    twice = sample.py2_pickle({"img1": 1, "img2": 2}).replace(b"img2", b"img1")
+    cases["name given twice"] = (twice, False)
+    return cases
+
+
+@pytest.mark.parametrize("case", sorted(id_map_cases()))
+def test_id_map_reader_equals_unpickling(tmp_path, case):
+    from amc_keywords.sources import _read_py2_dict, read_id_map
+    raw, fast = id_map_cases()[case]
+    path = tmp_path / "map.pkl"
+    path.write_bytes(raw)
+    ids, names = read_id_map(str(path))
+    assert (ids.tolist(), names.tolist()) == plain_id_map(raw)
+    # The cPickle layout takes the vectorised path; anything else the unpickler's.
+    assert (_read_py2_dict(raw) is not None) == fast
+
+
+def test_id_map_reader_refuses_what_the_unpickler_refuses(tmp_path):
+    from amc_keywords.errors import InputError
+    from amc_keywords.sources import read_id_map
+    raw = sample.py2_pickle({f"img{i}": i for i in range(1500)})
+    path = tmp_path / "map.pkl"
+    for bad, phrase in ((raw[:-1], "not a readable"), (raw[:len(raw) // 2], "not a readable"),
+                        (sample.py2_pickle({"img1": 1, "img2": -5}), "non-negative integer"),
+                        (sample.py2_pickle({"img1": 7, "img2": 7}), "id 7 is given to two")):
+        path.write_bytes(bad)
+        with pytest.raises(InputError, match=phrase):
+            read_id_map(str(path))
