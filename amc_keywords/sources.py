@@ -634,6 +634,8 @@ class ZipSource:
                 i = keep_idx[np.flatnonzero(bad[keep_idx])[0]]
                 raise InputError(f"{self.path}: {names[i].decode('utf-8', 'replace')}: {what}")
         keys = _strip_suffix(names[keep_idx], name_len[keep_idx], len(KEYWORD_SUFFIX))
+        if len(keys):  # as wide as the longest key, not the longest name (a __MACOSX one)
+            keys = keys.astype(f"S{max(int(name_len[keep_idx].max()) - len(KEYWORD_SUFFIX), 1)}")
         table = np.empty(len(keep_idx), dtype=_MEMBER)
         table["offset"] = offset[keep_idx] + shift
         table["csize"] = csize[keep_idx]
