@@ -1,17 +1,19 @@
 """Encoding: images' keyword files to rows ``[img_id, word_id]``, in parallel and streaming.
 
 Input
-    A source (see :mod:`amc_keywords.sources`), the :class:`~amc_keywords.sources.Entries` of
-    one set in output order, and the vocabulary's words.
+    A source and the :class:`~amc_keywords.sources.Plan` of one set (its images in output
+    order and where each keyword file is; see :mod:`amc_keywords.sources`), and the
+    vocabulary's words.
 Output
     :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
-    token order) and returns :class:`EncodeStats`; :func:`token_lists` yields each image's
-    analyzer tokens for fitting the vocabulary.
+    token order), fills the set's range table and returns :class:`EncodeStats`;
+    :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary.
 
 Work is cut into chunks of consecutive entries; up to ``2 * jobs`` chunks are in flight and
 results are taken in submission order, so output is the same for any ``--jobs`` and memory
 stays flat however many images there are. ``jobs=1`` runs in this process.
 """
+import collections
 import sys
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from tqdm import tqdm
 
 from . import workers
 from .errors import InputError
+from .outputs import fill_ranges
 from .sources import bad_keyword, parse_keywords, read_payload
 from .vocabulary import TOKEN_SEP, KeywordEncoder
 
@@ -70,20 +73,22 @@ def _tokens_chunk(payload):
     return IMAGE_SEP.join(texts), len(texts)
 
 
-def _run(source, entries, located, func, initargs, jobs, label, quiet):
-    """Results of ``func`` over the chunks of ``entries``, in order, with a progress bar.
+def _run(source, plan, func, initargs, jobs, label, quiet):
+    """``(entries, func(payload))`` for the chunks of ``plan``, in order, with a progress bar."""
+    pending = collections.deque()  # chunks sent and not yet answered, oldest first
 
-    ``located`` is what ``source.locate(entries)`` returned (done early, to fail fast).
-    """
-    starts = range(0, len(entries), CHUNK)
-    payloads = (source.payload(entries.keys, located, s, min(s + CHUNK, len(entries)))
-                for s in starts)
-    bar = tqdm(total=len(entries), desc=label, unit="img", unit_scale=True, file=sys.stderr,
+    def payloads():
+        for _, chunk in plan.chunks(CHUNK):
+            pending.append(chunk)
+            yield source.payload(chunk)
+
+    bar = tqdm(total=len(plan), desc=label, unit="img", unit_scale=True, file=sys.stderr,
                disable=True if quiet else None, leave=False, smoothing=0.1)
     with bar:
-        for result in _results(payloads, func, initargs, jobs):
-            bar.update(min(CHUNK, len(entries) - bar.n))
-            yield result
+        for result in _results(payloads(), func, initargs, jobs):
+            chunk = pending.popleft()
+            bar.update(len(chunk))
+            yield chunk, result
 
 
 def _results(payloads, func, initargs, jobs):
@@ -102,10 +107,10 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, entries, located, stop_words, jobs, label="reading", quiet=False):
-    """Each image's analyzer tokens (of ``" ".join(keywords)``), in entry order."""
-    for packed, n in _run(source, entries, located, _tokens_chunk, (None, stop_words), jobs,
-                          label, quiet):
+def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False):
+    """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order."""
+    for _, (packed, n) in _run(source, plan, _tokens_chunk, (None, stop_words), jobs, label,
+                               quiet):
         for image in packed.split(IMAGE_SEP) if n else ():
             yield image.split(TOKEN_SEP) if image else []
 
@@ -121,22 +126,25 @@ class EncodeStats:
         return int(self.counts.sum())
 
 
-def encode(source, entries, located, words, stop_words, writer, jobs, label="encoding",
+def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encoding",
            quiet=False):
-    """Encode ``entries`` and hand each chunk's rows to ``writer.write(rows)``."""
-    counts = np.empty(len(entries), np.int32)
+    """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
+    enter each image's ``[first, last]`` rows into the range table ``ranges``."""
+    counts = np.empty(len(plan), np.int32)
     tokens = 0
-    done = 0
-    for chunk_counts, word_ids, n_tokens in _run(source, entries, located, _encode_chunk,
-                                                 (words, stop_words), jobs, label, quiet):
+    done = rows_done = 0
+    for chunk, (chunk_counts, word_ids, n_tokens) in _run(
+            source, plan, _encode_chunk, (words, stop_words), jobs, label, quiet):
         n = len(chunk_counts)
         counts[done:done + n] = chunk_counts
         rows = np.empty((len(word_ids), 2), np.int64)
-        rows[:, 0] = np.repeat(entries.ids[done:done + n], chunk_counts)
+        rows[:, 0] = np.repeat(chunk["id"], chunk_counts)
         rows[:, 1] = word_ids
         writer.write(rows)
+        fill_ranges(ranges, chunk["id"], chunk_counts, rows_done)
         tokens += n_tokens
         done += n
-    if done != len(entries):  # cannot happen unless a worker lost a chunk
-        raise InputError(f"internal error: encoded {done} of {len(entries)} images")
+        rows_done += len(rows)
+    if done != len(plan):  # cannot happen unless a worker lost a chunk
+        raise InputError(f"internal error: encoded {done} of {len(plan)} images")
     return EncodeStats(counts, tokens)

@@ -68,8 +68,13 @@ def names_beside(rows_path):
 
 def range_table(ids, counts, size):
     """Inclusive ``[first, last]`` row numbers per image id; ``[-1, -1]`` for none."""
-    table = np.full((size, 2), -1, np.int64)
-    starts = np.cumsum(counts, dtype=np.int64) - counts
+    return fill_ranges(np.full((size, 2), -1, np.int64), ids, counts, 0)
+
+
+def fill_ranges(table, ids, counts, first_row):
+    """Enter the ranges of images ``ids`` with ``counts`` rows each, whose rows start at row
+    ``first_row``, into a range table (a chunk at a time, as rows are written)."""
+    starts = first_row + np.cumsum(counts, dtype=np.int64) - counts
     has = counts > 0
     table[ids[has], 0] = starts[has]
     table[ids[has], 1] = starts[has] + counts[has] - 1
@@ -111,6 +116,7 @@ class OutputSet:
     def __init__(self, folder):
         self.folder = folder
         self.pending = {}  # final path -> temporary path
+        self.scratch_files = []  # working files of the run, removed at the end
         try:
             os.makedirs(folder, exist_ok=True)
             probe = self._temp(os.path.join(folder, "write-test"))
@@ -141,6 +147,12 @@ class OutputSet:
         self.pending[final] = self._temp(final)
         return self.pending[final]
 
+    def scratch(self, name):
+        """A temporary path for a working file of the run, removed when the run ends."""
+        path = self._temp(os.path.join(self.folder, name))
+        self.scratch_files.append(path)
+        return path
+
     def rows_writer(self, name):
         return RowWriter(self.path(name))
 
@@ -161,15 +173,16 @@ class OutputSet:
             os.replace(temp, final)
         written = list(self.pending)
         self.pending = {}
+        self.abort()
         return written
 
     def abort(self):
-        for temp in self.pending.values():
+        for temp in [*self.pending.values(), *self.scratch_files]:
             try:
                 os.remove(temp)
             except OSError:
                 pass
-        self.pending = {}
+        self.pending, self.scratch_files = {}, []
 
     def __enter__(self):
         return self

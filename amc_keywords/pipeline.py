@@ -2,8 +2,8 @@
 
 Input
     Parsed command-line options (:func:`add_common_options` defines the shared ones) and, per
-    image set, a :class:`KeywordSet` (its source, entries in output order, and where each
-    entry's keyword file is).
+    image set, a function that opens it (returns its source and entries in output order);
+    :func:`open_sets` runs those in worker processes and returns a :class:`KeywordSet` each.
 Output
     The files of :mod:`amc_keywords.outputs` in ``--out-dir``, all moved into place together
     at the end, and a summary on stdout: images, vocabulary size, rows, images without rows,
@@ -19,8 +19,8 @@ import numpy as np
 
 from . import encoding, workers
 from .errors import InputError
-from .outputs import names_table, output_names, range_table
-from .sources import Entries, extract_archive, open_source
+from .outputs import names_table, output_names
+from .sources import Plan, extract_archive, open_source
 from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -88,16 +88,56 @@ def resolve_dirs(args, dataset_dir, dataset):
 
 @dataclass
 class KeywordSet:
-    """One image set ready to read: where its files are and which images, in which order."""
+    """One image set ready to read, as the main process holds it: no per-image array.
+
+    ``plan`` (on disk) says which images, in which order, and where each one's keyword file
+    is; ``size`` is the largest image id + 1 (the length of the range and names tables).
+    """
     name: str
     source: object
-    entries: Entries
-    located: object = None
+    plan: Plan
+    origin: str
+    size: int
+    messages: list
 
-    def locate(self):
-        # Early, so a list entry without a keyword file stops the run before long work starts.
-        self.located = self.source.locate(self.entries)
-        return self
+    def ids(self):
+        """The image ids in output order, a chunk at a time."""
+        for _, chunk in self.plan.chunks(1 << 20):
+            yield chunk["id"]
+
+
+def open_sets(outputs, dataset, openers, jobs):
+    """Open each set in a worker process: ``openers`` are ``(subset, function, *args)`` where
+    ``function(*args)`` returns ``(source, entries, messages)``. Returns the KeywordSets in
+    order, after printing their messages.
+
+    A worker does the memory-hungry part (archive directory, id map, list, dataset.json) and
+    writes the set's plan and names table to files; only a small KeywordSet comes back, so the
+    main process stays the same size however many images there are.
+    """
+    calls = []
+    for subset, function, *args in openers:
+        names_file = output_names(dataset, subset, 1)["names"]
+        calls.append((_open_set, subset or dataset, function, args,
+                      outputs.scratch(f"plan_{subset or dataset}.npy"), outputs.path(names_file)))
+    sets = run_in_workers(calls, jobs)
+    for keyword_set in sets:
+        for message in keyword_set.messages:
+            print(message, file=sys.stderr)
+    return sets
+
+
+def _open_set(name, function, args, plan_path, names_path):
+    source, entries, messages = function(*args)
+    size = int(entries.ids.max()) + 1
+    # Without a map, an image's name is its list entry: a listed image always has a name.
+    known = entries.names if entries.names is not None else entries.keys
+    with open(names_path, "wb") as f:
+        np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
+    entries.names = known = None  # written: free its memory before planning
+    plan = source.plan(entries, plan_path)
+    source.forget_directory()
+    return KeywordSet(name, source, plan, entries.origin, size, messages)
 
 
 def open_keyword_source(keyword_dir, name, extract):
@@ -120,46 +160,43 @@ def obtain_vocabulary(outputs, dataset, args, source_label, sets):
     """
     name = output_names(dataset, None, args.min_df)["vocabulary"]
     path = os.path.join(outputs.folder, name)
-    ids = np.concatenate([s.entries.ids for s in sets])
+    images = sum(len(s.plan) for s in sets)
+    ids_fingerprint = fingerprint(ids for s in sets for ids in s.ids())
     if os.path.exists(path) and not args.refit:
         vocabulary = Vocabulary.load(path)
-        if vocabulary.matches(args.min_df, args.stop_words, source_label, fingerprint(ids)):
+        if vocabulary.matches(args.min_df, args.stop_words, source_label, ids_fingerprint):
             print(f"vocabulary: reusing {path} ({len(vocabulary)} words; --refit to fit again)")
             return vocabulary
         print(f"vocabulary: {path} was fitted with other parameters or images; fitting again")
 
     def token_lists():
         for s in sets:
-            yield from encoding.token_lists(s.source, s.entries, s.located, args.stop_words,
-                                            args.jobs, f"vocabulary ({s.name})", args.quiet)
+            yield from encoding.token_lists(s.source, s.plan, args.stop_words, args.jobs,
+                                            f"vocabulary ({s.name})", args.quiet)
 
     where = " + ".join(str(s.source.path) for s in sets)
-    vocabulary = fit_vocabulary(token_lists, args.min_df, args.stop_words, source_label, ids,
-                                where)
+    vocabulary = fit_vocabulary(token_lists, args.min_df, args.stop_words, source_label, images,
+                                ids_fingerprint, where)
     outputs.save_json(name, vocabulary.to_json())
-    print(f"vocabulary: fitted on {len(ids)} images ({source_label}): {len(vocabulary)} words "
+    print(f"vocabulary: fitted on {images} images ({source_label}): {len(vocabulary)} words "
           f"with min_df={args.min_df}, stop words={args.stop_words}")
     return vocabulary
 
 
 def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
-    """Write one set's rows, range table and names table; return its summary figures."""
+    """Write one set's rows and range table; return its summary figures."""
     names = output_names(dataset, subset, args.min_df)
-    entries = keyword_set.entries
+    ranges = np.full((keyword_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
     try:
-        stats = encoding.encode(keyword_set.source, entries, keyword_set.located,
-                                vocabulary.words, args.stop_words, writer, args.jobs,
+        stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
+                                args.stop_words, writer, ranges, args.jobs,
                                 f"encoding ({keyword_set.name})", args.quiet)
     finally:
         writer.close()
-    size = int(entries.ids.max()) + 1
-    outputs.save_array(names["ranges"], range_table(entries.ids, stats.counts, size))
-    # Without a map, an image's name is its list entry: a listed image always has a name.
-    known = entries.names if entries.names is not None else entries.keys
-    outputs.save_array(names["names"], names_table(entries.ids, known, size))
+    outputs.save_array(names["ranges"], ranges)
     counts = stats.counts
-    return {"set": keyword_set.name, "images": len(entries), "rows": stats.rows,
+    return {"set": keyword_set.name, "images": len(counts), "rows": stats.rows,
             "empty": int(np.count_nonzero(counts == 0)), "tokens": stats.tokens,
             "per_image": (int(counts.min()), float(np.median(counts)), float(counts.mean()),
                           int(counts.max()))}
@@ -177,7 +214,7 @@ def print_summary(summaries, vocabulary, written):
               f"as out of vocabulary; keywords per image min {low} / median {median:g} / "
               f"mean {mean:.2f} / max {high}")
     print("wrote:")
-    for path in written:
+    for path in sorted(written):
         print(f"  {path}")
 
 

@@ -102,9 +102,9 @@ def reencode_sample(keywords, vocabulary, path, keyword_dir, listed, samples, se
         keys = keys_by_id(source, ids)
     entries = Entries(keys, ids, path)
     chunks = []  # the rows, written to a list instead of a file
-    encoding.encode(source, entries, source.locate(entries), vocabulary.words,
-                    vocabulary.stop_words, SimpleNamespace(write=chunks.append), jobs=1,
-                    quiet=True)
+    ranges = np.full((int(ids.max()) + 1, 2), -1, np.int64)
+    encoding.encode(source, source.plan(entries), vocabulary.words, vocabulary.stop_words,
+                    SimpleNamespace(write=chunks.append), ranges, jobs=1, quiet=True)
     got = np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
     expected = np.concatenate([np.column_stack([np.full(len(k), i), k])
                                for i in ids for k in [keywords.keywords(int(i))]])

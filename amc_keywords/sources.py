@@ -15,9 +15,11 @@ Inputs
     dataset.json      COCO's Karpathy split file: ``{"images": [{"split", "filename", "imgid"}]}``.
 
 Outputs
-    :class:`Entries` (list entries and image ids), a *source* (:class:`ZipSource` or
-    :class:`FolderSource`) that hands workers small picklable *payloads*, and
-    :func:`read_payload`, which a worker calls to get each image's raw bytes.
+    :class:`Entries` (list entries, image ids and names), a *source* (:class:`ZipSource` or
+    :class:`FolderSource`) whose :meth:`plan` says where each entry's keyword file is (a
+    :class:`Plan`, written to a file and read back a chunk at a time), small picklable
+    *payloads* made from a chunk of the plan, and :func:`read_payload`, which a worker calls
+    to get each image's raw bytes.
     Every problem is an :class:`~amc_keywords.errors.InputError` naming the file and entry.
 """
 import io
@@ -67,6 +69,92 @@ class Entries:
         return len(self.ids)
 
 
+class Plan:
+    """Where each image of a set is read from, in output order: a structured array with fields
+    ``key`` (``S``), ``id`` (int64) and, for a zip archive, ``member`` (offset, sizes, CRC and
+    method of the image's member).
+
+    The plan of a set is built in a worker process and saved as a ``.npy`` file
+    (:meth:`save`); the main process reads it a chunk at a time (:meth:`read`), so that it
+    holds no per-image array however many images there are.
+    """
+
+    def __init__(self, array=None, path=None):
+        self.array, self.path = array, path
+        if path is not None:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                          np.lib.format.read_array_header_2_0)
+                (length,), _, self.dtype = header(f)
+                self.offset = f.tell()
+            self.length = length
+        else:
+            self.dtype, self.length = array.dtype, len(array)
+
+    def __len__(self):
+        return self.length
+
+    def read(self, start, stop):
+        """Entries ``start`` to ``stop`` (a fresh array)."""
+        if self.array is not None:
+            return self.array[start:stop].copy()
+        stop = min(stop, self.length)
+        with open(self.path, "rb") as f:
+            return np.fromfile(f, self.dtype, max(stop - start, 0),
+                               offset=self.offset + start * self.dtype.itemsize)
+
+    def chunks(self, size):
+        """``(start, entries)`` for consecutive chunks of ``size`` entries."""
+        for start in range(0, self.length, size):
+            yield start, self.read(start, start + size)
+
+
+
+PLAN_BLOCK = 1 << 16  # entries planned at a time: bounds the temporary arrays
+
+
+def make_plan(entries, members_of=None, path=None):
+    """The :class:`Plan` of ``entries``, built a block at a time and, with ``path``, written
+    there rather than kept in memory.
+
+    ``members_of(keys)`` gives the zip member rows of a block of keys and the indices of the
+    keys that have none (None for a folder, whose files are checked as they are read).
+    Returns ``(plan, missing, first_missing)``: how many entries have no member, and the
+    first of them.
+    """
+    fields = [("key", entries.keys.dtype), ("id", "<i8")]
+    if members_of is not None:
+        fields.append(("member", _MEMBER))
+    dtype = np.dtype(fields)
+    blocks, missing, first_missing = [], 0, None
+    out = open(path, "wb") if path else None
+    try:
+        if out:
+            np.lib.format.write_array_header_1_0(out, {
+                "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                "shape": (len(entries),)})
+        for start in range(0, len(entries), PLAN_BLOCK):
+            keys = entries.keys[start:start + PLAN_BLOCK]
+            block = np.empty(len(keys), dtype)
+            block["key"], block["id"] = keys, entries.ids[start:start + PLAN_BLOCK]
+            if members_of is not None:
+                block["member"], absent = members_of(keys)
+                if len(absent) and first_missing is None:
+                    first_missing = keys[absent[0]]
+                missing += len(absent)
+            if out:
+                out.write(block.tobytes())
+            else:
+                blocks.append(block)
+    finally:
+        if out:
+            out.close()
+    plan = Plan(path=path) if path else Plan(np.concatenate(blocks) if blocks else
+                                             np.empty(0, dtype))
+    return plan, missing, first_missing
+
+
 def is_lfs_pointer(path):
     """True when ``path`` is a Git LFS pointer file instead of the real content."""
     with open(path, "rb") as f:
@@ -84,11 +172,8 @@ def image_id_of(key, where):
     return int(last)
 
 
-def read_list(path, top=None):
+def read_list(path):
     """Read a Clickture list file into :class:`Entries`; None if it is missing or an LFS pointer.
-
-    ``top`` is an archive's top folder name; a leading ``top/`` on an entry is dropped so that
-    lists written either relative to the folder or to the archive root match.
     """
     if not os.path.isfile(path) or is_lfs_pointer(path):
         return None
@@ -99,19 +184,26 @@ def read_list(path, top=None):
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
     keys = np.char.strip(_gather_strings(data, starts, ends - starts))
+    del data, newlines, starts, ends
     line_numbers = np.flatnonzero(keys != b"") + 1
     keys = keys[line_numbers - 1]
     if not len(keys):
         raise InputError(f"{path}: the list is empty (expected one keyword file name per line)")
-    if top:
-        prefix = top.encode() + b"/"
-        prefixed = np.flatnonzero(np.char.startswith(keys, prefix))
-        if len(prefixed):
-            keys = keys.astype(object)
-            keys[prefixed] = [k[len(prefix):] for k in keys[prefixed]]
-            keys = keys.astype(bytes)
     entries = Entries(keys, image_ids(keys, lambda i: f"{path}: line {line_numbers[i]}"), path)
     check_unique_ids(entries, path)
+    return entries
+
+
+def strip_top(entries, top):
+    """Drop a leading ``top/`` (an archive's top folder) from the entries' keys, so that lists
+    written either relative to the folder or to the archive root match."""
+    if top and entries is not None:
+        prefix = top.encode() + b"/"
+        prefixed = np.flatnonzero(np.char.startswith(entries.keys, prefix))
+        if len(prefixed):
+            keys = entries.keys.astype(object)
+            keys[prefixed] = [k[len(prefix):] for k in keys[prefixed]]
+            entries.keys = keys.astype(bytes)
     return entries
 
 
@@ -474,12 +566,16 @@ class FolderSource:
                         for f in files if _keep_member(rel + f))
         return np.array(keys, dtype=bytes)
 
-    def locate(self, entries):
-        """Folder entries are checked as they are read; nothing to look up in advance."""
-        return None
+    def plan(self, entries, path=None):
+        """The :class:`Plan` of ``entries`` (in ``path`` when given); a folder's files are
+        checked as they are read."""
+        return make_plan(entries, None, path)[0]
 
-    def payload(self, keys, located, start, stop):
-        return ("folder", self.path, keys[start:stop])
+    def forget_directory(self):
+        """Nothing to drop: a folder source keeps no directory in memory."""
+
+    def payload(self, chunk):
+        return ("folder", self.path, chunk["key"].copy())
 
     def has(self, key):
         return os.path.isfile(self.display(key))
@@ -536,9 +632,15 @@ class ZipSource:
         if self.top:
             keys = _strip_prefix(keys, len(self.top) + 1)
         # Ordered by a hash of the key: numeric sorting and search, 10x faster than on strings.
-        hashes = hash_keys(keys)
-        order = np.argsort(hashes, kind="stable")
-        self.keys, self.table, self.hashes = keys[order], table[order], hashes[order]
+        # One array at a time, each old one dropped at once: a copy of all three at once
+        # would double the memory for a moment.
+        self.hashes = hash_keys(keys)
+        order = np.argsort(self.hashes, kind="stable")
+        self.hashes = self.hashes[order]
+        self.keys = keys[order]
+        del keys
+        self.table = table[order]
+        del table, order
         same = np.flatnonzero(self.hashes[1:] == self.hashes[:-1])
         if len(same):
             dup = same[self.keys[same] == self.keys[same + 1]]
@@ -576,7 +678,10 @@ class ZipSource:
         f.seek(cd_offset + shift)
         # Read in blocks: a million-member directory is ~80 MB, and parsing it whole needs
         # several times that for a moment; block by block, memory holds only the results.
-        parts, carry, left, records = [], b"", cd_size, 0
+        # Member rows go straight into one table (count is the end record's): a list of parts
+        # joined at the end would need twice the memory for a moment.
+        parts, table, carry, left, records = [], np.empty(count, _MEMBER), b"", cd_size, 0
+        kept = 0
         while (left or carry) and records < count:
             block = carry + f.read(min(DIRECTORY_BLOCK, left))
             left -= len(block) - len(carry)
@@ -587,14 +692,19 @@ class ZipSource:
                 if left:  # cannot happen: a record is at most 196 KB, a block 4 MB
                     raise ValueError("a central directory record is too long")
                 raise ValueError("the central directory is cut short: truncated download")
-            parts.append(self._parse_records(block, starts, shift, size))
+            if records + len(starts) > count:
+                raise ValueError(f"the central directory holds more than {count} records, "
+                                 "the number its end record gives")
+            keys, rows = self._parse_records(block, starts, shift, size)
+            parts.append(keys)
+            table[kept:kept + len(rows)] = rows
+            kept += len(rows)
             records += len(starts)
             carry = block[end:]
         if records != count:
             raise ValueError(f"the central directory holds {records} records, not {count}")
-        keys = np.concatenate([p[0] for p in parts]) if parts else np.array([], dtype="S1")
-        table = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, _MEMBER)
-        return keys, table
+        keys = np.concatenate(parts) if parts else np.array([], dtype="S1")
+        return keys, table[:kept]
 
     def _parse_records(self, cd, starts, shift, size):
         """Keys and member table of the records of one block (vectorised: a Python object per
@@ -653,20 +763,28 @@ class ZipSource:
     def all_keys(self):
         return self.keys
 
-    def locate(self, entries):
-        """Index of each entry's member; an InputError names the first entry not found."""
-        pos_clipped = self._find(entries.keys)
-        missing = np.flatnonzero(self.keys[pos_clipped] != entries.keys)
-        if len(missing):
-            key = entries.keys[missing[0]]
+    def plan(self, entries, path=None):
+        """The :class:`Plan` of ``entries`` (in ``path`` when given), with each one's member;
+        an InputError names the first entry that has no keyword file in the archive."""
+        plan, missing, key = make_plan(entries, self._members, path)
+        if missing:
             raise InputError(f"{self.path}: no keyword file '{self.display(key)}' for entry "
                              f"'{key.decode('utf-8', 'replace')}' of {entries.origin} "
-                             f"({len(missing)} of {len(entries)} entries have none); check that "
+                             f"({missing} of {len(entries)} entries have none); check that "
                              "the list and the archive are of the same set")
-        return pos_clipped
+        return plan
 
-    def payload(self, keys, located, start, stop):
-        return ("zip", self.path, self.top, keys[start:stop], self.table[located[start:stop]])
+    def _members(self, keys):
+        """Member rows of ``keys``, and the indices of the keys the archive does not hold."""
+        pos = self._find(keys)
+        return self.table[pos], np.flatnonzero(self.keys[pos] != keys)
+
+    def forget_directory(self):
+        """Drop the directory arrays once the plan is made: the source then pickles small."""
+        self.keys = self.table = self.hashes = None
+
+    def payload(self, chunk):
+        return ("zip", self.path, self.top, chunk["key"].copy(), chunk["member"].copy())
 
     def _find(self, keys):
         """Index where each key is, or would be (check ``self.keys[i] == key``)."""
@@ -757,6 +875,7 @@ def _strip_suffix(names, lengths, n):
 
 def hash_keys(keys):
     """64-bit FNV-1a hash of each key: fast numeric sorting and search for byte strings."""
+    keys = np.ascontiguousarray(keys)
     width = keys.dtype.itemsize
     view = keys.view(np.uint8).reshape(len(keys), width)
     h = np.full(len(keys), 0xCBF29CE484222325, np.uint64)

@@ -44,9 +44,13 @@ def make_vectorizer(min_df=6, stop_words="english"):
     return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
 
 
-def fingerprint(ids):
-    """Identity of an image set: sha256 of its image ids in order."""
-    return hashlib.sha256(np.ascontiguousarray(ids, dtype="<i8").tobytes()).hexdigest()
+def fingerprint(id_chunks):
+    """Identity of an image set: sha256 of its image ids in order (int64, little-endian),
+    given as one array or as consecutive chunks."""
+    digest = hashlib.sha256()
+    for ids in [id_chunks] if isinstance(id_chunks, np.ndarray) else id_chunks:
+        digest.update(np.ascontiguousarray(ids, dtype="<i8").tobytes())
+    return digest.hexdigest()
 
 
 class Vocabulary:
@@ -108,7 +112,7 @@ def _as_given(tokens):
     return tokens
 
 
-def fit_vocabulary(token_lists, min_df, stop_words, source, ids, where):
+def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerprint, where):
     """Fit CountVectorizer on the images' analyzer tokens; ``token_lists()`` returns an iterable
     of one token list per image.
 
@@ -135,7 +139,7 @@ def fit_vocabulary(token_lists, min_df, stop_words, source, ids, where):
                              "not a stop word; nothing to build a vocabulary from") from None
         raise
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-    return Vocabulary(words, min_df, stop_words, source, len(ids), fingerprint(ids))
+    return Vocabulary(words, min_df, stop_words, source, images, ids_fingerprint)
 
 
 class KeywordEncoder:

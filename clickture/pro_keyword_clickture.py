@@ -31,37 +31,33 @@ from amc_keywords.errors import ArgumentParser, run_cli  # noqa: E402
 from amc_keywords.outputs import OutputSet  # noqa: E402
 from amc_keywords.sample import ORIGINAL_FILES, SAMPLE_FILES  # noqa: E402
 from amc_keywords.sources import (attach_names, entries_from_map, entries_from_source,  # noqa
-                                  read_id_map, read_list)
+                                  read_id_map, read_list, strip_top)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = ("lite", "dev")
 VOCAB_FROM = {"dev": ("dev",), "lite": ("lite",), "both": ("lite", "dev")}
 
 
-def open_sets(keyword_dir, side_dir, side_files, args):
-    """Each set's source and entries: list order, else the map's ids, else the archive's."""
-    paths = {name: [os.path.join(side_dir, f) for f in side_files[name]] for name in SETS}
-    # Archive directories and maps are read in worker processes, in parallel.
-    opened = iter(pipeline.run_in_workers(
-        [call for name in SETS for call in (
-            (pipeline.open_keyword_source, keyword_dir, f"keywords_{name}", args.extract),
-            (read_id_map, paths[name][1]))], args.jobs))
-    sets = {}
-    for name in SETS:
-        source, id_map = next(opened), next(opened)
-        list_path, map_path = paths[name]
-        if id_map is None:
-            print(f"warning: {map_path}: missing or a Git LFS pointer; the list entries stand "
-                  "in for image names", file=sys.stderr)
-        entries = read_list(list_path, source.top)
-        if entries is None:
-            fallback = "the id map" if id_map else "the keyword files"
-            print(f"notice: {list_path}: missing or a Git LFS pointer; using the images of "
-                  f"{fallback}, ordered by id", file=sys.stderr)
-            entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
-        entries = attach_names(entries, id_map, map_path)
-        sets[name] = pipeline.KeywordSet(name, source, entries).locate()
-    return sets
+def open_set(keyword_dir, name, list_path, map_path, extract):
+    """A set's source and entries: list order, else the map's ids, else the archive's (run in
+    a worker process; returns its notices rather than printing them)."""
+    messages = []
+    # Map and list before the archive directory: the map's memory is freed before the
+    # directory's is taken.
+    id_map = read_id_map(map_path)
+    if id_map is None:
+        messages.append(f"warning: {map_path}: missing or a Git LFS pointer; the list entries "
+                        "stand in for image names")
+    entries = read_list(list_path)
+    if entries is not None:
+        entries, id_map = attach_names(entries, id_map, map_path), None
+    source = pipeline.open_keyword_source(keyword_dir, f"keywords_{name}", extract)
+    if entries is None:
+        fallback = "the id map" if id_map else "the keyword files"
+        messages.append(f"notice: {list_path}: missing or a Git LFS pointer; using the images "
+                        f"of {fallback}, ordered by id")
+        entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
+    return source, strip_top(entries, source.top), messages
 
 
 def main(argv):
@@ -77,9 +73,14 @@ def main(argv):
     keyword_dir, side_dir, out_dir = pipeline.resolve_dirs(args, HERE, "clickture")
     side_files = SAMPLE_FILES if args.sample else ORIGINAL_FILES  # list and map names
 
-    # 1. Check the output folder, read lists, maps and archive directories: fail fast.
+    # 1. Check the output folder, read lists, maps and archive directories (in workers, in
+    #    parallel): fail fast. Writes the names tables.
     with OutputSet(out_dir) as outputs:
-        sets = open_sets(keyword_dir, args.lists_dir or side_dir, side_files, args)
+        paths = {name: [os.path.join(args.lists_dir or side_dir, f) for f in side_files[name]]
+                 for name in SETS}
+        sets = dict(zip(SETS, pipeline.open_sets(outputs, "clickture", [
+            (name, open_set, keyword_dir, name, *paths[name], args.extract) for name in SETS],
+            args.jobs)))
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents.
         vocabulary = pipeline.obtain_vocabulary(
             outputs, "clickture", args, args.vocab_from,

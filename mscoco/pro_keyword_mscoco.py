@@ -45,14 +45,15 @@ def splits_option(text):
 
 
 def open_coco(keyword_dir, extract, splits):
-    """The keyword source and the images of ``splits`` in dataset.json order."""
+    """The keyword source and the images of ``splits`` in dataset.json order (run in a worker
+    process: dataset.json is large, and the worker takes its memory along)."""
     source = pipeline.open_keyword_source(keyword_dir, "keywords_coco", extract)
     raw = source.read(b"dataset")
     where = f"{source.path}: {source.display(b'dataset')}"
     if raw is None:
         raise InputError(f"{where}: not found; keywords_coco.zip holds dataset.json beside "
                          "the keyword_<split>/ folders")
-    return source, read_coco_images(raw, where, splits)
+    return source, read_coco_images(raw, where, splits), []
 
 
 def main(argv):
@@ -66,10 +67,8 @@ def main(argv):
 
     # 1. Check the output folder, read dataset.json and the archive directory: fail fast.
     with OutputSet(out_dir) as outputs:
-        # dataset.json is large: it is parsed in a worker process, which takes its memory along.
-        [(source, entries)] = pipeline.run_in_workers(
-            [(open_coco, keyword_dir, args.extract, args.splits)], args.jobs)
-        coco = pipeline.KeywordSet("coco", source, entries).locate()
+        [coco] = pipeline.open_sets(outputs, "coco", [
+            (None, open_coco, keyword_dir, args.extract, args.splits)], args.jobs)
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the same images.
         vocabulary = pipeline.obtain_vocabulary(outputs, "coco", args, ",".join(args.splits),
                                                 [coco])

@@ -246,7 +246,7 @@ def test_row_writer_bytes_equal_np_save(tmp_path):
 @pytest.mark.parametrize("kind", ["uniform", "signature in a name", "zip64 (70,000 members)"])
 def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
     import zipfile
-    from amc_keywords.sources import ZipSource, read_payload
+    from amc_keywords.sources import Entries, ZipSource, read_payload
     n = 70000 if kind.startswith("zip64") else 300
     members = [(f"{i:08d}.json", json.dumps({"tagging": {"keywords": [f"w{i % 13}"]}}).encode())
                for i in range(n)]
@@ -265,8 +265,9 @@ def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
     assert source.top == "keywords_x"
     assert sorted(source.keys.tolist()) == sorted(expected)
     keys = source.keys[::max(1, n // 500)]
+    plan = source.plan(Entries(keys, np.arange(len(keys)), "test"))
     got = dict((where[2], raw) for where, raw in read_payload(
-        source.payload(keys, np.arange(0, len(source.keys), max(1, n // 500)), 0, len(keys))))
+        source.payload(plan.read(0, len(plan)))))
     assert got == {k: expected[k] for k in keys.tolist()}
     if kind == "signature in a name":
         assert source.unsafe == ["keywords_x/sub/../x.json"]
