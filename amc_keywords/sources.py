@@ -631,25 +631,24 @@ class ZipSource:
         self.top = _common_top(keys)
         if self.top:
             keys = _strip_prefix(keys, len(self.top) + 1)
-        # Ordered by a hash of the key: numeric sorting and search, 10x faster than on strings.
-        # One array at a time, each old one dropped at once: a copy of all three at once
-        # would double the memory for a moment.
-        self.hashes = hash_keys(keys)
-        order = np.argsort(self.hashes, kind="stable")
-        self.hashes = self.hashes[order]
-        self.keys = keys[order]
-        del keys
-        self.table = table[order]
-        del table, order
-        same = np.flatnonzero(self.hashes[1:] == self.hashes[:-1])
-        if len(same):
-            dup = same[self.keys[same] == self.keys[same + 1]]
+        # Searched through a hash of the key (numeric sorting and search, 10x faster than on
+        # strings) and an index in hash order; keys and table stay in archive order, so that
+        # no copy of the table is ever made.
+        self.keys, self.table = keys, table
+        del keys, table
+        hashes = hash_keys(self.keys)
+        self.order = np.argsort(hashes, kind="stable")
+        self.sorted = hashes[self.order]
+        del hashes
+        if (self.sorted[1:] == self.sorted[:-1]).any():
+            # A key twice, or two keys with one hash (about one archive in 10**7): search the
+            # strings instead, and look for repeated keys among them.
+            self.order, self.sorted = np.argsort(self.keys, kind="stable"), None
+            ordered = self.keys[self.order]
+            dup = np.flatnonzero(ordered[1:] == ordered[:-1])
             if len(dup):
-                raise InputError(f"{path}: '{self.display(self.keys[dup[0]])}' is in the "
+                raise InputError(f"{path}: '{self.display(ordered[dup[0]])}' is in the "
                                  "archive twice; which one to use is ambiguous")
-            # Two keys share a hash (about one archive in 10**7): search by string instead.
-            order = np.argsort(self.keys, kind="stable")
-            self.keys, self.table, self.hashes = self.keys[order], self.table[order], None
 
     def _read_directory(self, f):
         f.seek(0, os.SEEK_END)
@@ -781,16 +780,16 @@ class ZipSource:
 
     def forget_directory(self):
         """Drop the directory arrays once the plan is made: the source then pickles small."""
-        self.keys = self.table = self.hashes = None
+        self.keys = self.table = self.order = self.sorted = None
 
     def payload(self, chunk):
         return ("zip", self.path, self.top, chunk["key"].copy(), chunk["member"].copy())
 
     def _find(self, keys):
         """Index where each key is, or would be (check ``self.keys[i] == key``)."""
-        if self.hashes is None:
-            return find_sorted(self.keys, keys)[0]
-        return find_sorted(self.hashes, hash_keys(keys))[0]
+        if self.sorted is None:
+            return self.order[find_sorted(self.keys[self.order], keys)[0]]
+        return self.order[find_sorted(self.sorted, hash_keys(keys))[0]]
 
     def has(self, key):
         return self.keys[self._find(np.array([key]))[0]] == key

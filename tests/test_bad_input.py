@@ -74,6 +74,17 @@ def test_archive_missing_names_path_and_download(data):
                  str(folder / "keywords_lite.zip"), "not found", "download")
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_member_twice_in_archive(data):
+    folder, out = data
+    rows = members(folder / "keywords_dev.zip")
+    name, raw = next((n, d) for n, d in rows if n.endswith("00000007.json"))
+    with zipfile.ZipFile(folder / "keywords_dev.zip", "a") as zf:
+        zf.writestr(zipfile.ZipInfo(name, sample.TIMESTAMP), raw)  # zipfile warns, and adds it
+    expect_error(CLICKTURE, clickture_args(folder, out), out, "keywords_dev.zip",
+                 f"'{name}' is in the archive twice")
+
+
 def test_archive_not_a_zip(data):
     folder, out = data
     (folder / "keywords_dev.zip").write_bytes(b"<html>Google Drive: virus scan warning</html>")

@@ -336,3 +336,22 @@ def test_id_map_reader_refuses_what_the_unpickler_refuses(tmp_path):
         path.write_bytes(bad)
         with pytest.raises(InputError, match=phrase):
             read_id_map(str(path))
+
+
+def test_zip_lookup_when_keys_share_a_hash(tmp_path, monkeypatch):
+    """Keys whose hashes collide are found by string search, with the same result."""
+    from amc_keywords import sources
+    members = [(f"{i:08d}.json", json.dumps({"tagging": {"keywords": [f"w{i}"]}}).encode())
+               for i in range(300)]
+    path = str(tmp_path / "keywords_x.zip")
+    sample.write_zip(path, members, "keywords_x", junk=True)
+    rng = np.random.default_rng(0)
+    keys = np.array([f"{i:08d}".encode() for i in rng.permutation(300)])
+    entries = sources.Entries(keys, np.arange(300), "test")
+    expected = sources.ZipSource(path).plan(entries).read(0, 300)
+    monkeypatch.setattr(sources, "hash_keys", lambda k: np.zeros(len(k), np.uint64))
+    colliding = sources.ZipSource(path)
+    assert colliding.sorted is None
+    assert colliding.plan(entries).read(0, 300).tobytes() == expected.tobytes()
+    with pytest.raises(sources.InputError, match="no keyword file 'keywords_x/99999999.json'"):
+        colliding.plan(sources.Entries(np.array([b"00000001", b"99999999"]), np.arange(2), "t"))
