@@ -10,6 +10,7 @@ Output
     share of tokens dropped, keywords per image, and the paths written.
 """
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -72,11 +73,6 @@ def add_common_options(parser, dataset_dir):
                         help="show a traceback instead of a one-line error")
 
 
-# Worker processes also do the memory-hungry reading of archive directories, maps and
-# dataset.json: their peak leaves with them.
-run_in_workers = workers.run_in_workers
-
-
 def resolve_dirs(args, dataset_dir, dataset):
     """``(keyword_dir, side_dir, out_dir)``: where archives, list/map files and outputs are."""
     if args.sample:
@@ -106,25 +102,40 @@ class KeywordSet:
             yield chunk["id"]
 
 
-def open_sets(outputs, dataset, openers, jobs):
-    """Open each set in a worker process: ``openers`` are ``(subset, function, *args)`` where
-    ``function(*args)`` returns ``(source, entries, messages)``. Returns the KeywordSets in
-    order, after printing their messages.
+@contextlib.contextmanager
+def opening(outputs, dataset, openers, jobs):
+    """Open the sets in worker processes, all at once; yields ``opened(subset)``, which waits
+    for that set only and returns its KeywordSet (after printing its notices).
 
-    A worker does the memory-hungry part (archive directory, id map, list, dataset.json) and
-    writes the set's plan and names table to files; only a small KeywordSet comes back, so the
-    main process stays the same size however many images there are.
+    ``openers`` are ``(subset, function, *args)`` where ``function(*args)`` returns ``(source,
+    entries, messages)``. A worker does the memory-hungry part (archive directory, id map,
+    list, dataset.json) and writes the set's plan and names table to files; only a small
+    KeywordSet comes back, so the main process stays the same size however many images
+    there are. Waiting for one set only lets the dev vocabulary be fitted while the large
+    Lite set is still being opened.
     """
-    calls = []
+    calls = {}
     for subset, function, *args in openers:
         names_file = output_names(dataset, subset, 1)["names"]
-        calls.append((_open_set, subset or dataset, function, args,
-                      outputs.scratch(f"plan_{subset or dataset}.npy"), outputs.path(names_file)))
-    sets = run_in_workers(calls, jobs)
-    for keyword_set in sets:
-        for message in keyword_set.messages:
-            print(message, file=sys.stderr)
-    return sets
+        calls[subset] = (_open_set, subset or dataset, function, args,
+                         outputs.scratch(f"plan_{subset or dataset}.npy"),
+                         outputs.path(names_file))
+    done = {}
+
+    def opened(subset, futures=None):
+        if subset not in done:
+            done[subset] = workers.result(futures[subset]) if futures else \
+                calls[subset][0](*calls[subset][1:])
+            for message in done[subset].messages:
+                print(message, file=sys.stderr)
+        return done[subset]
+
+    if jobs == 1:
+        yield opened
+        return
+    with workers.pool(min(jobs, len(calls)), one_task_each=True) as executor:
+        futures = {subset: workers.submit(executor, *call) for subset, call in calls.items()}
+        yield lambda subset: opened(subset, futures)
 
 
 def _open_set(name, function, args, plan_path, names_path):

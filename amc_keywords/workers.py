@@ -84,7 +84,10 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
 
     Starting or stopping workers interrupted half-way would leave one running past the main
     process, printing a traceback of its own: Ctrl-C is held while the pool changes, and
-    acted on right after. ``one_task_each``: a fresh process for each task.
+    acted on right after. ``one_task_each``: a fresh process for each task, for tasks that
+    need much memory for a moment (reading a million-entry map or zip directory): memory a
+    worker freed is not always returned to the system, so two such tasks in one worker would
+    add up their peaks, while a worker that ends takes its peak along.
     """
     options = dict(mp_context=context(), initializer=init_worker,
                    initargs=(os.getpid(), setup, *setup_args))
@@ -124,21 +127,6 @@ def result(future):
     except BrokenProcessPool:
         raise InputError("a worker process died (out of memory, or killed); earlier outputs "
                          "are unchanged; try again with fewer --jobs") from None
-
-
-def run_in_workers(calls, jobs):
-    """``[func(*args) for func, *args in calls]``, each in a worker process, in parallel.
-
-    For memory: reading a million-entry map or zip directory needs several times the memory
-    of its result for a moment; in a short-lived worker that peak leaves with the worker.
-    A fresh process runs each call: memory a worker freed is not returned to the system, so
-    two calls in one worker would add up their peaks.
-    """
-    if jobs == 1:
-        return [func(*args) for func, *args in calls]
-    with pool(min(jobs, len(calls)), one_task_each=True) as executor:
-        futures = [submit(executor, *call) for call in calls]
-        return [result(future) for future in futures]
 
 
 def default_jobs():

@@ -73,18 +73,20 @@ def main(argv):
     keyword_dir, side_dir, out_dir = pipeline.resolve_dirs(args, HERE, "clickture")
     side_files = SAMPLE_FILES if args.sample else ORIGINAL_FILES  # list and map names
 
-    # 1. Check the output folder, read lists, maps and archive directories (in workers, in
-    #    parallel): fail fast. Writes the names tables.
     with OutputSet(out_dir) as outputs:
+        # 1. Check the output folder; read lists, maps and archive directories in workers, in
+        #    parallel; they write the names tables.
         paths = {name: [os.path.join(args.lists_dir or side_dir, f) for f in side_files[name]]
                  for name in SETS}
-        sets = dict(zip(SETS, pipeline.open_sets(outputs, "clickture", [
-            (name, open_set, keyword_dir, name, *paths[name], args.extract) for name in SETS],
-            args.jobs)))
-        # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents.
-        vocabulary = pipeline.obtain_vocabulary(
-            outputs, "clickture", args, args.vocab_from,
-            [sets[name] for name in VOCAB_FROM[args.vocab_from]])
+        with pipeline.opening(outputs, "clickture", [
+                (name, open_set, keyword_dir, name, *paths[name], args.extract)
+                for name in SETS], args.jobs) as opened:
+            # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the dev documents (while
+            #    Lite is still being opened).
+            vocabulary = pipeline.obtain_vocabulary(
+                outputs, "clickture", args, args.vocab_from,
+                [opened(name) for name in VOCAB_FROM[args.vocab_from]])
+            sets = {name: opened(name) for name in SETS}
         # 3. Rows of Lite, then dev; everything is moved into place at the end.
         pipeline.run(outputs, "clickture", [("lite", sets["lite"]), ("dev", sets["dev"])],
                      vocabulary, args)

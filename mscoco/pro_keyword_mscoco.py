@@ -67,8 +67,9 @@ def main(argv):
 
     # 1. Check the output folder, read dataset.json and the archive directory: fail fast.
     with OutputSet(out_dir) as outputs:
-        [coco] = pipeline.open_sets(outputs, "coco", [
-            (None, open_coco, keyword_dir, args.extract, args.splits)], args.jobs)
+        with pipeline.opening(outputs, "coco", [
+                (None, open_coco, keyword_dir, args.extract, args.splits)], args.jobs) as opened:
+            coco = opened(None)
         # 2. Vocabulary: CountVectorizer(min_df, stop_words) on the same images.
         vocabulary = pipeline.obtain_vocabulary(outputs, "coco", args, ",".join(args.splits),
                                                 [coco])

@@ -349,9 +349,14 @@ def test_zip_lookup_when_keys_share_a_hash(tmp_path, monkeypatch):
     keys = np.array([f"{i:08d}".encode() for i in rng.permutation(300)])
     entries = sources.Entries(keys, np.arange(300), "test")
     expected = sources.ZipSource(path).plan(entries).read(0, 300)
+    # A list in archive order takes the no-search path: the same member for every key.
+    in_order = sources.Entries(np.sort(keys), np.arange(300), "test")
+    by_key = {row["key"]: row["member"].tobytes() for row in expected}
+    planned = sources.ZipSource(path).plan(in_order).read(0, 300)
+    assert [row["member"].tobytes() for row in planned] == [by_key[k] for k in np.sort(keys)]
     monkeypatch.setattr(sources, "hash_keys", lambda k: np.zeros(len(k), np.uint64))
     colliding = sources.ZipSource(path)
-    assert colliding.sorted is None
     assert colliding.plan(entries).read(0, 300).tobytes() == expected.tobytes()
+    assert colliding.order is not None and colliding.sorted is None  # searched by string
     with pytest.raises(sources.InputError, match="no keyword file 'keywords_x/99999999.json'"):
         colliding.plan(sources.Entries(np.array([b"00000001", b"99999999"]), np.arange(2), "t"))
