@@ -987,11 +987,12 @@ def open_source(keyword_dir, name):
 _open_files = {}
 
 
-def _pread(path, offset, size):
+def _open_fd(path):
+    """A file descriptor of ``path``, opened once a process."""
     fd = _open_files.get(path)
     if fd is None:
         fd = _open_files[path] = os.open(path, os.O_RDONLY)
-    return os.pread(fd, size, offset)
+    return fd
 
 
 DIRECTORY_BLOCK = 4 << 20  # bytes of the central directory parsed at a time
@@ -1001,15 +1002,18 @@ SMALL_MEMBER = 1 << 16  # keyword files deflate to a few hundred bytes
 
 def _read_zip_members(path, top, keys, table):
     prefix = top + "/" if top else ""
+    # Names bound once: this loop runs once an image, a million times for Lite.
+    fd, header, names_at = _open_fd(path), _LOCAL.size, struct.Struct("<2H").unpack_from
+    pread, inflate, crc32 = os.pread, zlib.decompress, zlib.crc32
     for key, (offset, csize, usize, crc, method) in zip(keys, table.tolist()):
-        block = _pread(path, offset, _LOCAL.size + HEADER_SLACK + csize)
-        if len(block) < _LOCAL.size or block[:4] != b"PK\x03\x04":
+        block = pread(fd, header + HEADER_SLACK + csize, offset)
+        if len(block) < header or block[:4] != b"PK\x03\x04":
             raise InputError(f"{_where(path, prefix, key)}: bad local header: the archive is "
                              "damaged; download it again")
-        name_len, extra_len = struct.unpack_from("<2H", block, 26)
-        start = _LOCAL.size + name_len + extra_len
-        data = block[start:start + csize] if start <= _LOCAL.size + HEADER_SLACK else \
-            _pread(path, offset + start, csize)
+        name_len, extra_len = names_at(block, 26)
+        start = header + name_len + extra_len
+        data = block[start:start + csize] if start <= header + HEADER_SLACK else \
+            pread(fd, csize, offset + start)
         if len(data) != csize:
             raise InputError(f"{_where(path, prefix, key)}: cut short: the archive is "
                              "truncated; download it again")
@@ -1017,13 +1021,13 @@ def _read_zip_members(path, top, keys, table):
             if method != 8:
                 raw = data
             elif csize <= SMALL_MEMBER:  # at most ~1000x larger: no bound needed, and faster
-                raw = zlib.decompress(data, -15)
+                raw = inflate(data, -15)
             else:  # a large member could claim a small size and inflate without end: bound it
                 raw = zlib.decompressobj(-15).decompress(data, usize + 1)
         except zlib.error as exc:
             raise InputError(f"{_where(path, prefix, key)}: cannot be decompressed ({exc}): "
                              "the archive is damaged; download it again") from None
-        if len(raw) != usize or zlib.crc32(raw) != crc:
+        if len(raw) != usize or crc32(raw) != crc:
             raise InputError(f"{_where(path, prefix, key)}: CRC check failed: the archive is "
                              "damaged; download it again")
         yield (path, prefix, key), raw
