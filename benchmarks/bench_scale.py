@@ -8,8 +8,9 @@ committed), then runs, on the same data in the same run:
     folders   the same script reading the unzipped folders (the original workflow)
     plain     tests/reference.py: json per file from the folders, a Python list of rows
 
-and prints wall time, peak RSS of the largest process, and the ratios; it checks that the
-toolkit's rows equal the plain implementation's. Usage:
+and prints wall time (the median of --repeat runs, except for the plain implementation), peak
+RSS of the largest process, and the ratios; it checks that the toolkit's rows equal the plain
+implementation's. Usage:
 
     python benchmarks/bench_scale.py --lite 100000 300000 1000000
 """
@@ -17,6 +18,7 @@ import argparse
 import hashlib
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -83,6 +85,13 @@ def measure(cmd, **kwargs):
     return seconds, peak
 
 
+def measure_median(cmd, repeat):
+    """Median wall seconds of ``repeat`` runs (this machine is a VM: single runs vary by
+    ~10%), and the largest peak RSS seen."""
+    runs = [measure(cmd) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
 def digest(path):
     """sha256 of a file, read in pieces: this process stays small (see measure)."""
     h = hashlib.sha256()
@@ -132,6 +141,9 @@ def main():
                         help="only generate (and cache) the data of the given sizes")
     parser.add_argument("--skip-plain", action="store_true",
                         help="do not run the slow plain implementation")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the floor and of the toolkit, whose median is reported "
+                             "(the plain implementation runs once) (default: %(default)s)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
@@ -149,15 +161,17 @@ def main():
         # Warm the page cache so every contender reads from memory, as the floor does.
         subprocess.run(f"cat {data}/*.zip > /dev/null; tar -cf - -C {folders} . | cat "
                        "> /dev/null", shell=True, check=True)
-        floor, _ = measure(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null && "
-                                        f"unzip -p {data}/keywords_lite.zip > /dev/null"])
+        floor, _ = measure_median(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null "
+                                               f"&& unzip -p {data}/keywords_lite.zip > /dev/null"],
+                                  args.repeat)
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        toolkit, toolkit_mb = measure([sys.executable, SCRIPT, "--keyword-dir", data,
-                                       "--lists-dir", data, "--out-dir", out + "/zip", "--refit",
-                                       "--quiet", *jobs])
-        folder_s, folder_mb = measure([sys.executable, SCRIPT, "--keyword-dir", folders,
-                                       "--lists-dir", folders, "--out-dir", out + "/folders",
-                                       "--refit", "--quiet", *jobs])
+        toolkit, toolkit_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", data,
+                                              "--lists-dir", data, "--out-dir", out + "/zip",
+                                              "--refit", "--quiet", *jobs], args.repeat)
+        folder_s, folder_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", folders,
+                                              "--lists-dir", folders, "--out-dir",
+                                              out + "/folders", "--refit", "--quiet", *jobs],
+                                             args.repeat)
         zip_rows = [digest(f"{out}/zip/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
                     for s in ("lite", "dev")]
         folder_rows = [digest(f"{out}/folders/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
