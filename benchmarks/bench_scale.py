@@ -8,8 +8,9 @@ committed), then runs, on the same data in the same run:
     folders   the same script reading the unzipped folders (the original workflow)
     plain     tests/reference.py: json per file from the folders, a Python list of rows
 
-and prints wall time (the median of --repeat runs, except for the plain implementation), peak
-RSS of the largest process, and the ratios; it checks that the toolkit's rows equal the plain
+and prints wall time (the median of --repeat unwatched runs, except for the plain
+implementation, timed once), peak RSS of the largest process (from one more, watched,
+run), and the ratios; it checks that the toolkit's rows equal the plain
 implementation's. Usage:
 
     python benchmarks/bench_scale.py --lite 100000 300000 1000000
@@ -59,7 +60,7 @@ def session_peaks(session):
     return peaks
 
 
-def measure(cmd, **kwargs):
+def measure(cmd, watch=True, **kwargs):
     """Wall seconds and peak RSS (MB) of the largest process the command starts.
 
     Worker processes are not all children of the command (a forkserver's workers are not
@@ -74,7 +75,8 @@ def measure(cmd, **kwargs):
         pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        peak = max([peak, *session_peaks(proc.pid).values()])
+        if watch:
+            peak = max([peak, *session_peaks(proc.pid).values()])
         # VmHWM only grows, and every process lives far longer than this: a slow poll misses
         # nothing and takes little CPU from the two cores being measured.
         time.sleep(0.1)
@@ -87,9 +89,10 @@ def measure(cmd, **kwargs):
 
 def measure_median(cmd, repeat):
     """Median wall seconds of ``repeat`` runs (this machine is a VM: single runs vary by
-    ~10%), and the largest peak RSS seen."""
-    runs = [measure(cmd) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    ~10%), and the peak RSS of one more run. Timed runs are not watched: polling every
+    process's /proc entries takes CPU from the two cores being measured."""
+    seconds = statistics.median(measure(cmd, watch=False)[0] for _ in range(repeat))
+    return seconds, measure(cmd)[1]
 
 
 def digest(path):
@@ -182,7 +185,7 @@ def main():
             os.makedirs(out + "/plain", exist_ok=True)
             code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
                                 out=out + "/plain")
-            plain, plain_mb = measure([sys.executable, "-c", code])
+            plain, plain_mb = measure_median([sys.executable, "-c", code], 1)
             plain_rows = [digest(f"{out}/plain/{s}.npy") for s in ("lite", "dev")]
             equal += ", =plain" if plain_rows == zip_rows else ", != PLAIN"
         line = (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "
