@@ -37,14 +37,21 @@ def context():
 def start_early():
     """Start the worker server now, so that its imports overlap with the main process's."""
     if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+        from multiprocessing import forkserver, resource_tracker
+        # The resource tracker first, on its own: starting it unblocks Ctrl-C (see below).
+        resource_tracker.ensure_running()
         # Started with Ctrl-C ignored (inherited through exec): a Ctrl-C during their start-up
-        # must reach only the main process, which reports it in one line.
+        # must reach only the main process, which reports it in one line. Blocked here
+        # meanwhile, so that a Ctrl-C coming in that moment waits and is then delivered to
+        # this process, rather than lost (the run would go on): Linux queues a blocked signal
+        # even when it is ignored.
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             forkserver.ensure_running()
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 def init_worker(main_pid, setup=None, *setup_args):
