@@ -74,11 +74,11 @@ def _tokens_chunk(payload):
 
 
 def _run(source, plan, func, initargs, jobs, label, quiet):
-    """``(entries, func(payload))`` for the chunks of ``plan``, in order, with a progress bar."""
+    """``(chunk, func(payload))`` for the chunks of ``plan``, in order, with a progress bar."""
     pending = collections.deque()  # chunks sent and not yet answered, oldest first
 
     def payloads():
-        for _, chunk in plan.chunks(CHUNK):
+        for chunk in plan.chunks(CHUNK):
             pending.append(chunk)
             yield source.payload(chunk)
 

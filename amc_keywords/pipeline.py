@@ -3,7 +3,7 @@
 Input
     Parsed command-line options (:func:`add_common_options` defines the shared ones) and, per
     image set, a function that opens it (returns its source and entries in output order);
-    :func:`open_sets` runs those in worker processes and returns a :class:`KeywordSet` each.
+    :func:`opening` runs those in worker processes and returns a :class:`KeywordSet` each.
 Output
     The files of :mod:`amc_keywords.outputs` in ``--out-dir``, all moved into place together
     at the end, and a summary on stdout: images, vocabulary size, rows, images without rows,
@@ -98,7 +98,7 @@ class KeywordSet:
 
     def ids(self):
         """The image ids in output order, a chunk at a time."""
-        for _, chunk in self.plan.chunks(1 << 20):
+        for chunk in self.plan.chunks(1 << 20):
             yield chunk["id"]
 
 
@@ -122,20 +122,25 @@ def opening(outputs, dataset, openers, jobs):
                          outputs.path(names_file))
     done = {}
 
-    def opened(subset, futures=None):
+    def opened(subset):
         if subset not in done:
-            done[subset] = workers.result(futures[subset]) if futures else \
-                calls[subset][0](*calls[subset][1:])
+            done[subset] = fetch(subset)
             for message in done[subset].messages:
                 print(message, file=sys.stderr)
         return done[subset]
 
     if jobs == 1:
+        def fetch(subset):  # here, when first asked for
+            function, *args = calls[subset]
+            return function(*args)
         yield opened
         return
     with workers.pool(min(jobs, len(calls)), one_task_each=True) as executor:
         futures = {subset: workers.submit(executor, *call) for subset, call in calls.items()}
-        yield lambda subset: opened(subset, futures)
+
+        def fetch(subset):
+            return workers.result(futures[subset])
+        yield opened
 
 
 def _open_set(name, function, args, plan_path, names_path):

@@ -74,9 +74,9 @@ class Plan:
     ``key`` (``S``), ``id`` (int64) and, for a zip archive, ``member`` (offset, sizes, CRC and
     method of the image's member).
 
-    The plan of a set is built in a worker process and saved as a ``.npy`` file
-    (:meth:`save`); the main process reads it a chunk at a time (:meth:`read`), so that it
-    holds no per-image array however many images there are.
+    The plan of a set is built in a worker process and written to a ``.npy`` file
+    (:func:`make_plan`); the main process reads it a chunk at a time (:meth:`read`), so that
+    it holds no per-image array however many images there are.
     """
 
     def __init__(self, array=None, path=None):
@@ -105,9 +105,9 @@ class Plan:
                                offset=self.offset + start * self.dtype.itemsize)
 
     def chunks(self, size):
-        """``(start, entries)`` for consecutive chunks of ``size`` entries."""
+        """Consecutive chunks of ``size`` entries."""
         for start in range(0, self.length, size):
-            yield start, self.read(start, start + size)
+            yield self.read(start, start + size)
 
 
 

@@ -46,9 +46,9 @@ def make_vectorizer(min_df=6, stop_words="english"):
 
 def fingerprint(id_chunks):
     """Identity of an image set: sha256 of its image ids in order (int64, little-endian),
-    given as one array or as consecutive chunks."""
+    given as consecutive chunks."""
     digest = hashlib.sha256()
-    for ids in [id_chunks] if isinstance(id_chunks, np.ndarray) else id_chunks:
+    for ids in id_chunks:
         digest.update(np.ascontiguousarray(ids, dtype="<i8").tobytes())
     return digest.hexdigest()
 
@@ -192,8 +192,8 @@ class KeywordEncoder:
         try:
             return np.frombuffer(array("q", found), np.int64)  # TypeError when one is None
         except TypeError:
-            get = self.number.get
-            return np.array([k if k is not None else get(w) if w in self.number
+            number = self.number
+            return np.array([k if k is not None else number[w] if w in number
                              else self.learn(w) for k, w in zip(found, keywords)], np.int64)
 
     def token_texts(self, keyword_lists):
@@ -222,8 +222,3 @@ class KeywordEncoder:
         bounds = np.concatenate(([0], ends))[np.cumsum(lengths)]
         counts = np.diff(bounds, prepend=0).astype(np.int32)
         return counts, ids, int(n_tokens[numbers].sum())
-
-    def encode(self, keywords):
-        """``(word ids, number of analyzer tokens)`` of one keyword list."""
-        _, ids, n_tokens = self.encode_lists([keywords])
-        return ids.tolist(), n_tokens

@@ -218,7 +218,8 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
         assert [t.split(TOKEN_SEP) if t else [] for t in texts] == expected_tokens[start:stop]
         start = stop
     for keywords, tokens, ids in zip(lists, expected_tokens, expected_ids):
-        assert encoder.encode(keywords) == (ids, len(tokens)), keywords
+        counts, got, n_tokens = encoder.encode_lists([keywords])  # a list on its own
+        assert (got.tolist(), n_tokens) == (ids, len(tokens)), keywords
 
 
 @pytest.mark.parametrize("bad", [7, None, 1.5, True, ["nested"], {"a": 1}])
