@@ -6,12 +6,14 @@ committed), then runs, on the same data in the same run:
     floor     `unzip -p keywords_dev.zip; unzip -p keywords_lite.zip` to /dev/null (one core)
     toolkit   clickture/pro_keyword_clickture.py reading the zip archives (--refit)
     folders   the same script reading the unzipped folders (the original workflow)
-    plain     tests/reference.py: json per file from the folders, a Python list of rows
+    plain     tests/reference.py: json per file from the folders, a Python list of rows,
+              then the range table (the outputs of the original script)
 
 and prints wall time (the median of --repeat unwatched runs, except for the plain
 implementation, timed once), peak RSS of the largest process (from one more, watched,
-run), and the ratios; it checks that the toolkit's rows equal the plain
-implementation's. Usage:
+run), and the ratios; it checks that all of them write the same rows and range tables.
+Each size runs twice (--cache): with the data in the page cache (a rerun), and with the data
+evicted from it (the first run after downloading or unzipping). Usage:
 
     python benchmarks/bench_scale.py --lite 100000 300000 1000000
 """
@@ -30,14 +32,18 @@ sys.path.insert(0, ROOT)
 from amc_keywords import sample  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")
+# The plain implementation makes what the toolkit makes that the original script made: the
+# rows and the range table of each set.
 PLAIN = """
 import sys, numpy as np
 sys.path.insert(0, {tests!r})
 import reference
 _, lite, dev = reference.clickture({folders!r} + '/keywords_dev', {data!r} + '/clickture-dev.lst',
                                    {folders!r} + '/keywords_lite', {data!r} + '/clickture-lite.lst')
-np.save({out!r} + '/lite.npy', lite)
-np.save({out!r} + '/dev.npy', dev)
+for name, rows in (('lite', lite), ('dev', dev)):
+    ids = [int(e.split('/')[-1]) for e in reference.read_lines({data!r} + f'/clickture-{{name}}.lst')]
+    np.save({out!r} + f'/rows_{{name}}.npy', rows)
+    np.save({out!r} + f'/range_{{name}}.npy', reference.range_table(rows, ids))
 """
 
 
@@ -87,12 +93,49 @@ def measure(cmd, watch=True, **kwargs):
     return seconds, peak
 
 
-def measure_median(cmd, repeat):
+def measure_median(cmd, repeat, before):
     """Median wall seconds of ``repeat`` runs (this machine is a VM: single runs vary by
-    ~10%), and the peak RSS of one more run. Timed runs are not watched: polling every
-    process's /proc entries takes CPU from the two cores being measured."""
-    seconds = statistics.median(measure(cmd, watch=False)[0] for _ in range(repeat))
-    return seconds, measure(cmd)[1]
+    ~10%), and the peak RSS of one more run; ``before()`` sets the page cache up before each
+    run, untimed. Timed runs are not watched: polling every process's /proc entries takes CPU
+    from the two cores being measured."""
+    seconds = []
+    for _ in range(repeat):
+        before()
+        seconds.append(measure(cmd, watch=False)[0])
+    before()
+    return statistics.median(seconds), measure(cmd)[1]
+
+
+def warm(paths):
+    """Read every data file once, so that the run reads them from memory, as a rerun does."""
+    subprocess.run(["sh", "-c", 'for p; do tar -cf - -C "$p" . | cat > /dev/null; done', "-",
+                    *paths], check=True)
+
+
+def evict(paths):
+    """Drop the data files from the page cache, so that the run reads them from disk, as the
+    first run after a download or an unzip does; Python and its libraries stay cached.
+
+    Each file's pages go with posix_fadvise(DONTNEED) (no privilege needed); where this
+    process may (root), the kernel's cache of directory entries and inodes goes too, so
+    that opening a million files costs what it does on a cold machine.
+    """
+    for top in paths:
+        for folder, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(folder, name)
+                if os.path.islink(path):
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2")  # 2: directory entries and inodes only, not the page cache
+    except OSError:
+        pass
 
 
 def digest(path):
@@ -144,56 +187,69 @@ def main():
                         help="only generate (and cache) the data of the given sizes")
     parser.add_argument("--skip-plain", action="store_true",
                         help="do not run the slow plain implementation")
+    parser.add_argument("--cache", choices=("warm", "cold", "both"), default="both",
+                        help="page cache before each run: 'warm' (the data read once "
+                             "beforehand, as on a rerun), 'cold' (the data evicted, as on the "
+                             "first run after an unzip), or a line of each (default: both)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the floor and of the toolkit, whose median is reported "
                              "(the plain implementation runs once) (default: %(default)s)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    header = (f"{'lite':>8} {'dev':>6} | {'floor s':>7} | {'toolkit s':>9} {'MB':>5} "
-              f"{'x floor':>7} | {'folders s':>9} {'MB':>5} | {'plain s':>7} {'MB':>6} "
-              f"{'speedup':>7} | rows equal")
+    header = (f"{'cache':>5} {'lite':>8} {'dev':>6} | {'floor s':>7} | {'toolkit s':>9} "
+              f"{'MB':>5} {'x floor':>7} | {'folders s':>9} {'MB':>5} | {'plain s':>7} {'MB':>6} "
+              f"{'speedup':>7} | outputs equal")
     lines = []
     for n_lite in args.lite:
         data = os.path.join(args.data, f"lite{n_lite}")
         folders = generate(data, n_lite, args.dev)
         if args.generate_only:
             continue
-        out = os.path.join(args.data, f"out{n_lite}")
-        os.makedirs(out, exist_ok=True)
-        # Warm the page cache so every contender reads from memory, as the floor does.
-        subprocess.run(f"cat {data}/*.zip > /dev/null; tar -cf - -C {folders} . | cat "
-                       "> /dev/null", shell=True, check=True)
-        floor, _ = measure_median(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null "
-                                               f"&& unzip -p {data}/keywords_lite.zip > /dev/null"],
-                                  args.repeat)
-        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        toolkit, toolkit_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", data,
-                                              "--lists-dir", data, "--out-dir", out + "/zip",
-                                              "--refit", "--quiet", *jobs], args.repeat)
-        folder_s, folder_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", folders,
-                                              "--lists-dir", folders, "--out-dir",
-                                              out + "/folders", "--refit", "--quiet", *jobs],
-                                             args.repeat)
-        zip_rows = [digest(f"{out}/zip/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
-                    for s in ("lite", "dev")]
-        folder_rows = [digest(f"{out}/folders/img_keyword_ind_clickture_{s}_sk_6_sparse.npy")
-                       for s in ("lite", "dev")]
-        equal = "zip=folders" if zip_rows == folder_rows else "ZIP != FOLDERS"
-        plain = plain_mb = float("nan")
-        if not args.skip_plain:
-            os.makedirs(out + "/plain", exist_ok=True)
-            code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
-                                out=out + "/plain")
-            plain, plain_mb = measure_median([sys.executable, "-c", code], 1)
-            plain_rows = [digest(f"{out}/plain/{s}.npy") for s in ("lite", "dev")]
-            equal += ", =plain" if plain_rows == zip_rows else ", != PLAIN"
-        line = (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "
-                f"{toolkit / floor:>7.2f} | {folder_s:>9.1f} {folder_mb:>5.0f} | {plain:>7.1f} "
-                f"{plain_mb:>6.0f} {plain / toolkit:>7.1f} | {equal}")
-        lines.append(line)
-        print(header, *lines, sep="\n", flush=True)
+        # Every file each contender reads (the dev data lives in a folder shared by all sizes).
+        paths = [os.path.realpath(p) for p in (data, folders, os.path.join(
+            args.data, f"dev{args.dev}"))]
+        for cache in (("warm", "cold") if args.cache == "both" else (args.cache,)):
+            before = (lambda: warm(paths)) if cache == "warm" else (lambda: evict(paths))
+            lines.append(f"{cache:>5} " + run_size(args, n_lite, data, folders, before))
+            print(header, *lines, sep="\n", flush=True)
 
+
+def run_size(args, n_lite, data, folders, before):
+    """One line of the table: every contender on one size, each run after ``before()``."""
+    out = os.path.join(args.data, f"out{n_lite}")
+    os.makedirs(out, exist_ok=True)
+    floor, _ = measure_median(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null "
+                                           f"&& unzip -p {data}/keywords_lite.zip > /dev/null"],
+                              args.repeat, before)
+    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+    toolkit, toolkit_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", data,
+                                          "--lists-dir", data, "--out-dir", out + "/zip",
+                                          "--refit", "--quiet", *jobs], args.repeat, before)
+    folder_s, folder_mb = measure_median([sys.executable, SCRIPT, "--keyword-dir", folders,
+                                          "--lists-dir", folders, "--out-dir", out + "/folders",
+                                          "--refit", "--quiet", *jobs], args.repeat, before)
+
+    def outputs(folder, rows, ranges):
+        return [digest(os.path.join(out, folder, name.format(s)))
+                for s in ("lite", "dev") for name in (rows, ranges)]
+
+    made = outputs("zip", "img_keyword_ind_clickture_{}_sk_6_sparse.npy",
+                   "img_keyword_range_clickture_{}_sk_6.npy")
+    equal = "zip=folders" if made == outputs(
+        "folders", "img_keyword_ind_clickture_{}_sk_6_sparse.npy",
+        "img_keyword_range_clickture_{}_sk_6.npy") else "ZIP != FOLDERS"
+    plain = plain_mb = float("nan")
+    if not args.skip_plain:
+        os.makedirs(out + "/plain", exist_ok=True)
+        code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
+                            out=out + "/plain")
+        plain, plain_mb = measure_median([sys.executable, "-c", code], 1, before)
+        equal += ("=plain" if outputs("plain", "rows_{}.npy", "range_{}.npy") == made
+                  else " != PLAIN")
+    return (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "
+            f"{toolkit / floor:>7.2f} | {folder_s:>9.1f} {folder_mb:>5.0f} | {plain:>7.1f} "
+            f"{plain_mb:>6.0f} {plain / toolkit:>7.1f} | {equal}")
 
 if __name__ == "__main__":
     main()

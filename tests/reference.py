@@ -44,8 +44,8 @@ def clickture(dev_folder, dev_list, lite_folder, lite_list, min_df=6, stop_words
     dev_entries, lite_entries = read_lines(dev_list), read_lines(lite_list)
     vectorizer = fit([document(dev_folder, e) for e in dev_entries], min_df, stop_words)
 
-    def images(folder, entries):
-        return [(int(e.split("/")[-1]), document(folder, e)) for e in entries]
+    def images(folder, entries):  # one file at a time, as the original reads them
+        return ((int(e.split("/")[-1]), document(folder, e)) for e in entries)
 
     return (vectorizer.vocabulary_, encode(vectorizer, images(lite_folder, lite_entries)),
             encode(vectorizer, images(dev_folder, dev_entries)))
@@ -64,9 +64,11 @@ def coco(folder, splits=("train", "test"), min_df=6, stop_words="english"):
 
 def range_table(rows, listed_ids):
     """[first, last] row of each image id, [-1, -1] for none, one row per id up to the max."""
+    first, last = {}, {}
+    for i, img_id in enumerate(rows[:, 0].tolist()):
+        first.setdefault(img_id, i)
+        last[img_id] = i
     table = np.full((max(listed_ids) + 1, 2), -1, dtype=np.int64)
-    for i, img_id in enumerate(rows[:, 0]):
-        if table[img_id, 0] == -1:
-            table[img_id, 0] = i
-        table[img_id, 1] = i
+    for img_id, i in first.items():
+        table[img_id] = i, last[img_id]
     return table
