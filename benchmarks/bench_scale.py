@@ -120,6 +120,8 @@ def evict(paths):
     process may (root), the kernel's cache of directory entries and inodes goes too, so
     that opening a million files costs what it does on a cold machine.
     """
+    if not paths:
+        return
     for top in paths:
         for folder, _, files in os.walk(top):
             for name in files:
@@ -210,13 +212,19 @@ def main():
         paths = [os.path.realpath(p) for p in (data, folders, os.path.join(
             args.data, f"dev{args.dev}"))]
         for cache in (("warm", "cold") if args.cache == "both" else (args.cache,)):
-            before = (lambda: warm(paths)) if cache == "warm" else (lambda: evict(paths))
-            lines.append(f"{cache:>5} " + run_size(args, n_lite, data, folders, before))
+            if cache == "warm":
+                warm(paths)  # once: every run leaves the data cached
+            lines.append(f"{cache:>5} " + run_size(args, n_lite, data, folders,
+                                                   paths if cache == "cold" else ()))
             print(header, *lines, sep="\n", flush=True)
 
 
-def run_size(args, n_lite, data, folders, before):
-    """One line of the table: every contender on one size, each run after ``before()``."""
+def run_size(args, n_lite, data, folders, cold_paths):
+    """One line of the table: every contender on one size, each run after ``cold_paths``
+    are evicted from the page cache."""
+
+    def before():
+        evict(cold_paths)
     out = os.path.join(args.data, f"out{n_lite}")
     os.makedirs(out, exist_ok=True)
     floor, _ = measure_median(["sh", "-c", f"unzip -p {data}/keywords_dev.zip > /dev/null "
