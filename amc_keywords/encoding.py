@@ -7,7 +7,8 @@ Input
 Output
     :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
     token order), fills the set's range table and returns :class:`EncodeStats`;
-    :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary.
+    :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary, and
+    :func:`encode_tokens` encodes a set from the tokens kept then.
 
 Work is cut into chunks of consecutive entries; up to ``2 * jobs`` chunks are in flight and
 results are taken in submission order, so output is the same for any ``--jobs`` and memory
@@ -82,13 +83,17 @@ def _run(source, plan, func, initargs, jobs, label, quiet):
             pending.append(chunk)
             yield source.payload(chunk)
 
-    bar = tqdm(total=len(plan), desc=label, unit="img", unit_scale=True, file=sys.stderr,
-               disable=True if quiet else None, leave=False, smoothing=0.1)
-    with bar:
+    with _bar(plan, label, quiet) as bar:
         for result in _results(payloads(), func, initargs, jobs):
             chunk = pending.popleft()
             bar.update(len(chunk))
             yield chunk, result
+
+
+def _bar(plan, label, quiet):
+    """A progress bar in images (and images/s) on stderr; off when quiet or not a terminal."""
+    return tqdm(total=len(plan), desc=label, unit="img", unit_scale=True, file=sys.stderr,
+                disable=True if quiet else None, leave=False, smoothing=0.1)
 
 
 def _results(payloads, func, initargs, jobs):
@@ -107,12 +112,20 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False):
-    """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order."""
+def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False, keep=None):
+    """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order; each chunk's
+    packed tokens are also appended to the list ``keep``, when given (see
+    :func:`encode_tokens`)."""
     for _, (packed, n) in _run(source, plan, _tokens_chunk, (None, stop_words), jobs, label,
                                quiet):
-        for image in packed.split(IMAGE_SEP) if n else ():
+        if keep is not None:
+            keep.append((packed, n))
+        for image in _unpack(packed, n):
             yield image.split(TOKEN_SEP) if image else []
+
+
+def _unpack(packed, n):
+    return packed.split(IMAGE_SEP) if n else ()
 
 
 @dataclass
@@ -130,11 +143,44 @@ def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encodin
            quiet=False):
     """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
     enter each image's ``[first, last]`` rows into the range table ``ranges``."""
+    return _write(plan, _run(source, plan, _encode_chunk, (words, stop_words), jobs, label,
+                             quiet), writer, ranges)
+
+
+def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=False):
+    """As :func:`encode`, from the packed tokens that :func:`token_lists` kept for ``plan``
+    while the vocabulary was fitted: the set is not read a second time.
+
+    The tokens are the analyzer's own (see :meth:`KeywordEncoder.token_texts`), so the rows
+    are those of :func:`encode`: the words of the vocabulary, in token order.
+    """
+    ids = {w: i for i, w in enumerate(words)}
+
+    def encoded():
+        with _bar(plan, label, quiet) as bar:
+            for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
+                yield chunk, encode_packed(packed, n)
+                bar.update(n)
+
+    def encode_packed(packed, n):
+        counts, word_ids, n_tokens = np.zeros(n, np.int32), [], 0
+        for i, image in enumerate(_unpack(packed, n)):
+            if image:
+                tokens = image.split(TOKEN_SEP)
+                found = [ids[t] for t in tokens if t in ids]
+                counts[i], n_tokens = len(found), n_tokens + len(tokens)
+                word_ids.extend(found)
+        return counts, word_ids, n_tokens
+
+    return _write(plan, encoded(), writer, ranges)
+
+
+def _write(plan, encoded, writer, ranges):
+    """Write ``(chunk, (rows per image, word ids, tokens seen))`` pairs in plan order."""
     counts = np.empty(len(plan), np.int32)
     tokens = 0
     done = rows_done = 0
-    for chunk, (chunk_counts, word_ids, n_tokens) in _run(
-            source, plan, _encode_chunk, (words, stop_words), jobs, label, quiet):
+    for chunk, (chunk_counts, word_ids, n_tokens) in encoded:
         n = len(chunk_counts)
         counts[done:done + n] = chunk_counts
         rows = np.empty((len(word_ids), 2), np.int64)

@@ -26,6 +26,7 @@ from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = os.path.join(REPO_ROOT, "keyword", "sample")
+KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
 
 
 def positive_int(text):
@@ -95,6 +96,7 @@ class KeywordSet:
     origin: str
     size: int
     messages: list
+    tokens: list = None  # packed analyzer tokens kept from fitting (encoding.encode_tokens)
 
     def ids(self):
         """The image ids in output order, a chunk at a time."""
@@ -187,8 +189,12 @@ def obtain_vocabulary(outputs, dataset, args, source_label, sets):
 
     def token_lists():
         for s in sets:
+            # A set of moderate size keeps its tokens (~250 bytes an image), so that encoding
+            # it needs no second read; a larger one is read again, to keep memory flat.
+            keep = [] if len(s.plan) <= KEEP_TOKENS else None
             yield from encoding.token_lists(s.source, s.plan, args.stop_words, args.jobs,
-                                            f"vocabulary ({s.name})", args.quiet)
+                                            f"vocabulary ({s.name})", args.quiet, keep)
+            s.tokens = keep
 
     where = " + ".join(str(s.source.path) for s in sets)
     vocabulary = fit_vocabulary(token_lists, args.min_df, args.stop_words, source_label, images,
@@ -204,11 +210,17 @@ def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
     names = output_names(dataset, subset, args.min_df)
     ranges = np.full((keyword_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
+    label = f"encoding ({keyword_set.name})"
     try:
-        stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
-                                args.stop_words, writer, ranges, args.jobs,
-                                f"encoding ({keyword_set.name})", args.quiet)
+        if keyword_set.tokens is not None:  # fitted on just now: its tokens are at hand
+            stats = encoding.encode_tokens(keyword_set.tokens, keyword_set.plan,
+                                           vocabulary.words, writer, ranges, label, args.quiet)
+        else:
+            stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
+                                    args.stop_words, writer, ranges, args.jobs, label,
+                                    args.quiet)
     finally:
+        keyword_set.tokens = None
         writer.close()
     outputs.save_array(names["ranges"], ranges)
     counts = stats.counts
