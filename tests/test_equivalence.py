@@ -162,6 +162,11 @@ def test_vocabulary_is_reused_only_when_it_matches(hard_clickture, tmp_path):
     before = read_bytes(out)
     second = run(CLICKTURE, *clickture_args(hard_clickture, out)).stdout
     assert "reusing" in second and read_bytes(out) == before
+    # Fitting, dev is encoded from the tokens kept from the fit; reusing, from its files
+    # read again: the same outputs (above) and the same figures.
+    summary = [line for line in first.splitlines() if line.startswith(("lite:", "dev:"))]
+    assert len(summary) == 2
+    assert summary == [line for line in second.splitlines() if line.startswith(("lite:", "dev:"))]
     forced = run(CLICKTURE, *clickture_args(hard_clickture, out), "--refit").stdout
     assert "fitted on 700 images" in forced and read_bytes(out) == before
     # Same file name, other stop words: the file's parameters differ, so it is refitted.
