@@ -10,6 +10,7 @@ Output
     Ctrl-C reaches only the main process.
 """
 import contextlib
+import gc
 import multiprocessing
 import os
 import select
@@ -73,6 +74,9 @@ def init_worker(main_pid, setup=None, *setup_args):
     """Every worker's start: ``setup(*setup_args)``, no Ctrl-C, and exit with the main process."""
     if setup is not None:
         setup(*setup_args)
+    # Everything imported so far lives as long as the worker: out of the collector's sight,
+    # its full collections no longer walk the libraries' objects (~3% of a worker's time).
+    gc.freeze()
     # Ctrl-C reaches the whole process group; only the main process should act on it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker's parent is the worker server, and the pipes it holds never report the main

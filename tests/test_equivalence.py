@@ -10,7 +10,9 @@ import pytest
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
 from amc_keywords import sample
+from amc_keywords.errors import InputError
 from amc_keywords.outputs import RowWriter
+from amc_keywords.sources import parse_keywords
 from amc_keywords.vocabulary import TOKEN_SEP, KeywordEncoder, Vocabulary, make_vectorizer
 
 OUT_NAMES = ["img_keyword_ind_clickture_lite_sk_6_sparse.npy",
@@ -225,6 +227,96 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
     for keywords, tokens, ids in zip(lists, expected_tokens, expected_ids):
         counts, got, n_tokens = encoder.encode_lists([keywords])  # a list on its own
         assert (got.tolist(), n_tokens) == (ids, len(tokens)), keywords
+
+
+# Keyword files the fast JSON path must read exactly as json.loads does, or hand over to it:
+# fields it skips holding invalid UTF-8 or NaN, lone surrogates, repeated keys (the last one
+# counts), escaped key names, trailing data, deep nesting, non-string keywords.
+KEYWORD_FILES = [
+    b'{"tagging": {"keywords": ["a"]}, "tagging": {"keywords": ["b"]}}',
+    b'{"tagging": {"keywords": ["a"], "keywords": ["b", "c"]}}',
+    b'{"tagging": {"keywords": ["a"]}, "tagging": 5}',
+    b'{"id": "\xff\xfe", "tagging": {"keywords": ["dog"]}}',
+    b'{"id": "\xed\xa0\x80", "tagging": {"keywords": ["dog"]}}',
+    b'{"id": "caf\xc3\xa9", "tagging": {"keywords": ["caf\xc3\xa9", "\\u00e9t\\u00e9"]}}',
+    b'{"tagging": {"keywords": ["\\ud800", "dog"]}}',
+    b'{"tagging": {"keywords": ["\\ud83d\\udc36 dog", "\\u0000", "tab\\tnew\\nline"]}}',
+    b'{"score": NaN, "tagging": {"keywords": ["dog"]}}',
+    b'{"score": -Infinity, "tagging": {"keywords": ["dog"]}}',
+    b'{"score": 1e999, "big": 123456789012345678901234567890, "tagging": {"keywords": ["a"]}}',
+    b'\xef\xbb\xbf{"tagging": {"keywords": ["dog"]}}',
+    b'{"tagg\\u0069ng": {"k\\u0065ywords": ["dog"]}}',
+    b'{"tagging": {"keywords": ["raw\ttab"]}}',
+    b'{"tagging": {"keywords": ["dog"]}} trailing',
+    b'  {"tagging": {"keywords": ["dog"]}}  \n',
+    b'{"tagging": {"keywords": ["dog"]},}',
+    b'{"x": [1,], "tagging": {"keywords": ["dog"]}}',
+    b'{"x": ' + b'[' * 3000 + b']' * 3000 + b', "tagging": {"keywords": ["dog"]}}',
+    b'{"tagging": {"keywords": ["dog", 7, null, ["cat"], {"a": 1}, true, 1.5]}}',
+    b'{"tagging": {"keywords": []}, "other": {"keywords": ["x"]}}',
+    b'{"tagging": {"keywords": null}}',
+    b'{"tagging": ["keywords"]}',
+    b'{"tagging": {"scores": [0.5]}}',
+    b'[{"tagging": {"keywords": ["dog"]}}]',
+    b'"dog"',
+    b'',
+]
+
+
+def json_keywords(raw):
+    """The plain algorithm's reading of a keyword file: the keywords, or "error"."""
+    try:
+        keywords = json.loads(raw.decode("utf-8"))["tagging"]["keywords"]
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return "error"
+    return keywords if isinstance(keywords, list) else "error"
+
+
+def random_keyword_file(rng):
+    """A keyword file with the keywords among other fields, some odd, in varied layouts."""
+    def value(depth=0):
+        kind = rng.randrange(7 if depth < 3 else 4)
+        if kind == 0:
+            return rng.choice([0, -1, 2 ** 70, 0.5, 1e300, True, False, None])
+        if kind <= 2:
+            return "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0xA0, 0x24F),
+                                           0x4E00, 0x1F436, 0x22, 0x5C, 0x0A]))
+                           for _ in range(rng.randint(0, 6)))
+        if kind == 3:
+            return random_keywords(rng)
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(["id", "keywords", "scores", "tagging", "x"]): value(depth + 1)
+                for _ in range(rng.randint(0, 3))}
+    tagging = {"keywords": random_keywords(rng)}
+    for _ in range(rng.randint(0, 2)):
+        tagging[rng.choice(["scores", "model", "k"])] = value()
+    doc = {"tagging": tagging}
+    for _ in range(rng.randint(0, 3)):
+        doc[rng.choice(["id", "url", "x", "keywords"])] = value()
+    items = list(doc.items())
+    rng.shuffle(items)
+    text = json.dumps(dict(items), ensure_ascii=rng.random() < 0.5,
+                      indent=rng.choice([None, 0, 2]))
+    return text.encode("utf-8")
+
+
+def test_keyword_file_parsing_equals_json_module():
+    rng = random.Random(11)
+    files = KEYWORD_FILES + [random_keyword_file(rng) for _ in range(3000)]
+    parsed = 0
+    for raw in files:
+        expected = json_keywords(raw)
+        try:
+            got = parse_keywords(raw, "test.json")
+        except InputError as exc:
+            assert expected == "error", (raw, str(exc))
+            assert str(exc).startswith("test.json: "), str(exc)
+            continue
+        assert expected != "error", raw
+        assert got == expected and list(map(type, got)) == list(map(type, expected)), raw
+        parsed += 1
+    assert parsed > 3000 - 100  # the random files are valid: nearly all of them parse
 
 
 @pytest.mark.parametrize("bad", [7, None, 1.5, True, ["nested"], {"a": 1}])
