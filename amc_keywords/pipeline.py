@@ -21,7 +21,7 @@ import numpy as np
 from . import encoding, workers
 from .errors import InputError
 from .outputs import names_table, output_names
-from .sources import Plan, extract_archive, open_source
+from .sources import Plan, archive_read_ahead, extract_archive, open_source
 from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,14 +147,15 @@ def opening(outputs, dataset, openers, jobs):
 
 def _open_set(name, function, args, plan_path, names_path):
     source, entries, messages = function(*args)
-    size = int(entries.ids.max()) + 1
-    # Without a map, an image's name is its list entry: a listed image always has a name.
-    known = entries.names if entries.names is not None else entries.keys
-    with open(names_path, "wb") as f:
-        np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
-    entries.names = known = None  # written: free its memory before planning
-    plan = source.plan(entries, plan_path)
-    source.forget_directory()
+    with archive_read_ahead(source):  # the archive into the page cache while we plan
+        size = int(entries.ids.max()) + 1
+        # Without a map, an image's name is its list entry: a listed image always has a name.
+        known = entries.names if entries.names is not None else entries.keys
+        with open(names_path, "wb") as f:
+            np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
+        entries.names = known = None  # written: free its memory before planning
+        plan = source.plan(entries, plan_path)
+        source.forget_directory()
     return KeywordSet(name, source, plan, entries.origin, size, messages)
 
 

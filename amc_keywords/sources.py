@@ -22,6 +22,7 @@ Outputs
     to get each image's raw bytes.
     Every problem is an :class:`~amc_keywords.errors.InputError` naming the file and entry.
 """
+import contextlib
 import io
 import json
 import os
@@ -29,6 +30,7 @@ import pickle
 import shutil
 import struct
 import sys
+import threading
 import zlib
 from array import array
 from dataclasses import dataclass
@@ -1003,6 +1005,53 @@ def open_source(keyword_dir, name):
         return ZipSource(archive)
     raise InputError(f"{archive}: not found (nor an unzipped {folder}/); download {name}.zip "
                      "from the AMC keyword datasets link in README.md into that folder")
+
+
+@contextlib.contextmanager
+def archive_read_ahead(source):
+    """While the block runs, read ``source``'s archive once from start to end, in a thread,
+    so that the page cache holds it before the images are read.
+
+    A list's order is not the archive's (dev's is shuffled), so the images' members are read
+    at random places; from a cold cache that is one disk seek each, where one sequential read
+    costs a fraction of a second (measured at 1,000,000 Lite images, cache cold: 14.7 and
+    16.0 s without it, 13.4 and 14.7 s with it). Skipped for a folder, and for an archive
+    larger than half the memory available, which the page cache could not keep.
+    """
+    path = getattr(source, "path", None) if source.kind == "zip" else None
+    thread = None
+    if path is not None and os.path.getsize(path) < _available_memory() // 2:
+        thread = threading.Thread(target=_read_through, args=(path,), daemon=True)
+        thread.start()
+    try:
+        yield
+    finally:
+        if thread is not None:
+            thread.join()
+
+
+def _available_memory():
+    """Bytes of memory available without swapping (0 when unknown: no read-ahead)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _read_through(path, block=4 << 20):
+    try:
+        with open(path, "rb", buffering=0) as f:
+            with contextlib.suppress(AttributeError, OSError):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            buffer = bytearray(block)
+            while f.readinto(buffer):  # the GIL is released while the disk is read
+                pass
+    except OSError:
+        pass  # only an optimisation: the reads that matter report their own errors
 
 
 # --------------------------------------------------------------------------------------------

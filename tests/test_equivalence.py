@@ -458,3 +458,33 @@ def test_zip_lookup_when_keys_share_a_hash(tmp_path, monkeypatch):
     assert colliding.order is not None and colliding.sorted is None  # searched by string
     with pytest.raises(sources.InputError, match="no keyword file 'keywords_x/99999999.json'"):
         colliding.plan(sources.Entries(np.array([b"00000001", b"99999999"]), np.arange(2), "t"))
+
+
+def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkeypatch):
+    """The read-ahead reads the archive, and is waited for; not a folder, nor an archive too
+    large for the memory available; a failed read is no error (it is only an optimisation)."""
+    import time
+    from amc_keywords import sources
+    path = str(tmp_path / "keywords_x.zip")
+    sample.write_zip(path, [(f"{i:08d}.json", os.urandom(3000)) for i in range(400)],
+                     "keywords_x")
+    read = []
+
+    def slow_read_through(p):
+        time.sleep(0.2)
+        read.append(p)
+    monkeypatch.setattr(sources, "_read_through", slow_read_through)
+    with sources.archive_read_ahead(sources.ZipSource(path)):
+        assert read == []  # in a thread, while the block runs
+    assert read == [path]  # and over when the block is left
+    folder = tmp_path / "keywords_y"
+    folder.mkdir()
+    with sources.archive_read_ahead(sources.FolderSource(str(folder))):
+        pass
+    monkeypatch.setattr(sources, "_available_memory", lambda: 2 * os.path.getsize(path) - 2)
+    with sources.archive_read_ahead(sources.ZipSource(path)):
+        pass
+    assert read == [path]
+    monkeypatch.undo()
+    sources._read_through(path, block=4096)
+    sources._read_through(str(tmp_path / "gone.zip"))  # no exception
