@@ -25,7 +25,7 @@ from . import workers
 from .errors import InputError
 from .outputs import fill_ranges
 from .sources import bad_keyword, parse_keywords, read_payload
-from .vocabulary import TOKEN_SEP, KeywordEncoder
+from .vocabulary import TOKEN_SEP, KeywordEncoder, analyzer_settings
 
 # Separates images in the packed token text (see TOKEN_SEP): a chunk's tokens travel to the
 # main process as one string, far cheaper to pass than a list per image.
@@ -36,9 +36,9 @@ CHUNK = 2048  # images a task: large enough to amortise pickling, small enough t
 _encoder = None
 
 
-def _set_encoder(words, stop_words):
+def _set_encoder(words, settings):
     global _encoder
-    _encoder = KeywordEncoder(words, stop_words)
+    _encoder = KeywordEncoder(words, settings)
 
 
 def _keyword_lists(payload):
@@ -116,8 +116,8 @@ def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False, ke
     """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order; each chunk's
     packed tokens are also appended to the list ``keep``, when given (see
     :func:`encode_tokens`)."""
-    for _, (packed, n) in _run(source, plan, _tokens_chunk, (None, stop_words), jobs, label,
-                               quiet):
+    for _, (packed, n) in _run(source, plan, _tokens_chunk, (None, analyzer_settings(stop_words)),
+                               jobs, label, quiet):
         if keep is not None:
             keep.append((packed, n))
         for image in _unpack(packed, n):
@@ -143,8 +143,8 @@ def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encodin
            quiet=False):
     """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
     enter each image's ``[first, last]`` rows into the range table ``ranges``."""
-    return _write(plan, _run(source, plan, _encode_chunk, (words, stop_words), jobs, label,
-                             quiet), writer, ranges)
+    return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer_settings(stop_words)),
+                             jobs, label, quiet), writer, ranges)
 
 
 def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=False):

@@ -27,7 +27,6 @@ import os
 import re
 
 import numpy as np
-import scipy.sparse
 
 from .errors import InputError
 from .vocabulary import Vocabulary
@@ -245,6 +244,7 @@ class Keywords:
                            else 0)
             data = np.ones(len(self.rows), np.int64)
             # coo -> csr sums duplicate (image, word) pairs: the count of that word's rows.
+            import scipy.sparse  # here: the pipeline's processes never need it
             self._matrix = scipy.sparse.coo_matrix(
                 (data, (np.asarray(self.rows[:, 0]), np.asarray(self.rows[:, 1]))),
                 shape=(n_images, len(self.vocabulary))).tocsr()

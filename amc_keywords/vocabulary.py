@@ -20,16 +20,18 @@ Output
 analyses each distinct keyword once: the analyzer's tokens never span the joining space
 (its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all act within a
 keyword), so the tokens of the joined document are the tokens of each keyword in turn.
-The tests check this equality on hard cases (unicode, case, punctuation, stop words).
+Worker processes run that analyzer from its settings (:func:`analyzer_settings`, read off
+the CountVectorizer in the main process) and never import scikit-learn, which would cost
+each of them a second of start-up. The tests check both equalities on hard cases (unicode,
+case, punctuation, stop words).
 """
 import hashlib
 import json
+import re
 from array import array
 from itertools import chain
 
 import numpy as np
-import sklearn
-from sklearn.feature_extraction.text import CountVectorizer
 
 from .errors import InputError
 
@@ -41,7 +43,40 @@ STOP_WORDS = ("english", "none")
 
 def make_vectorizer(min_df=6, stop_words="english"):
     """The CountVectorizer of the original scripts (``stop_words="none"`` keeps every word)."""
+    from sklearn.feature_extraction.text import CountVectorizer  # only where a fit needs it
     return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
+
+
+def analyzer_settings(stop_words="english"):
+    """``(lowercase, token pattern, stop words)`` of the vectorizer's analyzer: plain data that
+    :func:`plain_analyzer` turns back into the same analyzer without scikit-learn.
+
+    Raises AssertionError if the vectorizer's analyzer were ever more than these three
+    settings (accent stripping, a custom preprocessor or tokenizer, n-grams).
+    """
+    vectorizer = make_vectorizer(1, stop_words)
+    if (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
+            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != \
+            ("word", None, None, None, (1, 1)):
+        raise AssertionError("CountVectorizer's analyzer is not lowercase + token pattern + "
+                             "stop words")
+    stop = vectorizer.get_stop_words()
+    return (bool(vectorizer.lowercase), vectorizer.token_pattern,
+            None if stop is None else frozenset(stop))
+
+
+def plain_analyzer(settings):
+    """The analyzer of :func:`analyzer_settings`, as sklearn's ``_analyze`` applies it to a
+    ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
+    lowercase, pattern, stop_words = settings
+    findall = re.compile(pattern).findall
+
+    def analyze(document):
+        tokens = findall(document.lower() if lowercase else document)
+        if stop_words is not None:
+            tokens = [token for token in tokens if token not in stop_words]
+        return tokens
+    return analyze
 
 
 def fingerprint(id_chunks):
@@ -71,7 +106,7 @@ class Vocabulary:
     """
 
     def __init__(self, words, min_df=6, stop_words="english", source="", images=0,
-                 fingerprint="", sklearn_version=sklearn.__version__):
+                 fingerprint="", sklearn_version=""):
         self.words = list(words)
         self.ids = {w: i for i, w in enumerate(self.words)}
         self.min_df, self.stop_words, self.source = min_df, stop_words, source
@@ -122,6 +157,8 @@ def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerpr
     order), consuming the lists as they arrive. When no word survives ``min_df``, the tokens
     are read a second time to name the largest ``--min-df`` that would keep one.
     """
+    import sklearn
+    from sklearn.feature_extraction.text import CountVectorizer
     vectorizer = CountVectorizer(min_df=min_df, analyzer=_as_given)
     try:
         vectorizer.fit(token_lists())
@@ -139,7 +176,8 @@ def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerpr
                              "not a stop word; nothing to build a vocabulary from") from None
         raise
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-    return Vocabulary(words, min_df, stop_words, source, images, ids_fingerprint)
+    return Vocabulary(words, min_df, stop_words, source, images, ids_fingerprint,
+                      sklearn.__version__)
 
 
 class KeywordEncoder:
@@ -152,8 +190,8 @@ class KeywordEncoder:
 
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
 
-    def __init__(self, words, stop_words):
-        self.analyzer = make_vectorizer(1, stop_words).build_analyzer()
+    def __init__(self, words, settings):
+        self.analyzer = plain_analyzer(settings)  # settings: from analyzer_settings()
         self.ids = {w: i for i, w in enumerate(words)} if words is not None else {}
         self._clear()
 

@@ -13,7 +13,8 @@ from amc_keywords import sample
 from amc_keywords.errors import InputError
 from amc_keywords.outputs import RowWriter
 from amc_keywords.sources import parse_keywords
-from amc_keywords.vocabulary import TOKEN_SEP, KeywordEncoder, Vocabulary, make_vectorizer
+from amc_keywords.vocabulary import (TOKEN_SEP, KeywordEncoder, Vocabulary, analyzer_settings,
+                                     make_vectorizer, plain_analyzer)
 
 OUT_NAMES = ["img_keyword_ind_clickture_lite_sk_6_sparse.npy",
              "img_keyword_ind_clickture_dev_sk_6_sparse.npy",
@@ -201,6 +202,21 @@ def random_keywords(rng):
 
 
 @pytest.mark.parametrize("stop_words", ["english", "none"])
+def test_plain_analyzer_equals_sklearn_analyzer(stop_words):
+    """Workers analyse without scikit-learn, from the settings read off its vectorizer."""
+    rng = random.Random(3)
+    documents = [" ".join(random_keywords(rng)) for _ in range(5000)]
+    documents += [k for k in sample.HARD] + ["ΣΑΣ ΑΣ", "İİ ıı", "ǅǅ ǆǆ", "ﬁﬁ ßß", "Ⅻ ⅻ",
+                                              "THE The the", "x y zz", "a\u0301b \u0301ab"]
+    expected = make_vectorizer(1, stop_words).build_analyzer()
+    analyzer = plain_analyzer(analyzer_settings(stop_words))
+    for document in documents:
+        assert analyzer(document) == expected(document), document
+    assert any(analyzer(d) != plain_analyzer((True, r"(?u)\b\w\w+\b", None))(d)
+               for d in documents) == (stop_words == "english")  # stop words do matter
+
+
+@pytest.mark.parametrize("stop_words", ["english", "none"])
 def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
     rng = random.Random(5)
     lists = [random_keywords(rng) for _ in range(3000)]
@@ -210,7 +226,7 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
     expected_tokens = [analyzer(" ".join(keywords)) for keywords in lists]
     expected_ids = [[vectorizer.vocabulary_[t] for t in tokens if t in vectorizer.vocabulary_]
                     for tokens in expected_tokens]
-    encoder = KeywordEncoder(words, stop_words)
+    encoder = KeywordEncoder(words, analyzer_settings(stop_words))
     # Batches of varied size, as chunks are; the first ones meet every keyword for the first
     # time, later ones mix known and new keywords.
     start = 0
@@ -321,7 +337,7 @@ def test_keyword_file_parsing_equals_json_module():
 
 @pytest.mark.parametrize("bad", [7, None, 1.5, True, ["nested"], {"a": 1}])
 def test_keyword_encoder_refuses_non_strings(bad):
-    encoder = KeywordEncoder(["cat", "dog"], "english")
+    encoder = KeywordEncoder(["cat", "dog"], analyzer_settings("english"))
     encoder.encode_lists([["cat"], ["dog"]])
     for method in (encoder.encode_lists, encoder.token_texts):
         with pytest.raises(TypeError):
