@@ -24,7 +24,7 @@ from tqdm import tqdm
 from . import workers
 from .errors import InputError
 from .outputs import fill_ranges
-from .sources import bad_keyword, parse_keywords, read_payload
+from .sources import bad_keyword, keyword_lists, payload_location
 from .vocabulary import TOKEN_SEP, KeywordEncoder, analyzer_settings
 
 # Separates images in the packed token text (see TOKEN_SEP): a chunk's tokens travel to the
@@ -41,20 +41,14 @@ def _set_encoder(words, settings):
     _encoder = KeywordEncoder(words, settings)
 
 
-def _keyword_lists(payload):
-    """``(wheres, keyword lists)`` of a chunk's images, in order."""
-    wheres, lists = [], []
-    for where, raw in read_payload(payload):
-        wheres.append(where)
-        lists.append(parse_keywords(raw, where))
-    return wheres, lists
-
-
-def _checked(method, wheres, lists):
-    """``method(lists)``; when a list holds a non-string, the error naming its image."""
+def _checked(method, payload):
+    """``method(lists)`` of the payload's keyword lists; when a list holds a non-string, the
+    error naming its image."""
+    lists = keyword_lists(payload)
     try:
         return method(lists)
     except TypeError:
+        wheres = (payload_location(payload, i) for i in range(len(lists)))
         error = next(filter(None, map(bad_keyword, lists, wheres)), None)
         if error is None:
             raise
@@ -64,13 +58,13 @@ def _checked(method, wheres, lists):
 def _encode_chunk(payload):
     """Rows of one chunk: per-image row counts, word ids, and the number of tokens seen."""
     _encoder.trim()
-    return _checked(_encoder.encode_lists, *_keyword_lists(payload))
+    return _checked(_encoder.encode_lists, payload)
 
 
 def _tokens_chunk(payload):
     """Each image's analyzer tokens (for fitting the vocabulary), packed into one string."""
     _encoder.trim()
-    texts = _checked(_encoder.token_texts, *_keyword_lists(payload))
+    texts = _checked(_encoder.token_texts, payload)
     return IMAGE_SEP.join(texts), len(texts)
 
 

@@ -18,8 +18,8 @@ Outputs
     :class:`Entries` (list entries, image ids and names), a *source* (:class:`ZipSource` or
     :class:`FolderSource`) whose :meth:`plan` says where each entry's keyword file is (a
     :class:`Plan`, written to a file and read back a chunk at a time), small picklable
-    *payloads* made from a chunk of the plan, and :func:`read_payload`, which a worker calls
-    to get each image's raw bytes.
+    *payloads* made from a chunk of the plan, and :func:`keyword_lists`, which a worker calls
+    to get each image's keywords.
     Every problem is an :class:`~amc_keywords.errors.InputError` naming the file and entry.
 """
 import contextlib
@@ -522,22 +522,34 @@ class _KeywordFile(msgspec.Struct, gc=False):
 _decode_keyword_file = msgspec.json.Decoder(_KeywordFile).decode
 
 
-def parse_keywords(raw, where):
-    """The keyword list of one keyword file (bytes), or an InputError naming ``where``.
+def parse_keyword_files(raws, where_of):
+    """The keyword list of each keyword file (bytes) of ``raws``, in order, or an InputError
+    naming ``where_of(i)``, the location of the i-th file.
 
-    The result is ``json.loads(raw.decode("utf-8"))["tagging"]["keywords"]`` when that is a
-    list of strings. The fast path (msgspec) accepts only such files; anything else (a
-    keyword that is not a string, NaN, a lone surrogate, invalid input, ...) goes to the json
-    module, which gives the value or the error the plain algorithm would.
+    Each result is ``json.loads(raw.decode("utf-8"))["tagging"]["keywords"]`` when that is a
+    list (a non-string keyword is left for the encoder to report). The fast path (msgspec)
+    accepts only a list of strings; anything else (a keyword that is not a string, NaN, a
+    lone surrogate, invalid input, ...) goes to the json module, which gives the value or
+    the error the plain algorithm would.
     """
-    try:
-        # msgspec does not check the UTF-8 of fields it skips; the json module would refuse
-        # the file. ASCII (the common case) is valid UTF-8 and is checked far faster.
-        if not raw.isascii():
-            raw.decode("utf-8")
-        return _decode_keyword_file(raw).tagging.keywords
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        pass
+    lists = []
+    # Names bound once: this loop runs once an image, a million times for Lite.
+    append, decode = lists.append, _decode_keyword_file
+    for raw in raws:
+        try:
+            # msgspec does not check the UTF-8 of fields it skips; the json module would
+            # refuse the file. ASCII (the common case) is valid UTF-8 and is checked faster.
+            if not raw.isascii():
+                raw.decode("utf-8")
+            append(decode(raw).tagging.keywords)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            append(_parse_keyword_file(raw, where_of(len(lists))))
+    return lists
+
+
+def _parse_keyword_file(raw, where):
+    """The keywords of one file by the json module, or the InputError that says what is
+    wrong."""
     doc = _parse_json(raw, where)
     tagging = doc.get("tagging") if isinstance(doc, dict) else None
     if not isinstance(tagging, dict) or "keywords" not in tagging:
@@ -857,7 +869,7 @@ class ZipSource:
         if self.keys[i] != key:
             return None
         return next(_read_zip_members(self.path, self.top, self.keys[i:i + 1],
-                                      self.table[i:i + 1]))[1]
+                                      self.table[i:i + 1]))
 
 
 def _record_starts(cd, buf):
@@ -1074,22 +1086,23 @@ SMALL_MEMBER = 1 << 16  # keyword files deflate to a few hundred bytes
 
 
 def _read_zip_members(path, top, keys, table):
-    prefix = top + "/" if top else ""
+    """Yield the raw (inflated, CRC-checked) bytes of each member of ``table``; an error names
+    the member by its key."""
     # Names bound once: this loop runs once an image, a million times for Lite.
     fd, header, names_at = _open_fd(path), _LOCAL.size, struct.Struct("<2H").unpack_from
     # ISA-L's inflate gives zlib's output 1.6x faster (4.9 -> 3.0 us a keyword file).
     pread, inflate, crc32 = os.pread, isal_zlib.decompress, zlib.crc32
-    for key, (offset, csize, usize, crc, method) in zip(keys, table.tolist()):
+    for i, (offset, csize, usize, crc, method) in enumerate(table.tolist()):
         block = pread(fd, header + HEADER_SLACK + csize, offset)
-        if len(block) < header or block[:4] != b"PK\x03\x04":
-            raise InputError(f"{_where(path, prefix, key)}: bad local header: the archive is "
+        if len(block) < header or not block.startswith(b"PK\x03\x04"):
+            raise InputError(f"{_where(path, top, keys[i])}: bad local header: the archive is "
                              "damaged; download it again")
         name_len, extra_len = names_at(block, 26)
         start = header + name_len + extra_len
         data = block[start:start + csize] if start <= header + HEADER_SLACK else \
             pread(fd, csize, offset + start)
         if len(data) != csize:
-            raise InputError(f"{_where(path, prefix, key)}: cut short: the archive is "
+            raise InputError(f"{_where(path, top, keys[i])}: cut short: the archive is "
                              "truncated; download it again")
         try:
             if method != 8:
@@ -1099,30 +1112,34 @@ def _read_zip_members(path, top, keys, table):
             else:  # a large member could claim a small size and inflate without end: bound it
                 raw = zlib.decompressobj(-15).decompress(data, usize + 1)
         except (zlib.error, isal_zlib.error) as exc:
-            raise InputError(f"{_where(path, prefix, key)}: cannot be decompressed ({exc}): "
+            raise InputError(f"{_where(path, top, keys[i])}: cannot be decompressed ({exc}): "
                              "the archive is damaged; download it again") from None
         if len(raw) != usize or crc32(raw) != crc:
-            raise InputError(f"{_where(path, prefix, key)}: CRC check failed: the archive is "
+            raise InputError(f"{_where(path, top, keys[i])}: CRC check failed: the archive is "
                              "damaged; download it again")
-        yield (path, prefix, key), raw
+        yield raw
 
 
-def _where(path, prefix, key):
-    return f"{path}: {prefix}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
+def _where(path, top, key):
+    return f"{path}: {top + '/' if top else ''}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
 
 
 def location(where):
-    """Text of a location: workers pass ``(archive, prefix, key)`` and format it only on error,
+    """Text of a location: workers pass ``(archive, top, key)`` and format it only on error,
     a cost per image saved."""
     return _where(*where) if isinstance(where, tuple) else where
 
 
+def _folder_file(root, key):
+    return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+
+
 def _read_folder_files(root, keys):
     for key in keys:
-        path = os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+        path = _folder_file(root, key)
         try:
             with open(path, "rb") as f:
-                yield path, f.read()
+                yield f.read()
         except FileNotFoundError:
             raise InputError(f"{path}: no keyword file for list entry "
                              f"'{key.decode('utf-8', 'replace')}'; check that the list and "
@@ -1130,10 +1147,25 @@ def _read_folder_files(root, keys):
 
 
 def read_payload(payload):
-    """Yield ``(where, raw bytes)`` for each image of a payload made by ``source.payload``."""
+    """Yield the raw bytes of each image's keyword file, for a payload made by
+    ``source.payload``."""
     if payload[0] == "zip":
         return _read_zip_members(*payload[1:])
     return _read_folder_files(*payload[1:])
+
+
+def payload_location(payload, i):
+    """Where the i-th image of a payload is read from (see :func:`location`)."""
+    if payload[0] == "zip":
+        _, path, top, keys, _ = payload
+        return path, top, keys[i]
+    _, root, keys = payload
+    return _folder_file(root, keys[i])
+
+
+def keyword_lists(payload):
+    """The keyword list of each image of a payload, in order (what a worker computes)."""
+    return parse_keyword_files(read_payload(payload), lambda i: payload_location(payload, i))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1169,8 +1201,9 @@ def extract_archive(archive, target):
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         made = set()
-        for where, raw in _read_zip_members(archive, source.top, source.keys, source.table):
-            dest = os.path.join(tmp, where[2].decode("utf-8") + KEYWORD_SUFFIX)
+        for key, raw in zip(source.keys, _read_zip_members(archive, source.top, source.keys,
+                                                           source.table)):
+            dest = os.path.join(tmp, key.decode("utf-8") + KEYWORD_SUFFIX)
             folder = os.path.dirname(dest)
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)

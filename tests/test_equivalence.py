@@ -12,7 +12,7 @@ from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
 from amc_keywords import sample
 from amc_keywords.errors import InputError
 from amc_keywords.outputs import RowWriter
-from amc_keywords.sources import parse_keywords
+from amc_keywords.sources import parse_keyword_files
 from amc_keywords.vocabulary import (TOKEN_SEP, KeywordEncoder, Vocabulary, analyzer_settings,
                                      make_vectorizer, plain_analyzer)
 
@@ -324,7 +324,7 @@ def test_keyword_file_parsing_equals_json_module():
     for raw in files:
         expected = json_keywords(raw)
         try:
-            got = parse_keywords(raw, "test.json")
+            got = parse_keyword_files([raw], lambda i: "test.json")[0]
         except InputError as exc:
             assert expected == "error", (raw, str(exc))
             assert str(exc).startswith("test.json: "), str(exc)
@@ -333,6 +333,11 @@ def test_keyword_file_parsing_equals_json_module():
         assert got == expected and list(map(type, got)) == list(map(type, expected)), raw
         parsed += 1
     assert parsed > 3000 - 100  # the random files are valid: nearly all of them parse
+    # In one batch, as a worker parses a chunk: the same lists, and an error names the file.
+    good = [raw for raw in files if json_keywords(raw) != "error"]
+    assert parse_keyword_files(good, str) == [json_keywords(raw) for raw in good]
+    with pytest.raises(InputError, match="^7: not valid JSON"):
+        parse_keyword_files(good[:7] + [b"{"] + good[7:], str)
 
 
 @pytest.mark.parametrize("bad", [7, None, 1.5, True, ["nested"], {"a": 1}])
@@ -380,8 +385,7 @@ def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
     assert sorted(source.keys.tolist()) == sorted(expected)
     keys = source.keys[::max(1, n // 500)]
     plan = source.plan(Entries(keys, np.arange(len(keys)), "test"))
-    got = dict((where[2], raw) for where, raw in read_payload(
-        source.payload(plan.read(0, len(plan)))))
+    got = dict(zip(keys.tolist(), read_payload(source.payload(plan.read(0, len(plan))))))
     assert got == {k: expected[k] for k in keys.tolist()}
     if kind == "signature in a name":
         assert source.unsafe == ["keywords_x/sub/../x.json"]
