@@ -16,6 +16,7 @@ stays flat however many images there are. ``jobs=1`` runs in this process.
 """
 import collections
 import sys
+from itertools import repeat
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,14 +158,18 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
                 bar.update(n)
 
     def encode_packed(packed, n):
-        counts, word_ids, n_tokens = np.zeros(n, np.int32), [], 0
-        for i, image in enumerate(_unpack(packed, n)):
-            if image:
-                tokens = image.split(TOKEN_SEP)
-                found = [ids[t] for t in tokens if t in ids]
-                counts[i], n_tokens = len(found), n_tokens + len(tokens)
-                word_ids.extend(found)
-        return counts, word_ids, n_tokens
+        # Vectorised over the chunk: one dict look-up a token, no Python loop over images.
+        # Tokens of all images in a row; an image without tokens stands as one '' (no word),
+        # so that every image has at least one slot and the slots delimit the images.
+        images = _unpack(packed, n)
+        slots = np.fromiter((image.count(TOKEN_SEP) + 1 for image in images), np.int64, n)
+        tokens = packed.replace(IMAGE_SEP, TOKEN_SEP).split(TOKEN_SEP) if n else []
+        found = np.fromiter(map(ids.get, tokens, repeat(-1)), np.int64, len(tokens))
+        in_vocabulary = found >= 0
+        counts = np.add.reduceat(in_vocabulary, np.cumsum(slots) - slots).astype(np.int32) \
+            if n else np.zeros(0, np.int32)
+        n_tokens = len(tokens) - images.count("")
+        return counts, found[in_vocabulary], n_tokens
 
     return _write(plan, encoded(), writer, ranges)
 
