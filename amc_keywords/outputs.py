@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import re
+import threading
 
 import numpy as np
 
@@ -116,6 +117,7 @@ class OutputSet:
         self.folder = folder
         self.pending = {}  # final path -> temporary path
         self.scratch_files = []  # working files of the run, removed at the end
+        self.syncing = {}  # temporary path -> thread writing it to disk (see sync_soon)
         try:
             os.makedirs(folder, exist_ok=True)
             probe = self._temp(os.path.join(folder, "write-test"))
@@ -164,10 +166,24 @@ class OutputSet:
             json.dump(obj, f, ensure_ascii=False, indent=0)
             f.write("\n")
 
+    def sync_soon(self, temp):
+        """Start writing a finished file to disk now, in a thread, rather than at commit: a
+        Lite rows file is hundreds of MB, and the disk writes it while the run goes on."""
+        failed = []
+        thread = threading.Thread(target=lambda: failed.extend(_fsync(temp)), daemon=True)
+        thread.start()
+        self.syncing[temp] = (thread, failed)
+
     def commit(self):
+        # Every file on disk before any is moved into place: a crash leaves old or new files.
         for final, temp in self.pending.items():
-            with open(temp, "rb") as f:
-                os.fsync(f.fileno())
+            thread, failed = self.syncing.pop(temp, (None, None))
+            if thread is None:
+                failed = _fsync(temp)
+            else:
+                thread.join()
+            if failed:
+                raise failed[0]
         for final, temp in self.pending.items():
             os.replace(temp, final)
         written = list(self.pending)
@@ -181,13 +197,23 @@ class OutputSet:
                 os.remove(temp)
             except OSError:
                 pass
-        self.pending, self.scratch_files = {}, []
+        self.pending, self.scratch_files, self.syncing = {}, [], {}
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, value, tb):
         self.abort()  # after commit() nothing is pending; on an error, drop the temporaries
+
+
+def _fsync(path):
+    """fsync ``path``; returns the error, if any, in a list (so a thread can hand it over)."""
+    try:
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    except OSError as exc:
+        return [exc]
+    return []
 
 
 def _alive(pid):

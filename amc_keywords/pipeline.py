@@ -223,6 +223,7 @@ def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
     finally:
         keyword_set.tokens = None
         writer.close()
+    outputs.sync_soon(writer.path)
     outputs.save_array(names["ranges"], ranges)
     counts = stats.counts
     return {"set": keyword_set.name, "images": len(counts), "rows": stats.rows,

@@ -144,3 +144,28 @@ def test_extract_refuses_a_zip_bomb_before_writing(tmp_path):
     assert "zip bomb" in proc.stderr.strip().splitlines()[-1]
     assert not (data / "keywords_lite").exists()
     assert not [p for p in os.listdir(data) if p.endswith(".tmp")]
+
+
+def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_path,
+                                                                          monkeypatch):
+    from amc_keywords import outputs as outputs_module
+    out = outputs_module.OutputSet(str(tmp_path))
+    for name in ("a.npy", "b.npy"):
+        with open(out.path(name), "wb") as f:
+            f.write(name.encode())
+    out.sync_soon(out.pending[str(tmp_path / "a.npy")])
+    assert sorted(out.commit()) == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]
+    assert (tmp_path / "a.npy").read_bytes() == b"a.npy" and out.syncing == {}
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+    out = outputs_module.OutputSet(str(tmp_path))
+    with open(out.path("a.npy"), "wb") as f:
+        f.write(b"new")
+    monkeypatch.setattr(outputs_module.os, "fsync", lambda fd: (_ for _ in ()).throw(
+        OSError(5, "Input/output error")))
+    out.sync_soon(out.pending[str(tmp_path / "a.npy")])
+    with pytest.raises(OSError, match="Input/output error"):
+        out.commit()
+    out.abort()
+    assert (tmp_path / "a.npy").read_bytes() == b"a.npy"  # the earlier file, untouched
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
