@@ -16,8 +16,8 @@ stays flat however many images there are. ``jobs=1`` runs in this process.
 """
 import collections
 import sys
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from tqdm import tqdm
@@ -163,11 +163,10 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
         # so that every image has at least one slot and the slots delimit the images.
         images = _unpack(packed, n)
         slots = np.fromiter((image.count(TOKEN_SEP) + 1 for image in images), np.int64, n)
-        tokens = packed.replace(IMAGE_SEP, TOKEN_SEP).split(TOKEN_SEP) if n else []
+        tokens = packed.replace(IMAGE_SEP, TOKEN_SEP).split(TOKEN_SEP)
         found = np.fromiter(map(ids.get, tokens, repeat(-1)), np.int64, len(tokens))
         in_vocabulary = found >= 0
-        counts = np.add.reduceat(in_vocabulary, np.cumsum(slots) - slots).astype(np.int32) \
-            if n else np.zeros(0, np.int32)
+        counts = np.add.reduceat(in_vocabulary, np.cumsum(slots) - slots).astype(np.int32)
         n_tokens = len(tokens) - images.count("")
         return counts, found[in_vocabulary], n_tokens
 
