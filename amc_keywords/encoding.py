@@ -23,10 +23,10 @@ import numpy as np
 from tqdm import tqdm
 
 from . import workers
-from .errors import InputError
-from .outputs import fill_ranges
-from .sources import bad_keyword, keyword_lists, payload_location
-from .vocabulary import TOKEN_SEP, KeywordEncoder, analyzer_settings
+from .analyzer import TOKEN_SEP, KeywordEncoder, analyzer_settings, word_index
+from .keyword_files import bad_keyword
+from .sources import keyword_lists, payload_location
+from .tables import fill_ranges
 
 # Separates images in the packed token text (see TOKEN_SEP): a chunk's tokens travel to the
 # main process as one string, far cheaper to pass than a list per image.
@@ -149,7 +149,7 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
     The tokens are the analyzer's own (see :meth:`KeywordEncoder.token_texts`), so the rows
     are those of :func:`encode`: the words of the vocabulary, in token order.
     """
-    ids = {w: i for i, w in enumerate(words)}
+    ids = word_index(words)
 
     def encoded():
         with _bar(plan, label, quiet) as bar:
@@ -190,5 +190,5 @@ def _write(plan, encoded, writer, ranges):
         done += n
         rows_done += len(rows)
     if done != len(plan):  # cannot happen unless a worker lost a chunk
-        raise InputError(f"internal error: encoded {done} of {len(plan)} images")
+        raise RuntimeError(f"internal error: encoded {done} of {len(plan)} images")
     return EncodeStats(counts, tokens)

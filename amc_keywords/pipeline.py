@@ -1,86 +1,36 @@
-"""The steps both dataset scripts take, in the order they take them.
+"""The steps both datasets take (:mod:`amc_keywords.datasets` strings them together).
 
 Input
-    Parsed command-line options (:func:`add_common_options` defines the shared ones) and, per
-    image set, a function that opens it (returns its source and entries in output order);
-    :func:`opening` runs those in worker processes and returns a :class:`KeywordSet` each.
+    An :class:`~amc_keywords.writing.OutputSet` (the output folder), functions that open
+    each image set (return its source, its :class:`~amc_keywords.lists.Entries` in output
+    order and notices), and the settings: min_df, stop words, jobs, quiet, refit.
 Output
-    The files of :mod:`amc_keywords.outputs` in ``--out-dir``, all moved into place together
-    at the end, and a summary on stdout: images, vocabulary size, rows, images without rows,
-    share of tokens dropped, keywords per image, and the paths written.
+    :func:`opening` gives a :class:`KeywordSet` per set (opened in worker processes, which
+    write its plan and names table); :func:`obtain_vocabulary` reuses or fits the vocabulary;
+    :func:`encode_set` writes a set's rows and range table; :func:`finish` writes the run's
+    manifest (:mod:`amc_keywords.manifest`), moves every file into place and prints the
+    summary: images, vocabulary size, rows, images without rows, share of tokens dropped,
+    keywords per image, and the paths written. :func:`up_to_date` skips a run whose manifest
+    shows nothing changed.
 """
-import argparse
 import contextlib
 import os
+import pickle
 import sys
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import encoding, workers
-from .errors import InputError
-from .outputs import names_table, output_names
-from .sources import Plan, archive_read_ahead, extract_archive, open_source
-from .vocabulary import STOP_WORDS, Vocabulary, fingerprint, fit_vocabulary
+from . import encoding, manifest, workers
+from .filenames import original_names, output_names
+from .manifest import source_input
+from .sources import Plan
+from .tables import names_table, original_range_table
+from .vocabulary import Vocabulary, fingerprint, fit_vocabulary
+from .writing import file_record, open_temporary
+from .zip_reader import archive_read_ahead
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE_DIR = os.path.join(REPO_ROOT, "keyword", "sample")
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
-
-
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def add_common_options(parser, dataset_dir):
-    """The options both scripts share; paths default to the repository's own folders."""
-    parser.add_argument("--keyword-dir", default=os.path.join(REPO_ROOT, "keyword"),
-                        help="folder holding the downloaded keywords_*.zip archives (or their "
-                             "unzipped folders, used when present) (default: %(default)s)")
-    parser.add_argument("--out-dir", default=None,
-                        help=f"folder for the outputs (default: {dataset_dir}; with --sample, "
-                             "a folder under the system's temporary directory)")
-    parser.add_argument("--min-df", type=positive_int, default=6,
-                        help="keep words found in at least this many images; it is the 6 of "
-                             "the output names (default: %(default)s)")
-    parser.add_argument("--stop-words", choices=STOP_WORDS, default="english",
-                        help="'english' drops scikit-learn's English stop words, 'none' keeps "
-                             "every word (default: %(default)s)")
-    parser.add_argument("--refit", action="store_true",
-                        help="fit the vocabulary again even when a matching vocabulary file "
-                             "exists in --out-dir")
-    parser.add_argument("--extract", action="store_true",
-                        help="unpack each archive next to itself first (keyword/keywords_<set>/)"
-                             " and read the files from there; by default archives are read in "
-                             "place")
-    parser.add_argument("--sample", action="store_true",
-                        help="run on the small synthetic sample shipped in keyword/sample/ and "
-                             "write to a temporary folder (printed)")
-    parser.add_argument("--jobs", type=positive_int, default=workers.default_jobs(),
-                        help="worker processes; outputs are identical for any value "
-                             "(default: all cores, %(default)s)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bars (they are also off when stderr is not a "
-                             "terminal)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show a traceback instead of a one-line error")
-
-
-def resolve_dirs(args, dataset_dir, dataset):
-    """``(keyword_dir, side_dir, out_dir)``: where archives, list/map files and outputs are."""
-    if args.sample:
-        out_dir = args.out_dir or os.path.join(tempfile.gettempdir(), "amc-keywords-sample",
-                                               dataset)
-        return SAMPLE_DIR, SAMPLE_DIR, out_dir
-    return args.keyword_dir, dataset_dir, args.out_dir or dataset_dir
 
 
 @dataclass
@@ -96,6 +46,7 @@ class KeywordSet:
     origin: str
     size: int
     messages: list
+    inputs: dict  # the manifest's record of each input file of the set, by role
     tokens: list = None  # packed analyzer tokens kept from fitting (encoding.encode_tokens)
 
     def ids(self):
@@ -105,23 +56,26 @@ class KeywordSet:
 
 
 @contextlib.contextmanager
-def opening(outputs, dataset, openers, jobs):
+def opening(outputs, dataset, openers, jobs, strict=False, names_tables=True):
     """Open the sets in worker processes, all at once; yields ``opened(subset)``, which waits
     for that set only and returns its KeywordSet (after printing its notices).
 
     ``openers`` are ``(subset, function, *args)`` where ``function(*args)`` returns ``(source,
-    entries, messages)``. A worker does the memory-hungry part (archive directory, id map,
-    list, dataset.json) and writes the set's plan and names table to files; only a small
-    KeywordSet comes back, so the main process stays the same size however many images
-    there are. Waiting for one set only lets the dev vocabulary be fitted while the large
-    Lite set is still being opened.
+    entries, messages, inputs)``; the source's fingerprint is added to its inputs (with
+    ``strict``, a folder's files are read for it). ``names_tables``: the names tables are
+    outputs (else working files, dropped at the end). A worker does the memory-hungry part
+    (archive directory, id map, list, dataset.json) and writes the set's plan and names table
+    to files; only a small KeywordSet comes back, so the main process stays the same size
+    however many images there are. Waiting for one set only lets the dev vocabulary be fitted
+    while the large Lite set is still being opened.
     """
     calls = {}
     for subset, function, *args in openers:
         names_file = output_names(dataset, subset, 1)["names"]
         calls[subset] = (_open_set, subset or dataset, function, args,
                          outputs.scratch(f"plan_{subset or dataset}.npy"),
-                         outputs.path(names_file))
+                         outputs.path(names_file) if names_tables else
+                         outputs.scratch(names_file), strict)
     done = {}
 
     def opened(subset):
@@ -131,100 +85,111 @@ def opening(outputs, dataset, openers, jobs):
                 print(message, file=sys.stderr)
         return done[subset]
 
-    if jobs == 1:
-        def fetch(subset):  # here, when first asked for
-            function, *args = calls[subset]
-            return function(*args)
+    with contextlib.ExitStack() as stack:
+        if jobs == 1:
+            def fetch(subset):  # here, when first asked for
+                function, *args = calls[subset]
+                return function(*args)
+        else:
+            executor = stack.enter_context(workers.pool(min(jobs, len(calls)),
+                                                        one_task_each=True))
+            futures = {subset: workers.submit(executor, *call) for subset, call in calls.items()}
+
+            def fetch(subset):
+                return workers.result(futures[subset])
         yield opened
-        return
-    with workers.pool(min(jobs, len(calls)), one_task_each=True) as executor:
-        futures = {subset: workers.submit(executor, *call) for subset, call in calls.items()}
-
-        def fetch(subset):
-            return workers.result(futures[subset])
-        yield opened
 
 
-def _open_set(name, function, args, plan_path, names_path):
-    source, entries, messages = function(*args)
+def _open_set(name, function, args, plan_path, names_path, strict):
+    source, entries, messages, inputs = function(*args)
+    inputs[f"{name} keywords"] = source_input(source, strict)
     with archive_read_ahead(source):  # the archive into the page cache while we plan
         size = int(entries.ids.max()) + 1
         # Without a map, an image's name is its list entry: a listed image always has a name.
         known = entries.names if entries.names is not None else entries.keys
-        with open(names_path, "wb") as f:
+        with open_temporary(names_path) as f:
             np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
         entries.names = known = None  # written: free its memory before planning
         plan = source.plan(entries, plan_path)
         source.forget_directory()
-    return KeywordSet(name, source, plan, entries.origin, size, messages)
+    return KeywordSet(name, source, plan, entries.origin, size, messages, inputs)
 
 
-def open_keyword_source(keyword_dir, name, extract):
-    """The source of ``keyword_dir/name``, unpacking the archive first with ``--extract``."""
-    if extract:
-        archive = os.path.join(keyword_dir, name + ".zip")
-        if not os.path.isdir(os.path.join(keyword_dir, name)):
-            if not os.path.isfile(archive):
-                raise InputError(f"{archive}: not found; download {name}.zip from the AMC "
-                                 "keyword datasets link in README.md into that folder")
-            print(f"extracting {archive} ...", file=sys.stderr)
-        extract_archive(archive, os.path.join(keyword_dir, name))
-    return open_source(keyword_dir, name)
+def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, refit, jobs,
+                      quiet, save=True):
+    """Reuse the vocabulary file when it matches these parameters and images, else fit it
+    (and, with ``save``, write it).
 
-
-def obtain_vocabulary(outputs, dataset, args, source_label, sets):
-    """Reuse the vocabulary file when it matches these parameters and images, else fit it.
-
-    ``sets`` are the KeywordSets the vocabulary is fitted on.
+    ``sets`` are the KeywordSets the vocabulary is fitted on; ``source_label`` names them in
+    the vocabulary file (``"dev"``, ``"train,test"``).
     """
-    name = output_names(dataset, None, args.min_df)["vocabulary"]
+    name = output_names(dataset, None, min_df)["vocabulary"]
     path = os.path.join(outputs.folder, name)
     images = sum(len(s.plan) for s in sets)
     ids_fingerprint = fingerprint(ids for s in sets for ids in s.ids())
-    if os.path.exists(path) and not args.refit:
+    # What the words depend on: the keyword files and lists of the images fitted on (not the
+    # maps, which only name the images).
+    inputs = {role: record for s in sets for role, record in s.inputs.items()
+              if not role.endswith(" map")}
+    fit_inputs = {role: record["fingerprint"] for role, record in inputs.items()}
+    if os.path.exists(path) and not refit:
         vocabulary = Vocabulary.load(path)
-        if vocabulary.matches(args.min_df, args.stop_words, source_label, ids_fingerprint):
+        if not vocabulary.matches(min_df, stop_words, source_label, ids_fingerprint):
+            print(f"vocabulary: {path} was fitted with other parameters or images; "
+                  "fitting again")
+        elif vocabulary.inputs != fit_inputs:
+            changed = sorted(os.path.basename(inputs[role]["path"]) for role in fit_inputs
+                             if vocabulary.inputs.get(role) != fit_inputs[role])
+            print(f"vocabulary: {', '.join(changed)} changed since the vocabulary was fitted; "
+                  "fitting again")
+        else:
             print(f"vocabulary: reusing {path} ({len(vocabulary)} words; --refit to fit again)")
             return vocabulary
-        print(f"vocabulary: {path} was fitted with other parameters or images; fitting again")
 
     def token_lists():
         for s in sets:
             # A set of moderate size keeps its tokens (~250 bytes an image), so that encoding
             # it needs no second read; a larger one is read again, to keep memory flat.
             keep = [] if len(s.plan) <= KEEP_TOKENS else None
-            yield from encoding.token_lists(s.source, s.plan, args.stop_words, args.jobs,
-                                            f"vocabulary ({s.name})", args.quiet, keep)
+            yield from encoding.token_lists(s.source, s.plan, stop_words, jobs,
+                                            f"vocabulary ({s.name})", quiet, keep)
             s.tokens = keep
 
     where = " + ".join(str(s.source.path) for s in sets)
-    vocabulary = fit_vocabulary(token_lists, args.min_df, args.stop_words, source_label, images,
+    vocabulary = fit_vocabulary(token_lists(), min_df, stop_words, source_label, images,
                                 ids_fingerprint, where)
-    outputs.save_json(name, vocabulary.to_json())
+    vocabulary.inputs = fit_inputs
+    if save:
+        outputs.save_json(name, vocabulary.to_json())
     print(f"vocabulary: fitted on {images} images ({source_label}): {len(vocabulary)} words "
-          f"with min_df={args.min_df}, stop words={args.stop_words}")
+          f"with min_df={min_df}, stop words={stop_words}")
     return vocabulary
 
 
-def encode_set(outputs, dataset, subset, keyword_set, vocabulary, args):
-    """Write one set's rows and range table; return its summary figures."""
-    names = output_names(dataset, subset, args.min_df)
+def encode_set(outputs, dataset, subset, keyword_set, vocabulary, jobs, quiet,
+               original_layout=False):
+    """Write one set's rows and range table (``subset``: ``"dev"``, ``"lite"``, or None for
+    COCO), under the original scripts' names and with their range table when
+    ``original_layout``; return its summary figures."""
+    min_df, stop_words = vocabulary.min_df, vocabulary.stop_words
+    names = (original_names if original_layout else output_names)(dataset, subset, min_df)
     ranges = np.full((keyword_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
     label = f"encoding ({keyword_set.name})"
     try:
         if keyword_set.tokens is not None:  # fitted on just now: its tokens are at hand
             stats = encoding.encode_tokens(keyword_set.tokens, keyword_set.plan,
-                                           vocabulary.words, writer, ranges, label, args.quiet)
+                                           vocabulary.words, writer, ranges, label, quiet)
         else:
             stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
-                                    args.stop_words, writer, ranges, args.jobs, label,
-                                    args.quiet)
+                                    stop_words, writer, ranges, jobs, label,
+                                    quiet)
     finally:
         keyword_set.tokens = None
         writer.close()
     outputs.sync_soon(writer.path)
-    outputs.save_array(names["ranges"], ranges)
+    outputs.save_array(names["ranges"], original_range_table(ranges, stats.rows)
+                       if original_layout else ranges)
     counts = stats.counts
     return {"set": keyword_set.name, "images": len(counts), "rows": stats.rows,
             "empty": int(np.count_nonzero(counts == 0)), "tokens": stats.tokens,
@@ -248,10 +213,35 @@ def print_summary(summaries, vocabulary, written):
         print(f"  {path}")
 
 
-def run(outputs, dataset, encode_plan, vocabulary, args):
-    """Encode each ``(subset, KeywordSet)`` of the plan, commit the outputs, print a summary."""
-    summaries = [encode_set(outputs, dataset, subset, keyword_set, vocabulary, args)
-                 for subset, keyword_set in encode_plan]
+def finish(outputs, dataset, sets, options, summaries, vocabulary, original_layout=False):
+    """Write the manifest, move every output into place with it, then print the summary.
+    ``original_layout``: the pickled CountVectorizer too, as the original scripts wrote it."""
+    if original_layout:
+        name = original_names(dataset, "dev" if dataset == "clickture" else None,
+                              vocabulary.min_df)["vectorizer"]
+        with open_temporary(outputs.path(name)) as f:
+            pickle.dump(vocabulary.fitted_vectorizer(), f, protocol=pickle.HIGHEST_PROTOCOL)
+    records = outputs.records()
+    vocabulary_name = output_names(dataset, None, vocabulary.min_df)["vocabulary"]
+    vocabulary_path = os.path.join(outputs.folder, vocabulary_name)
+    if vocabulary_name not in records and os.path.exists(vocabulary_path):  # reused
+        records[vocabulary_name] = file_record(vocabulary_path)
+    inputs = {role: record for s in sets for role, record in s.inputs.items()}
+    outputs.save_text(manifest.manifest_name(dataset, vocabulary.min_df), manifest.dumps(
+        manifest.build(dataset, options, inputs, records, summaries)))
     written = outputs.commit()
     print_summary(summaries, vocabulary, written)
-    return summaries
+
+
+def up_to_date(out_dir, dataset, min_df, options, planned, strict):
+    """True (after saying so) when the manifest in ``out_dir`` shows that a run with these
+    options on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to do."""
+    name = manifest.manifest_name(dataset, min_df)
+    recorded, notice = manifest.up_to_date(os.path.join(out_dir, name), dataset, options,
+                                           planned, strict)
+    if notice:
+        print(notice, file=sys.stderr)
+    if recorded is None:
+        return False
+    print(f"outputs are up to date ({name}); --force to run again")
+    return True

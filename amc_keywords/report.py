@@ -2,34 +2,44 @@
 
 Input
     A rows file (``img_keyword_ind_..._sk_<k>[_sparse].npy``) with the files beside it, loaded
-    by :func:`~amc_keywords.outputs.load_keywords`; for a re-encoding check, the keyword
+    by :func:`~amc_keywords.loader.load_keywords`; for a re-encoding check, the keyword
     archives or folders the set was made from.
 Output
     :func:`verify` returns a one-line summary or raises an InputError naming the first
     problem; :func:`statistics` returns a dict of figures; :func:`plot` writes a PNG.
 """
 import os
+import sys
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 
 from . import encoding
 from .errors import InputError
-from .outputs import load_keywords, names_beside, parse_rows_name, ranges_from_rows
-from .sources import COCO_SPLITS, Entries, keys_by_id, open_source
+from .filenames import archive_name, names_beside, parse_rows_name
+from .lists import COCO_SPLITS, Entries, coco_key, keys_by_id
+from .loader import load_keywords
+from .sources import open_source
+from .tables import ranges_from_rows
 from .vocabulary import Vocabulary
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 
 
-def load(path):
+def load(path, notices=True):
     """:func:`load_keywords`, with its ValueError as an InputError (one line at the CLI)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: not found")
     try:
-        return load_keywords(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            keywords = load_keywords(path)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    for warning in caught if notices else ():
+        print(f"notice: {warning.message}", file=sys.stderr)
+    return keywords
 
 
 def listed_ids(keywords):
@@ -47,7 +57,9 @@ def rows_per_image(keywords, ids):
 def verify(path, keyword_dir=None, samples=200, seed=0):
     """Check one output set's internal consistency (and, with ``keyword_dir``, re-encode a
     random sample of its images from the archives). Returns a one-line summary."""
-    keywords = load(path)  # dtype, shape and word ids within the vocabulary are checked here
+    # dtype, shape and word ids within the vocabulary are checked here; a missing range
+    # table is an error below, not a notice
+    keywords = load(path, notices=False)
     beside, min_df = names_beside(path)
     rows = np.asarray(keywords.rows)
     vocabulary = Vocabulary.load(beside["vocabulary"])
@@ -91,12 +103,11 @@ def verify(path, keyword_dir=None, samples=200, seed=0):
 def reencode_sample(keywords, vocabulary, path, keyword_dir, listed, samples, seed):
     """Encode a random sample of listed images from the keyword files and compare."""
     name = parse_rows_name(path)
-    subset = name["subset"] or name["dataset"]  # keywords_dev, keywords_lite, keywords_coco
-    source = open_source(keyword_dir, f"keywords_{subset}")
+    source = open_source(keyword_dir, archive_name(name["dataset"], name["subset"]))
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.choice(listed, size=min(samples, len(listed)), replace=False))
-    if subset == "coco":
-        keys = np.array([coco_key(source, keywords.image_name(int(i))) for i in ids],
+    if name["dataset"] == "coco":
+        keys = np.array([_coco_member(source, keywords.image_name(int(i))) for i in ids],
                         dtype=bytes)
     else:
         keys = keys_by_id(source, ids)
@@ -116,13 +127,30 @@ def reencode_sample(keywords, vocabulary, path, keyword_dir, listed, samples, se
     return len(ids), source.path
 
 
-def coco_key(source, filename):
-    stem = os.path.splitext(filename or "")[0]
+def _coco_member(source, filename):
+    """The key of a COCO image's keyword file, whichever split's folder holds it."""
     for split in COCO_SPLITS:
-        key = f"keyword_{split}/{stem}".encode()
+        key = coco_key(split, filename or "").encode("utf-8")
         if source.has(key):
             return key
     raise InputError(f"{source.path}: no keyword file for {filename}")
+
+
+def show(path, img_id):
+    """``"<img_id> (<name>): word, word, ..."``: one image's keywords as words."""
+    keywords = load(path)
+    try:
+        words = keywords.words(img_id)
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from None  # it names the file already
+    name = keywords.image_name(img_id)
+    label = f"{img_id} ({name})" if name else f"{img_id}"
+    return f"{label}: {', '.join(words) if words else '(no keywords)'}"
+
+
+def plot_title(path, keywords):
+    tag = parse_rows_name(path)["tag"]
+    return f"AMC keywords: {tag.replace('_', ' ')} (min_df={keywords.min_df})"
 
 
 def statistics(keywords, top=20):
@@ -175,7 +203,8 @@ def plot(stats, title, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise InputError("--plot needs matplotlib: pip install matplotlib") from None
+        raise InputError("--plot needs matplotlib: pip install 'amc-keywords[plot]' (or "
+                         "pip install matplotlib)") from None
     per_image, frequency = stats["_per_image"], stats["_frequency"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.hist(per_image, bins=np.arange(per_image.max() + 2) - 0.5 if len(per_image) else 1,

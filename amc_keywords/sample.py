@@ -1,9 +1,9 @@
 """Synthetic keyword data in the exact formats of the AMC downloads.
 
-Used by ``--sample`` (the copy shipped in ``keyword/sample/``), by the tests and by the
-benchmark. Regenerate the shipped sample with::
+Used by ``--sample`` (the copy shipped in the package, ``amc_keywords/sample_data/``), by the
+tests and by the benchmark. Regenerate the shipped sample with::
 
-    python -m amc_keywords.sample keyword/sample
+    python -m amc_keywords.sample amc_keywords/sample_data
 
 Writes, in the given folder:
     keywords_dev.zip, keywords_lite.zip   one ``<top>/<8-digit id>.json`` per image:
@@ -24,6 +24,8 @@ import os
 import random
 import struct
 import zipfile
+
+from .filenames import ORIGINAL_FILES, SAMPLE_FILES
 
 # Everyday tagger vocabulary, plus phrases and stop words, so min_df and stop words matter.
 WORDS = """dog cat puppy kitten animal pet grass tree sky cloud water beach sea ocean sand
@@ -148,12 +150,6 @@ def py2_pickle(mapping, memo=False):
     return out.getvalue()
 
 
-# List and map file of each Clickture set: the original repository's names, and the sample's
-# (the sample's differ so that no file under an upstream name is ever committed).
-ORIGINAL_FILES = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
-                  "lite": ("clickture-lite.lst", "img_id_map.pkl")}
-SAMPLE_FILES = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
-                "lite": ("sample-lite.lst", "sample_id_map.pkl")}
 
 
 def make_clickture(folder, n_dev, n_lite, seed, files=ORIGINAL_FILES, **options):
@@ -218,7 +214,7 @@ def make_coco(folder, n_train, n_test, n_other, seed, hard=False, junk=True):
 
 
 def make_sample(folder, seed=2017):
-    """The sample shipped in keyword/sample/: a few hundred images per set."""
+    """The sample shipped in amc_keywords/sample_data/: a few hundred images per set."""
     os.makedirs(folder, exist_ok=True)
     make_clickture(folder, 300, 400, seed, SAMPLE_FILES)
     make_coco(folder, 250, 100, 50, seed + 2)
@@ -226,7 +222,8 @@ def make_sample(folder, seed=2017):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write the synthetic sample data.")
-    parser.add_argument("folder", help="where to write it (the shipped copy: keyword/sample)")
+    parser.add_argument("folder", help="where to write it (the shipped copy: "
+                                       "amc_keywords/sample_data)")
     parser.add_argument("--seed", type=int, default=2017, help="random seed (default: 2017)")
     args = parser.parse_args(argv)
     make_sample(args.folder, args.seed)

@@ -1,82 +1,29 @@
-"""The vocabulary: fitted with scikit-learn's CountVectorizer, stored as readable JSON.
+"""The vocabulary: fitted as scikit-learn's CountVectorizer fits it, stored as readable JSON.
 
 Input
-    One token list per image: the tokens sklearn's analyzer (lowercase, token pattern, stop
-    words ``"english"`` or none) gives for the image's document, its keywords joined by a
-    space; and ``min_df``.
+    One token list per image (the analyzer's tokens of its keywords, see
+    :mod:`amc_keywords.analyzer`) and ``min_df``.
 Output
-    :class:`Vocabulary`; word id = ``CountVectorizer.vocabulary_[word]``, which is the word's
-    rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
+    :class:`Vocabulary`; word id = ``CountVectorizer(min_df=...).vocabulary_[word]``, which is
+    the word's rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
 
         {"format": "amc-keywords-vocabulary/1", "min_df": 6, "stop_words": "english",
          "source": "dev", "images": 79665, "fingerprint": "<sha256 of the image ids>",
+         "inputs": {"dev keywords": "<content fingerprint>", "dev list": "<sha256>"},
          "sklearn_version": "1.5.2", "words": ["aa", "abandoned", ...]}
 
     ``words[word_id] == word``. A later run reuses the file only when min_df, stop words,
-    source and fingerprint all match.
-
-:class:`KeywordEncoder` turns a keyword list into word ids exactly as
-``[vocabulary_[t] for t in build_analyzer()(" ".join(keywords)) if t in vocabulary_]``, but
-analyses each distinct keyword once: the analyzer's tokens never span the joining space
-(its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all act within a
-keyword), so the tokens of the joined document are the tokens of each keyword in turn.
-Worker processes run that analyzer from its settings (:func:`analyzer_settings`, read off
-the CountVectorizer in the main process) and never import scikit-learn, which would cost
-each of them a second of start-up. The tests check both equalities on hard cases (unicode,
-case, punctuation, stop words).
+    source, the ids' fingerprint and the inputs' content fingerprints all match.
 """
 import hashlib
 import json
-import re
-from array import array
-from itertools import chain
 
 import numpy as np
 
+from .analyzer import word_index
 from .errors import InputError
 
 FORMAT = "amc-keywords-vocabulary/1"
-# Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
-TOKEN_SEP = "\x1f"
-STOP_WORDS = ("english", "none")
-
-
-def make_vectorizer(min_df=6, stop_words="english"):
-    """The CountVectorizer of the original scripts (``stop_words="none"`` keeps every word)."""
-    from sklearn.feature_extraction.text import CountVectorizer  # only where a fit needs it
-    return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
-
-
-def analyzer_settings(stop_words="english"):
-    """``(lowercase, token pattern, stop words)`` of the vectorizer's analyzer: plain data that
-    :func:`plain_analyzer` turns back into the same analyzer without scikit-learn.
-
-    Raises AssertionError if the vectorizer's analyzer were ever more than these three
-    settings (accent stripping, a custom preprocessor or tokenizer, n-grams).
-    """
-    vectorizer = make_vectorizer(1, stop_words)
-    if (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
-            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != \
-            ("word", None, None, None, (1, 1)):
-        raise AssertionError("CountVectorizer's analyzer is not lowercase + token pattern + "
-                             "stop words")
-    stop = vectorizer.get_stop_words()
-    return (bool(vectorizer.lowercase), vectorizer.token_pattern,
-            None if stop is None else frozenset(stop))
-
-
-def plain_analyzer(settings):
-    """The analyzer of :func:`analyzer_settings`, as sklearn's ``_analyze`` applies it to a
-    ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
-    lowercase, pattern, stop_words = settings
-    findall = re.compile(pattern).findall
-
-    def analyze(document):
-        tokens = findall(document.lower() if lowercase else document)
-        if stop_words is not None:
-            tokens = [token for token in tokens if token not in stop_words]
-        return tokens
-    return analyze
 
 
 def fingerprint(id_chunks):
@@ -91,29 +38,104 @@ def fingerprint(id_chunks):
 class Vocabulary:
     """Words in id order plus the parameters they were fitted with.
 
+    ``vocabulary[word_id]`` is a word, ``len(vocabulary)`` the number of words, iteration goes
+    in id order and :meth:`word_id` translates back.
+
     Parameters
     ----------
     words : list of str
         ``words[word_id]``; sorted, as CountVectorizer numbers them.
     min_df : int, default=6
     stop_words : {"english", "none"}, default="english"
-    source : str
+    source : str, default=""
         Which images the vocabulary was fitted on (e.g. ``"dev"``, ``"train,test"``).
-    images : int
+    images : int, default=0
         How many images (documents) it was fitted on.
-    fingerprint : str
+    fingerprint : str, default=""
         :func:`fingerprint` of those images' ids.
+    sklearn_version : str, default=""
+        The scikit-learn version that fitted it.
+    inputs : dict, default=None
+        Content fingerprint of each input it was fitted from (keyword archive or folder,
+        list), by role (``"dev keywords"``, ``"dev list"``): a rerun refits when one differs.
     """
 
     def __init__(self, words, min_df=6, stop_words="english", source="", images=0,
-                 fingerprint="", sklearn_version=""):
+                 fingerprint="", sklearn_version="", inputs=None):
         self.words = list(words)
-        self.ids = {w: i for i, w in enumerate(self.words)}
         self.min_df, self.stop_words, self.source = min_df, stop_words, source
         self.images, self.fingerprint, self.sklearn_version = images, fingerprint, sklearn_version
+        self.inputs = dict(inputs or {})
+        self._index = self._analyze = None
 
     def __len__(self):
         return len(self.words)
+
+    def __getitem__(self, word_id):
+        return self.words[word_id]
+
+    def __iter__(self):
+        return iter(self.words)
+
+    def _word_index(self):
+        if self._index is None:
+            self._index = word_index(self.words)
+        return self._index
+
+    def word_id(self, word):
+        """The id of ``word``; KeyError when it is not in the vocabulary."""
+        try:
+            return self._word_index()[word]
+        except KeyError:
+            raise KeyError(f"{word!r} is not in the vocabulary") from None
+
+    def encode(self, keywords):
+        """The word ids the pipeline writes for an image with these keywords: an int64 array,
+        in token order, repeats kept, words outside the vocabulary dropped.
+
+        ``keywords`` is a list of strings as a keyword file holds them (``["tagging"]
+        ["keywords"]``, e.g. ``["golden retriever", "Dog"]``); the analyzer is the fitted
+        one's (lowercase, token pattern, this vocabulary's stop words). TypeError names the
+        first value that is not a string.
+        """
+        if not isinstance(keywords, (list, tuple)):
+            raise TypeError(f"keywords: expected a list of strings (as [\"tagging\"]"
+                            f"[\"keywords\"] holds them), got {type(keywords).__name__}")
+        for i, keyword in enumerate(keywords):
+            if not isinstance(keyword, str):
+                raise TypeError(f"keywords[{i}]: expected a string, got "
+                                f"{type(keyword).__name__}")
+        if self._analyze is None:
+            from .analyzer import analyzer_settings, plain_analyzer
+            self._analyze = plain_analyzer(analyzer_settings(self.stop_words))
+        index = self._word_index()
+        return np.array([index[token] for token in self._analyze(" ".join(keywords))
+                         if token in index], dtype=np.int64)
+
+    def encode_many(self, keyword_lists):
+        """:meth:`encode` of each keyword list: a list of int64 arrays."""
+        return [self.encode(keywords) for keywords in keyword_lists]
+
+    def __getstate__(self):  # the caches are rebuilt on use (the analyzer is a closure)
+        return {**self.__dict__, "_index": None, "_analyze": None}
+
+    def fitted_vectorizer(self):
+        """A ``CountVectorizer(min_df, stop_words)`` as if fitted: its ``vocabulary_`` is
+        this vocabulary (what the original scripts pickled)."""
+        from .analyzer import make_vectorizer
+        vectorizer = make_vectorizer(self.min_df, self.stop_words)
+        vectorizer.vocabulary_ = dict(self._word_index())
+        vectorizer.fixed_vocabulary_ = False
+        return vectorizer
+
+    def to_vectorizer(self):
+        """A ``CountVectorizer`` fixed to this vocabulary (same analyzer, same word ids): its
+        ``transform`` of images' documents (``" ".join(keywords)``) is their rows' count
+        matrix, as ``Keywords.matrix`` gives it."""
+        from .analyzer import make_vectorizer
+        vectorizer = make_vectorizer(self.min_df or 1, self.stop_words)
+        vectorizer.set_params(vocabulary=dict(self._word_index()))
+        return vectorizer
 
     def matches(self, min_df, stop_words, source, fingerprint):
         return (self.min_df, self.stop_words, self.source, self.fingerprint) == \
@@ -122,7 +144,8 @@ class Vocabulary:
     def to_json(self):
         return {"format": FORMAT, "min_df": self.min_df, "stop_words": self.stop_words,
                 "source": self.source, "images": self.images, "fingerprint": self.fingerprint,
-                "sklearn_version": self.sklearn_version, "words": self.words}
+                "inputs": self.inputs, "sklearn_version": self.sklearn_version,
+                "words": self.words}
 
     @classmethod
     def load(cls, path):
@@ -130,16 +153,18 @@ class Vocabulary:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not a vocabulary file ({exc}); delete it or use "
+        except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge ints
+            why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
+            raise InputError(f"{path}: not a vocabulary file ({why}); delete it or use "
                              "--refit") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or \
                 not isinstance(data.get("words"), list):
             raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
                              "delete it or use --refit")
+        inputs = data.get("inputs")
         return cls(data["words"], data.get("min_df"), data.get("stop_words"),
                    data.get("source", ""), data.get("images", 0), data.get("fingerprint", ""),
-                   data.get("sklearn_version", ""))
+                   data.get("sklearn_version", ""), inputs if isinstance(inputs, dict) else {})
 
 
 def _as_given(tokens):
@@ -148,115 +173,41 @@ def _as_given(tokens):
 
 
 def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerprint, where):
-    """Fit CountVectorizer on the images' analyzer tokens; ``token_lists()`` returns an iterable
-    of one token list per image.
+    """Fit the vocabulary on the images' analyzer tokens (``token_lists``: an iterable of one
+    token list per image, consumed once).
 
     The tokens are what ``make_vectorizer(min_df, stop_words).build_analyzer()`` gives for each
-    image's document, computed in the worker processes (:meth:`KeywordEncoder.tokens`); here
-    CountVectorizer does the rest as it would (document frequencies, ``min_df``, ids in sorted
-    order), consuming the lists as they arrive. When no word survives ``min_df``, the tokens
-    are read a second time to name the largest ``--min-df`` that would keep one.
+    image's document, computed in the worker processes (:meth:`KeywordEncoder.token_texts`).
+    CountVectorizer counts them (``min_df=1``); the words found in at least ``min_df`` images
+    are kept, numbered in sorted order, which is what ``CountVectorizer(min_df=min_df)``
+    keeps and how it numbers them (a test checks the two agree). Counting first lets the
+    error for a too-high ``min_df`` name the largest value that keeps a word.
     """
     import sklearn
     from sklearn.feature_extraction.text import CountVectorizer
-    vectorizer = CountVectorizer(min_df=min_df, analyzer=_as_given)
+    seen = [0]  # tokens seen: none at all is the one way CountVectorizer's fit can fail here
+
+    def counted():
+        for tokens in token_lists:
+            seen[0] += len(tokens)
+            yield tokens
+
+    vectorizer = CountVectorizer(analyzer=_as_given)
     try:
-        vectorizer.fit(token_lists())
-    except ValueError as exc:
-        # sklearn says "no terms remain" when no word reaches min_df, and "max_df corresponds
-        # to < documents than min_df" when min_df exceeds the number of documents.
-        if "no terms remain" in str(exc) or "max_df corresponds" in str(exc):
-            counts = CountVectorizer(analyzer=_as_given).fit_transform(token_lists())
-            largest = int(np.bincount(counts.indices).max())
-            raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
-                             f"{min_df} is too high (the largest value that keeps a word is "
-                             f"{largest})") from None
-        if "empty vocabulary" in str(exc):
-            raise InputError(f"{where}: no keyword has a word of two or more letters that is "
-                             "not a stop word; nothing to build a vocabulary from") from None
-        raise
-    words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+        counts = vectorizer.fit_transform(counted())
+    except ValueError:
+        if seen[0]:
+            raise
+        raise InputError(f"{where}: no keyword has a word of two or more letters that is "
+                         "not a stop word; nothing to build a vocabulary from") from None
+    # A CSR matrix holds one entry per (image, word) present: a column's entries are its
+    # document frequency.
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    if document_frequency.max() < min_df:
+        raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
+                         f"{min_df} is too high (the largest value that keeps a word is "
+                         f"{int(document_frequency.max())})")
+    words = sorted(word for word, column in vectorizer.vocabulary_.items()
+                   if document_frequency[column] >= min_df)
     return Vocabulary(words, min_df, stop_words, source, images, ids_fingerprint,
                       sklearn.__version__)
-
-
-class KeywordEncoder:
-    """Word ids of keyword lists, equal to the analyzer on each list's space-joined document.
-
-    Each distinct keyword is analysed once (:meth:`learn`) and given a number; its word ids
-    are kept in one flat array, so a whole chunk of images is encoded with a few numpy
-    operations (:meth:`encode_lists`) rather than a Python loop over every keyword.
-    """
-
-    CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
-
-    def __init__(self, words, settings):
-        self.analyzer = plain_analyzer(settings)  # settings: from analyzer_settings()
-        self.ids = {w: i for i, w in enumerate(words)} if words is not None else {}
-        self._clear()
-
-    def _clear(self):
-        self.number = {}    # keyword -> its number k, in order of first sight
-        self.token_text = {}  # keyword -> its analyzer tokens joined by TOKEN_SEP
-        self._starts, self._lengths = array("q"), array("q")  # k -> slice of _word_ids
-        self._n_tokens, self._word_ids = array("q"), array("i")
-        self._views = None
-
-    def learn(self, keyword):
-        """Analyse a new keyword and return its number; TypeError when it is not a string."""
-        if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
-            raise TypeError(keyword)
-        self._views = None  # numpy views of the arrays below: they must go before a resize
-        tokens = self.analyzer(keyword)
-        ids = [self.ids[t] for t in tokens if t in self.ids]
-        k = len(self.number)
-        self.number[keyword] = k
-        self.token_text[keyword] = TOKEN_SEP.join(tokens)
-        self._starts.append(len(self._word_ids))
-        self._lengths.append(len(ids))
-        self._n_tokens.append(len(tokens))
-        self._word_ids.extend(ids)
-        return k
-
-    def trim(self):
-        """Bound the caches (called between chunks, never while lists are being encoded)."""
-        if len(self.number) > self.CACHE_LIMIT:
-            self._clear()
-
-    def numbers(self, keywords):
-        """int64 array of each keyword's number, learning the new ones; TypeError for a
-        keyword that is not a string."""
-        found = list(map(self.number.get, keywords))  # TypeError when unhashable (a list)
-        try:
-            return np.frombuffer(array("q", found), np.int64)  # TypeError when one is None
-        except TypeError:
-            number = self.number
-            return np.array([k if k is not None else number[w] if w in number
-                             else self.learn(w) for k, w in zip(found, keywords)], np.int64)
-
-    def token_texts(self, keyword_lists):
-        """Each list's analyzer tokens joined by TOKEN_SEP (those of its joined document)."""
-        self.numbers(list(chain.from_iterable(keyword_lists)))  # learn the new keywords
-        text = self.token_text.__getitem__
-        return [TOKEN_SEP.join(filter(None, map(text, keywords))) for keywords in keyword_lists]
-
-    def encode_lists(self, keyword_lists):
-        """``(rows per list, word ids, analyzer tokens in all)`` of a sequence of keyword
-        lists: word ids in list order, and within a list in token order."""
-        lengths = np.fromiter(map(len, keyword_lists), np.int64, len(keyword_lists))
-        numbers = self.numbers(list(chain.from_iterable(keyword_lists)))
-        if self._views is None:
-            self._views = tuple(np.frombuffer(a, t) if len(a) else np.zeros(0, t)
-                                for a, t in ((self._starts, np.int64), (self._lengths, np.int64),
-                                             (self._n_tokens, np.int64),
-                                             (self._word_ids, np.int32)))
-        starts, id_lengths, n_tokens, word_ids = self._views
-        # Keyword occurrence i contributes word_ids[starts[k]:starts[k] + id_lengths[k]].
-        per_keyword = id_lengths[numbers]
-        ends = np.cumsum(per_keyword)
-        offsets = np.repeat(starts[numbers] - (ends - per_keyword), per_keyword)
-        ids = word_ids[np.arange(len(offsets)) + offsets]
-        # Rows per list: the sum of its keywords' id counts.
-        bounds = np.concatenate(([0], ends))[np.cumsum(lengths)]
-        counts = np.diff(bounds, prepend=0).astype(np.int32)
-        return counts, ids, int(n_tokens[numbers].sum())

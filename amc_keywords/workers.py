@@ -11,6 +11,7 @@ Output
 """
 import contextlib
 import gc
+import math
 import multiprocessing
 import os
 import select
@@ -29,25 +30,10 @@ PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in
 def context():
     """The forkserver where there is one; plain fork elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
-        _let_server_import_package()
         forkserver = multiprocessing.get_context("forkserver")
         forkserver.set_forkserver_preload(PRELOAD)
         return forkserver
     return multiprocessing.get_context()
-
-
-def _let_server_import_package():
-    """Put this package's folder on PYTHONPATH, which the worker server inherits.
-
-    The server is a new interpreter (``python -c``): it finds modules through the working
-    directory and PYTHONPATH only, as Python up to 3.12 ignores the ``sys_path`` it is
-    handed. Run from anywhere but the repository root, its preload would fail without a
-    word, and every worker would import scikit-learn itself (~2 s a pool, twice the run).
-    """
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
 
 
 def start_early():
@@ -156,8 +142,58 @@ def result(future):
 
 
 def default_jobs():
-    """All cores this process may use."""
+    """The cores this process may use: its CPU affinity (``os.process_cpu_count`` where
+    Python has it), capped by a cgroup CPU quota (a container's ``--cpus`` or CPU limit)."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if count is not None:
+        cores = count()
+    else:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cores = os.cpu_count()
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores or 1, max(1, math.ceil(quota)))
+    return max(1, cores or 1)
+
+
+def cgroup_cpu_quota(root="/sys/fs/cgroup", membership="/proc/self/cgroup"):
+    """CPUs' worth of time this process's cgroup may use (quota / period), or None when
+    unlimited or unknown. cgroup v2: ``cpu.max`` of the process's group and every parent
+    (the smallest wins); v1: ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``."""
+    limits = []
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
+        with open(membership) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and controllers == "":  # v2: walk up from the process's group
+            parts = [p for p in path.split("/") if p]
+            for depth in range(len(parts), -1, -1):
+                limits.append(_read_quota(os.path.join(root, *parts[:depth], "cpu.max")))
+        elif "cpu" in controllers.split(","):  # v1
+            for folder in (os.path.join(root, controllers), os.path.join(root, "cpu")):
+                limits.append(_read_quota(os.path.join(folder, "cpu.cfs_quota_us"),
+                                          os.path.join(folder, "cpu.cfs_period_us")))
+    limits = [limit for limit in limits if limit is not None]
+    return min(limits) if limits else None
+
+
+def _read_quota(path, period_path=None):
+    """CPUs of a ``cpu.max`` file (``"<quota> <period>"`` or ``"max ..."``), or of a v1
+    quota and period file pair; None when unlimited, missing or unreadable."""
+    try:
+        with open(path) as f:
+            fields = f.read().split()
+        if period_path is not None:
+            with open(period_path) as f:
+                fields += f.read().split()
+        quota, period = fields[0], int(fields[1])
+        if quota in ("max", "-1") or period <= 0 or int(quota) <= 0:
+            return None
+        return int(quota) / period
+    except (OSError, ValueError, IndexError):
+        return None

@@ -26,25 +26,14 @@ import subprocess
 import sys
 import time
 
+from amc_keywords import sample
+from amc_keywords.filenames import ORIGINAL_FILES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from amc_keywords import sample  # noqa: E402
-
 SCRIPT = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")
 # The plain implementation makes what the toolkit makes that the original script made: the
-# rows and the range table of each set.
-PLAIN = """
-import sys, numpy as np
-sys.path.insert(0, {tests!r})
-import reference
-_, lite, dev = reference.clickture({folders!r} + '/keywords_dev', {data!r} + '/clickture-dev.lst',
-                                   {folders!r} + '/keywords_lite', {data!r} + '/clickture-lite.lst')
-for name, rows in (('lite', lite), ('dev', dev)):
-    ids = [int(e.split('/')[-1]) for e in reference.read_lines({data!r} + f'/clickture-{{name}}.lst')]
-    np.save({out!r} + f'/rows_{{name}}.npy', rows)
-    np.save({out!r} + f'/range_{{name}}.npy', reference.range_table(rows, ids))
-"""
+# rows and the range table of each set (python tests/reference.py clickture ...).
+PLAIN = os.path.join(ROOT, "tests", "reference.py")
 
 
 def session_peaks(session):
@@ -157,10 +146,10 @@ def generate(data, n_lite, n_dev):
             continue
         os.makedirs(folder, exist_ok=True)
         print(f"generating {n} {name} images in {folder} ...", flush=True)
-        list_name, map_name = sample.ORIGINAL_FILES[name]
+        list_name, map_name = ORIGINAL_FILES[name]
         sample.make_clickture_set(folder, name, n, seed, list_name=list_name, map_name=map_name,
                                   extra_words=6000, per_image=(10, 50))
-    for f in ("keywords_dev.zip", *sample.ORIGINAL_FILES["dev"]):
+    for f in ("keywords_dev.zip", *ORIGINAL_FILES["dev"]):
         if not os.path.exists(os.path.join(data, f)):
             os.symlink(os.path.join(dev, f), os.path.join(data, f))
     folders = data + "-folders"
@@ -170,7 +159,7 @@ def generate(data, n_lite, n_dev):
         for name in ("dev", "lite"):
             subprocess.run(["unzip", "-q", os.path.join(data, f"keywords_{name}.zip"), "-d",
                             folders], check=True)
-        for f in (*sample.ORIGINAL_FILES["dev"], *sample.ORIGINAL_FILES["lite"]):
+        for f in (*ORIGINAL_FILES["dev"], *ORIGINAL_FILES["lite"]):
             os.symlink(os.path.join(data, f), os.path.join(folders, f))
     return folders
 
@@ -250,9 +239,8 @@ def run_size(args, n_lite, data, folders, cold_paths):
     plain = plain_mb = float("nan")
     if not args.skip_plain:
         os.makedirs(out + "/plain", exist_ok=True)
-        code = PLAIN.format(tests=os.path.join(ROOT, "tests"), folders=folders, data=data,
-                            out=out + "/plain")
-        plain, plain_mb = measure_median([sys.executable, "-c", code], 1, before)
+        plain, plain_mb = measure_median([sys.executable, PLAIN, "clickture", folders, data,
+                                          out + "/plain"], 1, before)
         equal += ("=plain" if outputs("plain", "rows_{}.npy", "range_{}.npy") == made
                   else " != PLAIN")
     return (f"{n_lite:>8} {args.dev:>6} | {floor:>7.1f} | {toolkit:>9.1f} {toolkit_mb:>5.0f} "

@@ -5,15 +5,15 @@ import zipfile
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from amc_keywords import sample
 
-from amc_keywords import sample  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CLICKTURE = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")
 MSCOCO = os.path.join(ROOT, "mscoco", "pro_keyword_mscoco.py")
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "reference-data")
+# The real Clickture-dev list and id map, as the original repository ships them.
+REAL_DEV_LIST = os.path.join(ROOT, "clickture", "clickture-dev.lst")
+REAL_DEV_MAP = os.path.join(ROOT, "clickture", "img_id_map_dev.pkl")
 
 
 def run(script, *args, cwd=ROOT, check=True):

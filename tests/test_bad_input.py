@@ -9,7 +9,7 @@ import pytest
 
 from conftest import CLICKTURE, MSCOCO, clickture_args, run
 from amc_keywords import sample
-from amc_keywords.sources import read_id_map
+from amc_keywords.idmap import read_id_map
 
 LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
 
@@ -146,7 +146,7 @@ def test_archive_empty(data):
     (b'{"tagging": {"scores": [0.5]}}', ['no ["tagging"]["keywords"] field']),
     (b'{"tagging": {"keywords": "dog cat"}}', ['is a str, expected a list of strings']),
     (b'{"tagging": {"keywords": ["dog", 7]}}', ['["keywords"][1] is 7, expected a string']),
-    (b'{"tagging": {"keywords": ["dog", ["cat"]]}}', ['["keywords"][1] is ["cat"]']),
+    (b'{"tagging": {"keywords": ["dog", ["cat"]]}}', ['["keywords"][1] is [\'cat\']']),
     (b'[1, 2]', ['no ["tagging"]["keywords"] field']),
 ])
 def test_bad_keyword_file_names_archive_and_member(data, content, phrases):
@@ -260,15 +260,12 @@ def test_py2_pickle_read_byte_exactly():
     assert sample.py2_pickle({"img57159": 57159, "img3": 3}) == raw
 
 
-def test_reference_map_when_present():
-    from conftest import SHARED
-    path = os.path.join(SHARED, "img_id_map_dev.pkl")
-    if not os.path.exists(path):
-        pytest.skip("../shared/reference-data is not here")
-    ids, names = read_id_map(path)
+def test_real_dev_map_and_list_shipped_in_clickture():
+    from conftest import REAL_DEV_LIST, REAL_DEV_MAP
+    ids, names = read_id_map(REAL_DEV_MAP)
     assert len(ids) == 79665 and ids.tolist() == list(range(79665))
     assert names[57159] == b"img57159"
-    with open(os.path.join(SHARED, "clickture-dev.lst"), "rb") as f:
+    with open(REAL_DEV_LIST, "rb") as f:
         entries = [line.strip() for line in f if line.strip()]
     assert sorted(int(e.rsplit(b"/", 1)[-1]) for e in entries) == ids.tolist()
 
@@ -401,3 +398,29 @@ def test_output_folder_not_writable(data, tmp_path):
     blocker.write_text("not a folder")
     expect_error(CLICKTURE, clickture_args(folder, blocker / "out"), blocker,
                  str(blocker / "out"), "cannot be written", "--out-dir")
+
+
+def test_full_disk_is_one_line_naming_the_output_folder(data):
+    """A write that fails for want of room (here: a file-size limit, which fails writes with
+    EFBIG as a full disk does with ENOSPC): exit 2, one line naming the folder, earlier
+    outputs intact, no temporaries left."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+    folder, out = data
+    before = snapshot(out)
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+    # Other stop words, so that the vocabulary is fitted and every file written again.
+    proc = subprocess.run([sys.executable, CLICKTURE, *map(str, clickture_args(folder, out)),
+                           "--stop-words", "none"], capture_output=True, text=True,
+                          preexec_fn=limit_file_size, timeout=600)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: {out}: cannot write the outputs (File too large)")
+    assert "--out-dir" in lines[0]
+    assert snapshot(out) == before

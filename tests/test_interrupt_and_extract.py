@@ -10,6 +10,7 @@ import pytest
 
 from conftest import CLICKTURE, clickture_args, run
 from amc_keywords import sample
+from amc_keywords.writing import PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +21,10 @@ def big_clickture(tmp_path_factory):
     return folder
 
 
-def outputs(folder):
-    """Final output files (not temporaries) and their bytes."""
+def outputs(folder, arrays_only=False):
+    """Final output files (not the toolkit's temporaries and run records) and their bytes."""
     return {p: open(os.path.join(folder, p), "rb").read() for p in sorted(os.listdir(folder))
-            if not p.endswith(".tmp")}
+            if not p.startswith(PREFIX) and (p.endswith(".npy") or not arrays_only)}
 
 
 def processes_in_session(session):
@@ -49,51 +50,81 @@ def start(folder, out, *extra):
 
 
 def full_run(folder, out):
-    """A good run whose outputs a later, interrupted run would overwrite; its duration."""
-    began = time.perf_counter()
+    """A good run whose outputs a later, interrupted run would overwrite."""
     run(CLICKTURE, *clickture_args(folder, out), "--min-df", 3, "--jobs", 1)
-    return time.perf_counter() - began
 
 
-@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.55, 0.75])
-def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, fraction):
+# Observable points of a run, in the order it reaches them: its worker server is started
+# (start-up is done importing the standard library), the sets' plans are being written, the
+# vocabulary is written, and a share of the Lite rows is on disk (a share of the size of the
+# earlier run's Lite rows: this run, keeping stop words, writes more). Each leaves seconds of
+# work, so a run is caught mid-way however busy the machine.
+POINTS = [("server", 0), ("plan", 0), ("vocabulary", 0), ("lite rows", 0.2), ("lite rows", 0.6)]
+
+
+def temporaries(out, before, part):
+    """Sizes of the run's files in ``out`` that are not outputs of the earlier run and whose
+    name holds ``part``."""
+    sizes = []
+    for name in os.listdir(out):
+        if part in name and name not in before:
+            try:
+                sizes.append(os.path.getsize(os.path.join(out, name)))
+            except FileNotFoundError:
+                pass
+    return sizes
+
+
+def reached(proc, out, before, point, share):
+    if point == "server":
+        return len(processes_in_session(proc.pid)) >= 2
+    if point == "lite rows":
+        final = before["img_keyword_ind_clickture_lite_sk_3_sparse.npy"]
+        return any(size >= share * len(final) for size in
+                   temporaries(out, before, "img_keyword_ind_clickture_lite"))
+    return bool(temporaries(out, before, {"plan": "plan_", "vocabulary": "vocabulary_"}[point]))
+
+
+def wait_for(proc, out, before, point, share):
+    """Poll until the run reaches the point (never a guessed time)."""
+    deadline = time.monotonic() + 600
+    while not reached(proc, out, before, point, share):
+        assert proc.poll() is None, f"the run ended before reaching {point} {share}"
+        assert time.monotonic() < deadline, f"the run never reached {point} {share}"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("point,share", POINTS)
+def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, point, share):
     out = tmp_path / "out"
-    duration = full_run(big_clickture, out)
+    full_run(big_clickture, out)
     before = outputs(out)
     # Same file names, other stop words: every output would be rewritten with new content.
     proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
-    time.sleep(fraction * duration)
-    assert len(processes_in_session(proc.pid)) >= 1
+    wait_for(proc, out, before, point, share)
     proc.kill()
     proc.wait()
     assert proc.returncode == -9, "the run ended before it could be killed"
-    for _ in range(50):  # the worker server notices at once; allow a moment for the exits
+    for _ in range(100):  # the worker server notices at once; allow a moment for the exits
         if not processes_in_session(proc.pid):
             break
         time.sleep(0.1)
     assert processes_in_session(proc.pid) == [], "worker processes outlived the main process"
-    after = outputs(out)
-    if after != before:
-        # The kill came after the run had moved its outputs into place (it is faster than the
-        # --jobs 1 run the delay was measured on): then they must be its whole, complete set.
-        complete = tmp_path / "complete"
-        run(CLICKTURE, *clickture_args(big_clickture, complete), "--min-df", "3",
-            "--stop-words", "none")
-        assert after == outputs(complete)
-    # The next run succeeds and removes the killed run's temporaries.
+    assert outputs(out) == before
+    # The next run succeeds and removes the killed run's temporaries and its record.
     run(CLICKTURE, *clickture_args(big_clickture, out))
-    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(out) if p.startswith(PREFIX) or p.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.35, 0.5, 0.7, 0.85])
-def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, fraction):
+@pytest.mark.parametrize("point,share", POINTS)
+def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, point, share):
     out = tmp_path / "out"
-    duration = full_run(big_clickture, out)
+    full_run(big_clickture, out)
     before = outputs(out)
     proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
-    time.sleep(fraction * duration / 2)
+    wait_for(proc, out, before, point, share)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["interrupted: earlier outputs are unchanged"]
     assert sorted(os.listdir(out)) == sorted(before)  # no temporaries left either
@@ -110,7 +141,9 @@ def test_extract_unpacks_next_to_archive_and_gives_same_rows(tmp_path):
     assert not (data / "keywords_dev" / "__MACOSX").exists()
     assert not (data / "keywords_dev" / "keywords_dev").exists()  # top folder not doubled
     assert "extracting" in proc.stderr
-    assert outputs(tmp_path / "from_zip") == outputs(tmp_path / "extracted")
+    # The same arrays (the vocabulary and manifest record the inputs' fingerprints: an
+    # archive's and a folder's differ).
+    assert outputs(tmp_path / "from_zip", True) == outputs(tmp_path / "extracted", True)
 
 
 def test_extract_skips_members_that_leave_the_folder(tmp_path):
@@ -148,7 +181,7 @@ def test_extract_refuses_a_zip_bomb_before_writing(tmp_path):
 
 def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_path,
                                                                           monkeypatch):
-    from amc_keywords import outputs as outputs_module
+    from amc_keywords import writing as outputs_module
     out = outputs_module.OutputSet(str(tmp_path))
     for name in ("a.npy", "b.npy"):
         with open(out.path(name), "wb") as f:

@@ -74,10 +74,11 @@ def test_padded_batches(outputs):
     batch = [5, empty, 17, 42]
     lists = [plain_keywords(rows, i) for i in batch]
     longest = max(map(len, lists))
-    got = kw.padded(batch)
+    got = kw.padded(batch)  # padded with V: nn.Embedding(V + 1, d, padding_idx=V)
     assert got.shape == (4, longest)
+    V = len(kw.vocabulary)
     for row, expected in zip(got, lists):
-        assert row.tolist() == expected + [-1] * (longest - len(expected))
+        assert row.tolist() == expected + [V] * (longest - len(expected))
     short = kw.padded(batch, max_len=2, pad=0)
     assert short.tolist() == [(e[:2] + [0, 0])[:2] for e in lists]
     assert kw.padded([empty]).shape == (1, 0)
@@ -217,13 +218,12 @@ def test_coco_outputs_load_and_verify(hard_coco, tmp_path):
 
 
 def test_workers_have_the_package_preloaded_from_any_working_directory(tmp_path):
-    # The worker server is a new interpreter: from a folder other than the repository root
-    # it could not import the package to preload, and every worker imported it itself (a
-    # run took twice as long from `cd clickture`). Run from an empty folder, with no
-    # PYTHONPATH, a worker must find it already imported when it starts; and scikit-learn
-    # not imported at all (workers analyse from plain settings: a second saved per process).
-    code = (f"import sys; sys.path.insert(0, {ROOT!r})\n"
-            "from amc_keywords import workers\n"
+    # The worker server is a new interpreter: had it not found the package to preload, every
+    # worker would import it itself (a run took twice as long from `cd clickture`). Run from
+    # an empty folder, with no PYTHONPATH, a worker must find it already imported when it
+    # starts (the package is installed); and scikit-learn not imported at all (workers
+    # analyse from plain settings: a second saved per process).
+    code = ("from amc_keywords import workers\n"
             "if __name__ == '__main__':\n"
             "    workers.start_early()\n"
             "    with workers.pool(1) as pool:\n"

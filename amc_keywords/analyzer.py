@@ -1,0 +1,151 @@
+"""The analyzer: keyword lists to tokens and word ids, as scikit-learn's CountVectorizer does.
+
+Input
+    A keyword list (``["golden retriever", "Dog", ...]``), the stop-word setting and, to
+    encode, the vocabulary's words.
+Output
+    Tokens: ``CountVectorizer(stop_words=...).build_analyzer()(" ".join(keywords))``; word
+    ids: ``[vocabulary_[t] for t in tokens if t in vocabulary_]``, in token order.
+
+:class:`KeywordEncoder` analyses each distinct keyword once: the analyzer's tokens never span
+the joining space (its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all
+act within a keyword), so the tokens of the joined document are the tokens of each keyword in
+turn. Worker processes run the analyzer from its settings (:func:`analyzer_settings`, read off
+the CountVectorizer in the main process) and never import scikit-learn, which would cost each
+of them a second of start-up. The tests check both equalities on hard cases (unicode, case,
+punctuation, stop words).
+"""
+import re
+from array import array
+from itertools import chain
+
+import numpy as np
+
+# Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
+TOKEN_SEP = "\x1f"
+STOP_WORDS = ("english", "none")
+
+
+def make_vectorizer(min_df=6, stop_words="english"):
+    """The CountVectorizer of the original scripts (``stop_words="none"`` keeps every word)."""
+    from sklearn.feature_extraction.text import CountVectorizer  # only where a fit needs it
+    return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
+
+
+def analyzer_settings(stop_words="english"):
+    """``(lowercase, token pattern, stop words)`` of the vectorizer's analyzer: plain data that
+    :func:`plain_analyzer` turns back into the same analyzer without scikit-learn.
+
+    Raises AssertionError if the vectorizer's analyzer were ever more than these three
+    settings (accent stripping, a custom preprocessor or tokenizer, n-grams).
+    """
+    vectorizer = make_vectorizer(1, stop_words)
+    if (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
+            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != \
+            ("word", None, None, None, (1, 1)):
+        raise AssertionError("CountVectorizer's analyzer is not lowercase + token pattern + "
+                             "stop words")
+    stop = vectorizer.get_stop_words()
+    return (bool(vectorizer.lowercase), vectorizer.token_pattern,
+            None if stop is None else frozenset(stop))
+
+
+def plain_analyzer(settings):
+    """The analyzer of :func:`analyzer_settings`, as sklearn's ``_analyze`` applies it to a
+    ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
+    lowercase, pattern, stop_words = settings
+    findall = re.compile(pattern).findall
+
+    def analyze(document):
+        tokens = findall(document.lower() if lowercase else document)
+        if stop_words is not None:
+            tokens = [token for token in tokens if token not in stop_words]
+        return tokens
+    return analyze
+
+
+def word_index(words):
+    """``{word: word_id}`` of a vocabulary's words (``words[word_id] == word``)."""
+    return {word: i for i, word in enumerate(words)}
+
+
+class KeywordEncoder:
+    """Word ids of keyword lists, equal to the analyzer on each list's space-joined document.
+
+    Each distinct keyword is analysed once (:meth:`learn`) and given a number; its word ids
+    are kept in one flat array, so a whole chunk of images is encoded with a few numpy
+    operations (:meth:`encode_lists`) rather than a Python loop over every keyword.
+    """
+
+    CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
+
+    def __init__(self, words, settings):
+        self.analyzer = plain_analyzer(settings)  # settings: from analyzer_settings()
+        self.ids = word_index(words) if words is not None else {}
+        self._clear()
+
+    def _clear(self):
+        self.number = {}    # keyword -> its number k, in order of first sight
+        self.token_text = {}  # keyword -> its analyzer tokens joined by TOKEN_SEP
+        self._starts, self._lengths = array("q"), array("q")  # k -> slice of _word_ids
+        self._n_tokens, self._word_ids = array("q"), array("i")
+        self._views = None
+
+    def learn(self, keyword):
+        """Analyse a new keyword and return its number; TypeError when it is not a string."""
+        if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
+            raise TypeError(keyword)
+        self._views = None  # numpy views of the arrays below: they must go before a resize
+        tokens = self.analyzer(keyword)
+        ids = [self.ids[t] for t in tokens if t in self.ids]
+        k = len(self.number)
+        self.number[keyword] = k
+        self.token_text[keyword] = TOKEN_SEP.join(tokens)
+        self._starts.append(len(self._word_ids))
+        self._lengths.append(len(ids))
+        self._n_tokens.append(len(tokens))
+        self._word_ids.extend(ids)
+        return k
+
+    def trim(self):
+        """Bound the caches (called between chunks, never while lists are being encoded)."""
+        if len(self.number) > self.CACHE_LIMIT:
+            self._clear()
+
+    def numbers(self, keywords):
+        """int64 array of each keyword's number, learning the new ones; TypeError for a
+        keyword that is not a string."""
+        found = list(map(self.number.get, keywords))  # TypeError when unhashable (a list)
+        try:
+            return np.frombuffer(array("q", found), np.int64)  # TypeError when one is None
+        except TypeError:
+            number = self.number
+            return np.array([k if k is not None else number[w] if w in number
+                             else self.learn(w) for k, w in zip(found, keywords)], np.int64)
+
+    def token_texts(self, keyword_lists):
+        """Each list's analyzer tokens joined by TOKEN_SEP (those of its joined document)."""
+        self.numbers(list(chain.from_iterable(keyword_lists)))  # learn the new keywords
+        text = self.token_text.__getitem__
+        return [TOKEN_SEP.join(filter(None, map(text, keywords))) for keywords in keyword_lists]
+
+    def encode_lists(self, keyword_lists):
+        """``(rows per list, word ids, analyzer tokens in all)`` of a sequence of keyword
+        lists: word ids in list order, and within a list in token order."""
+        lengths = np.fromiter(map(len, keyword_lists), np.int64, len(keyword_lists))
+        numbers = self.numbers(list(chain.from_iterable(keyword_lists)))
+        if self._views is None:
+            self._views = tuple(np.frombuffer(a, t) if len(a) else np.zeros(0, t)
+                                for a, t in ((self._starts, np.int64), (self._lengths, np.int64),
+                                             (self._n_tokens, np.int64),
+                                             (self._word_ids, np.int32)))
+        starts, id_lengths, n_tokens, word_ids = self._views
+        # Keyword occurrence i contributes word_ids[starts[k]:starts[k] + id_lengths[k]].
+        per_keyword = id_lengths[numbers]
+        ends = np.cumsum(per_keyword)
+        offsets = np.repeat(starts[numbers] - (ends - per_keyword), per_keyword)
+        ids = word_ids[np.arange(len(offsets)) + offsets]
+        # Rows per list: the sum of its keywords' id counts.
+        bounds = np.concatenate(([0], ends))[np.cumsum(lengths)]
+        counts = np.diff(bounds, prepend=0).astype(np.int32)
+        return counts, ids, int(n_tokens[numbers].sum())

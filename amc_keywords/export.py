@@ -1,0 +1,89 @@
+"""Export an output set for the tools datasets are loaded with: Parquet (Arrow, Hugging Face
+``datasets``).
+
+Input
+    A rows file (as ``verify`` takes it) with its range table, names and vocabulary beside it.
+Output
+    A Parquet file with one row per listed image, in image id order::
+
+        img_id    int64
+        name      string          the image's original name ("" without a names table)
+        word_ids  list<int32>     its word ids, in row order
+        keywords  list<string>    the same as words (only with ``words=True``)
+
+    and the vocabulary in the file's metadata (``amc_keywords.vocabulary``: a JSON list, words
+    by id; ``amc_keywords.min_df``). Written in batches of images, so memory stays bounded
+    whatever the set's size, to a temporary file moved into place when complete. Needs the
+    ``parquet`` extra (pyarrow).
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .errors import InputError
+from .loader import load_keywords
+
+BATCH = 1 << 16  # images a batch: a few MB of Arrow arrays
+
+
+def export_parquet(rows_path, output_path, words=False, batch=BATCH):
+    """Write the Parquet file; returns the number of images written."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("export --format parquet needs pyarrow: pip install "
+                         "'amc-keywords[parquet]' (or pip install pyarrow)") from None
+    if not os.path.isfile(rows_path):
+        raise InputError(f"{rows_path}: not found")
+    try:
+        kw = load_keywords(rows_path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    fields = [("img_id", pa.int64()), ("name", pa.string()), ("word_ids", pa.list_(pa.int32()))]
+    if words:
+        fields.append(("keywords", pa.list_(pa.string())))
+    metadata = {"amc_keywords.vocabulary": json.dumps(kw.vocabulary.words, ensure_ascii=False),
+                "amc_keywords.min_df": str(kw.min_df), "amc_keywords.source": rows_path}
+    schema = pa.schema(fields, metadata=metadata)
+    vocabulary = pa.array(kw.vocabulary.words, pa.string()) if words else None
+    folder = os.path.dirname(os.path.abspath(output_path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".amc-keywords-export-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"{output_path}: cannot be written ({exc.strerror}); choose another "
+                         "place") from None
+    ids = kw.ids
+    try:
+        with os.fdopen(fd, "wb") as f, pq.ParquetWriter(f, schema) as writer:
+            for start in range(0, len(ids), batch):
+                chunk = ids[start:start + batch]
+                flat, offsets = kw.bag(chunk)
+                offsets = pa.array(np.append(offsets, len(flat)).astype(np.int32))
+                flat = pa.array(flat.astype(np.int32))
+                columns = [pa.array(chunk, pa.int64()), _names(pa, kw, chunk),
+                           pa.ListArray.from_arrays(offsets, flat)]
+                if words:
+                    columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
+                writer.write_batch(pa.record_batch(columns, schema=schema))
+        os.replace(temp, output_path)
+    except BaseException as exc:
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError(f"{output_path}: cannot be written ({exc.strerror or exc}); "
+                             "nothing was written") from None
+        raise
+    return len(ids)
+
+
+def _names(pa, kw, chunk):
+    """The names of a chunk of image ids as an Arrow string array, decoded by Arrow."""
+    if kw.image_names is None:
+        return pa.array([""] * len(chunk), pa.string())
+    names = np.asarray(kw.image_names[chunk])
+    return pa.array(list(names), pa.binary()).cast(pa.string())

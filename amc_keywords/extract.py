@@ -1,0 +1,91 @@
+"""``--extract``: unpack a keyword archive next to itself, safely, before reading it.
+
+Input:  ``keyword/keywords_<set>.zip``.
+Output: ``keyword/keywords_<set>/`` holding its keyword files (the original workflow's
+        folder), made in a temporary folder and renamed into place only when complete.
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+from .errors import InputError
+from .keyword_files import KEYWORD_SUFFIX
+from .writing import PREFIX
+from .zip_reader import ZipDirectory, read_members
+
+MAX_RATIO = 200       # keyword JSON deflates ~5-10x; far more than this is a zip bomb
+MAX_TOTAL = 64 << 30  # no keyword archive comes near 64 GiB unpacked
+
+
+def extract_archive(archive, target):
+    """Unpack the keyword files of ``archive`` into ``target`` (the folder a source reads).
+
+    Uses the same reader as in-place reading (CRC-checked, each member within its own range
+    of the file, a million members in little memory). Members whose path is absolute or
+    leaves the target are skipped with a warning; a name holding a control character, or
+    sizes implausible against the archive's real size, refuse the archive before anything
+    is written. Files go to a ``tempfile.mkdtemp`` folder beside the target (ours alone,
+    nothing in it followed that we did not create), renamed into place when complete.
+    """
+    directory = ZipDirectory(archive)
+    size = os.path.getsize(archive)
+    total = int(directory.table["usize"].sum())
+    if total > MAX_TOTAL or total > MAX_RATIO * size + (1 << 20):
+        raise InputError(f"{archive}: declares {total} bytes unpacked from a {size}-byte "
+                         "archive: implausible for keyword files (zip bomb?); refusing to "
+                         "extract")
+    bad = _control_character(directory.keys)
+    if bad is not None:
+        raise InputError(f"{archive}: member {bad!r} has a control character in its name; "
+                         "refusing to extract")
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
+    if total > free:
+        raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
+    for name in directory.unsafe:
+        say(f"warning: {archive}: {name}: skipped, its path leaves the target folder")
+    tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=os.path.dirname(
+        os.path.abspath(target)))
+    try:
+        made = {tmp}
+        for key, raw in zip(directory.keys, read_members(archive, directory.top, directory.keys,
+                                                         directory.table)):
+            parts = key.decode("utf-8").split("/")
+            folder = tmp
+            for part in parts[:-1]:  # each folder made here, by us: none is a link
+                folder = os.path.join(folder, part)
+                if folder not in made:
+                    os.mkdir(folder)
+                    made.add(folder)
+            dest = os.path.join(folder, parts[-1] + KEYWORD_SUFFIX)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                         getattr(os, "O_NOFOLLOW", 0), 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is private; the keyword folder is not
+        os.rename(tmp, target)  # fails, rather than replacing, if the target appeared
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def say(line):
+    """One line on stderr in one write: worker processes extracting at once do not
+    interleave their lines."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _control_character(keys):
+    """The first key holding a byte below 0x20 (NUL, tab, newline...), or None."""
+    if not len(keys):
+        return None
+    width = keys.dtype.itemsize
+    view = keys.view(np.uint8).reshape(len(keys), width)
+    lengths = np.char.str_len(keys)
+    bad = ((view < 0x20) & (np.arange(width) < lengths[:, None])).any(axis=1)
+    first = np.flatnonzero(bad)
+    return keys[first[0]].decode("utf-8", "replace") if len(first) else None

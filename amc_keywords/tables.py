@@ -1,0 +1,54 @@
+"""The per-image tables written beside the rows.
+
+Input:  image ids and their row counts (in row order), or the rows themselves.
+Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive row numbers
+        of each image, ``[-1, -1]`` for none), the original scripts' variant of it, and the
+        names table (``S``, ``(max id + 1,)``: each listed image's name, ``b""`` elsewhere).
+"""
+import numpy as np
+
+
+def range_table(ids, counts, size):
+    """Inclusive ``[first, last]`` row numbers per image id; ``[-1, -1]`` for none."""
+    return fill_ranges(np.full((size, 2), -1, np.int64), ids, counts, 0)
+
+
+def fill_ranges(table, ids, counts, first_row):
+    """Enter the ranges of images ``ids`` with ``counts`` rows each, whose rows start at row
+    ``first_row``, into a range table (a chunk at a time, as rows are written)."""
+    starts = first_row + np.cumsum(counts, dtype=np.int64) - counts
+    has = counts > 0
+    table[ids[has], 0] = starts[has]
+    table[ids[has], 1] = starts[has] + counts[has] - 1
+    return table
+
+
+def ranges_from_rows(rows):
+    """Range table of rows whose images are contiguous (as every output is)."""
+    ids = np.asarray(rows[:, 0])
+    if not len(ids):
+        return np.full((0, 2), -1, np.int64)
+    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    counts = np.diff(np.concatenate((starts, [len(ids)])))
+    return range_table(ids[starts], counts, int(ids.max()) + 1)
+
+
+def original_range_table(ranges, n_rows):
+    """The range table as the original scripts wrote it, from ours: it stops at the largest
+    image id that has rows, and image 0 is ``[0, -1]`` when it has none (their loop starts
+    at image 0, row 0). No rows at all: an empty table (the original failed there)."""
+    has_rows = np.flatnonzero(np.asarray(ranges)[:, 0] >= 0)
+    if not n_rows or not len(has_rows):
+        return np.full((0, 2), -1, np.int64)
+    table = np.array(ranges[:int(has_rows[-1]) + 1], dtype=np.int64)
+    if table[0, 0] < 0:
+        table[0] = [0, -1]
+    return table
+
+
+def names_table(ids, names, size):
+    """``table[img_id] == name`` for each listed image, ``b""`` elsewhere."""
+    table = np.zeros(size, dtype=names.dtype if len(names) else "S1")
+    table[ids] = names
+    return table

@@ -1,0 +1,295 @@
+"""Writing a run's outputs safely: every file or none.
+
+Files written in a dataset folder (names in :mod:`amc_keywords.filenames`; ``<k>`` is
+min_df):
+
+rows (``img_keyword_ind_..._sk_<k>[_sparse].npy``)
+    int64, shape ``(N, 2)``, each row ``[img_id, word_id]``; images in list order, each
+    image's rows in keyword-token order. Byte-identical to ``np.save`` of the same array.
+range table (``img_keyword_range_<tag>_sk_<k>.npy``)
+    int64, shape ``(max listed id + 1, 2)``; row ``i`` is ``[first, last]`` (inclusive) row
+    numbers of image ``i``, ``[-1, -1]`` when it has no rows or is not listed.
+names (``img_names_<tag>.npy``)
+    ``S`` (UTF-8 bytes), shape ``(max listed id + 1,)``; the image's original name
+    (Clickture map name, COCO file name; without a map, its list entry), ``b""`` for an id
+    that is not listed.
+vocabulary (``vocabulary_<dataset>_sk_<k>.json``)
+    see :mod:`amc_keywords.vocabulary`.
+
+Every file is written to a temporary name in the same folder and moved into place with
+``os.replace`` only when the whole run has succeeded, and the folder is synced after: an
+error or an interruption, ``kill -9`` included, leaves earlier outputs byte-identical.
+Temporary files of a killed run are removed by the next run. A full disk is an
+:class:`InputError` naming the folder.
+"""
+import errno
+import json
+import os
+import tempfile
+import threading
+from stat import S_ISREG
+
+import numpy as np
+
+from .errors import InputError
+from .manifest import file_sha256
+
+PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
+HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
+# A write that fails for want of room: one line naming the folder, not a traceback.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class RowWriter:
+    """Streams ``(n, 2)`` int64 rows to a ``.npy`` file whose header is written last."""
+
+    def __init__(self, path):
+        self.path = path
+        self.rows = 0
+        self.file = open_temporary(path)
+        self.file.write(b"\0" * HEADER_SIZE)
+
+    def write(self, rows):
+        self.file.write(memoryview(np.ascontiguousarray(rows, dtype="<i8")).cast("B"))
+        self.rows += len(rows)
+
+    def close(self):
+        self.file.seek(0)
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": "<i8", "fortran_order": False, "shape": (self.rows, 2)})
+        if self.file.tell() != HEADER_SIZE:
+            raise AssertionError("npy header size changed")
+        self.file.close()
+
+
+def open_temporary(path, mode="wb"):
+    """Open a temporary that :class:`OutputSet` made (``tempfile.mkstemp``: ours alone) for
+    writing, refusing to follow a symlink put in its place since."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {}))
+
+
+class OutputSet:
+    """All files of one run, written under temporary names and moved into place together.
+
+    Temporaries are made with ``tempfile.mkstemp`` in the output folder (a name no one else
+    can choose, opened without following links), named ``.amc-keywords-<run>-<name>.<random>
+    .tmp``. The run's owner record ``.amc-keywords-run-<run>.lock`` (its process id and start
+    time) marks them as the toolkit's: a later run removes a run's temporaries only when its
+    record is there, is the same user's, and its process is gone. Any other ``.tmp`` file is
+    left alone.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.pending = {}  # final path -> temporary path
+        self.scratch_files = []  # working files of the run, removed at the end
+        self.syncing = {}  # temporary path -> thread hashing and syncing it (see sync_soon)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, self.record = tempfile.mkstemp(prefix=PREFIX + "run-", suffix=".lock",
+                                               dir=folder)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+        except OSError as exc:
+            raise InputError(f"{folder}: the output folder cannot be written "
+                             f"({exc.strerror}); choose another with --out-dir") from None
+        self.run = os.path.basename(self.record)[len(PREFIX + "run-"):-len(".lock")]
+        remove_stale(folder)
+
+    def _temp(self, name):
+        fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{self.run}-{name}.", suffix=".tmp",
+                                    dir=self.folder)
+        os.close(fd)
+        return path
+
+    def path(self, name):
+        """A temporary path for output ``name``; it becomes ``name`` at :meth:`commit`."""
+        final = os.path.join(self.folder, name)
+        self.pending[final] = self._temp(name)
+        return self.pending[final]
+
+    def scratch(self, name):
+        """A temporary path for a working file of the run, removed when the run ends."""
+        path = self._temp(name)
+        self.scratch_files.append(path)
+        return path
+
+    def rows_writer(self, name):
+        return RowWriter(self.path(name))
+
+    def save_array(self, name, array):
+        with open_temporary(self.path(name)) as f:
+            np.save(f, array, allow_pickle=False)
+
+    def save_text(self, name, text):
+        with open_temporary(self.path(name), "w") as f:
+            f.write(text)
+
+    def save_json(self, name, obj):
+        with open_temporary(self.path(name), "w") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=0)
+            f.write("\n")
+
+    def sync_soon(self, temp):
+        """Start hashing a finished file and writing it to disk now, in a thread, rather than
+        at the end: a Lite rows file is hundreds of MB, and the disk writes it (and the
+        manifest's SHA-256 is computed) while the run goes on."""
+        done = {}
+        thread = threading.Thread(target=_hash_and_sync, args=(temp, done), daemon=True)
+        thread.start()
+        self.syncing[temp] = (thread, done)
+
+    def _finished(self, temp):
+        """``{"sha256": ...}`` of a pending file, hashed and on disk (raises its error)."""
+        if temp not in self.syncing:
+            self.sync_soon(temp)
+        thread, done = self.syncing[temp]
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done
+
+    def records(self):
+        """The manifest's record of each pending output: ``{file name: {"sha256", "size",
+        "mtime_ns"[, "dtype", "shape"]}}``; every pending file is on disk after this."""
+        for temp in self.pending.values():  # all hashed and synced in parallel
+            if temp not in self.syncing:
+                self.sync_soon(temp)
+        return {os.path.basename(final): file_record(temp, self._finished(temp)["sha256"],
+                                                     final.endswith(".npy"))
+                for final, temp in self.pending.items()}
+
+    def commit(self):
+        # Every file on disk before any is moved into place: a crash leaves old or new files.
+        for temp in self.pending.values():
+            self._finished(temp)
+        for final, temp in self.pending.items():
+            os.replace(temp, final)
+        _fsync_folder(self.folder)  # the renames themselves on disk
+        written = list(self.pending)
+        self.pending = {}
+        self.abort()
+        return written
+
+    def abort(self):
+        for temp in [*self.pending.values(), *self.scratch_files]:
+            try:
+                os.remove(temp)
+            except OSError:
+                pass
+        self.pending, self.scratch_files, self.syncing = {}, [], {}
+
+    def close(self):
+        """Drop what is left of the run (nothing after a commit) and its owner record."""
+        self.abort()
+        try:
+            os.remove(self.record)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.close()  # after commit() nothing is pending; on an error, drop the temporaries
+        if isinstance(value, OSError) and value.errno in NO_ROOM:
+            raise InputError(f"{self.folder}: cannot write the outputs ({value.strerror}); "
+                             "free some space or choose another folder with --out-dir; "
+                             "earlier outputs are unchanged") from None
+
+
+def _hash_and_sync(path, done):
+    """SHA-256 of ``path`` read back (from the page cache), then fsync; the digest or the
+    error goes into ``done`` (so a thread can hand it over)."""
+    try:
+        done["sha256"] = file_sha256(path)
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    except OSError as exc:
+        done["error"] = exc
+
+
+def file_record(path, sha256=None, array=None):
+    """What a manifest records of an output file: SHA-256, size, modification time and, for
+    an array (``array``; default: a ``.npy`` name), its dtype and shape."""
+    stat = os.stat(path)
+    if sha256 is None:
+        sha256 = {}
+        _hash_and_sync(path, sha256)
+        if "error" in sha256:
+            raise sha256["error"]
+        sha256 = sha256["sha256"]
+    record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if path.endswith(".npy") if array is None else array:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                               np.lib.format.read_array_header_2_0)(f)
+        record["dtype"], record["shape"] = dtype.str, list(shape)
+    return record
+
+
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # a folder that cannot be opened (some platforms): the renames are done anyway
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not supported for folders on every file system
+    finally:
+        os.close(fd)
+
+
+def remove_stale(folder):
+    """Remove the temporaries of the toolkit's runs in ``folder`` that are gone: those named
+    after an owner record of this user whose process has ended (or is another process now)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(PREFIX + "run-") and name.endswith(".lock")):
+            continue
+        record = os.path.join(folder, name)
+        try:
+            stat = os.lstat(record)
+            if not S_ISREG(stat.st_mode) or stat.st_uid != os.getuid():
+                continue
+            with open(record) as f:
+                pid, start = f.read(100).split()
+            if _start_time(int(pid)) == start:
+                continue  # its run is still going
+        except (OSError, ValueError):
+            continue
+        run = name[len(PREFIX + "run-"):-len(".lock")]
+        for other in names:
+            if other.startswith(f"{PREFIX}{run}-") and other.endswith(".tmp"):
+                try:
+                    if os.lstat(os.path.join(folder, other)).st_uid == os.getuid():
+                        os.remove(os.path.join(folder, other))
+                except OSError:
+                    pass
+        try:
+            os.remove(record)
+        except OSError:
+            pass
+
+
+def _start_time(pid):
+    """When process ``pid`` started (clock ticks since boot, from /proc), "alive" where that
+    cannot be read but the process exists, or "gone"."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "gone"
+    except PermissionError:
+        return "alive"
+    return "alive"
