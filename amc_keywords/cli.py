@@ -26,6 +26,7 @@ import os
 import signal
 import stat
 import sys
+from importlib import import_module
 
 from . import __version__, workers
 from .errors import InputError
@@ -61,9 +62,27 @@ def run_cli(main, argv=None):
     """Run ``main(argv)`` and turn errors into one line on stderr and an exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    received = []
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
     try:
-        return main([a for a in argv if a != "--debug"]) or 0
+        return _report_errors(main, [a for a in argv if a != "--debug"], debug)
+    except Exception:
+        # A Ctrl-C that landed inside a C extension's import can surface as another error
+        # (numpy turns it into an ImportError): it is still the user's Ctrl-C.
+        if not received or debug:
+            raise
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def _report_errors(main, argv, debug):
+    try:
+        return main(argv) or 0
     except InputError as exc:
         if debug:
             raise
@@ -222,6 +241,7 @@ def run_script(dataset, description, repository):
     imports overlap with this process's), then the dataset with the clone's folders."""
     quiet_interrupt_during_startup()
     workers.start_early()
+    import_module(".datasets", __package__)  # numpy and the rest, while Ctrl-C is quiet
 
     def main(argv):
         parser = ArgumentParser(description=description)
@@ -345,4 +365,5 @@ def main(argv=None):
     quiet_interrupt_during_startup()
     if next((a for a in argv if not a.startswith("-")), None) in DATASET_FOLDERS:
         workers.start_early()  # before the heavy imports, as the scripts do
+        import_module(".datasets", __package__)  # numpy and the rest, while Ctrl-C is quiet
     return run_cli(command, argv)

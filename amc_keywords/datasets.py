@@ -84,8 +84,12 @@ def prepare_clickture(keyword_dir, lists_dir, out_dir, min_df=6, stop_words="eng
         list_path, map_path = (os.path.join(lists_dir, f) for f in side_files[name])
         inputs.update({f"{name} keywords": _source(keyword_dir, "clickture", name, extract),
                        f"{name} list": (list_path, "list"), f"{name} map": (map_path, "map")})
+    def open_set(role):  # a set whose folder the up-to-date check fingerprints
+        name = role.split()[0]
+        return open_clickture_set(keyword_dir, name, *(os.path.join(lists_dir, f)
+                                                       for f in side_files[name]), False)
     if not (force or refit) and pipeline.up_to_date(out_dir, "clickture", min_df, options,
-                                                    inputs, strict_fingerprint):
+                                                    inputs, open_set, strict_fingerprint):
         return None
     with OutputSet(out_dir) as outputs:
         # 1. Read lists, maps and archive directories, in workers and in parallel; they write
@@ -125,8 +129,9 @@ def prepare_coco(keyword_dir, out_dir, splits=("train", "test"), min_df=6,
                "strict_fingerprint": strict_fingerprint, "original_layout": original_layout}
     # 0. Nothing to do when the manifest shows the same options and inputs, outputs untouched.
     inputs = {"coco keywords": _source(keyword_dir, "coco", None, extract)}
-    if not (force or refit) and pipeline.up_to_date(out_dir, "coco", min_df, options, inputs,
-                                                    strict_fingerprint):
+    if not (force or refit) and pipeline.up_to_date(
+            out_dir, "coco", min_df, options, inputs,
+            lambda role: open_coco_set(keyword_dir, splits, False), strict_fingerprint):
         return None
     with OutputSet(out_dir) as outputs:
         # 1. Read dataset.json and the archive directory (in a worker: dataset.json is large).

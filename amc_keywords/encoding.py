@@ -43,11 +43,12 @@ def _set_encoder(words, settings):
 
 
 def _checked(method, payload):
-    """``method(lists)`` of the payload's keyword lists; when a list holds a non-string, the
-    error naming its image."""
-    lists = keyword_lists(payload)
+    """``(method(lists), facts)`` of the payload's keyword lists and (for a folder) the
+    facts of its files for the fingerprint; when a list holds a non-string, the error naming
+    its image."""
+    lists, facts = keyword_lists(payload)
     try:
-        return method(lists)
+        return method(lists), facts
     except TypeError:
         wheres = (payload_location(payload, i) for i in range(len(lists)))
         error = next(filter(None, map(bad_keyword, lists, wheres)), None)
@@ -57,16 +58,19 @@ def _checked(method, payload):
 
 
 def _encode_chunk(payload):
-    """Rows of one chunk: per-image row counts, word ids, and the number of tokens seen."""
+    """Rows of one chunk: per-image row counts, word ids, the number of tokens seen, and the
+    facts of a folder's files (None for an archive)."""
     _encoder.trim()
-    return _checked(_encoder.encode_lists, payload)
+    (counts, word_ids, tokens), facts = _checked(_encoder.encode_lists, payload)
+    return counts, word_ids, tokens, facts
 
 
 def _tokens_chunk(payload):
-    """Each image's analyzer tokens (for fitting the vocabulary), packed into one string."""
+    """Each image's analyzer tokens (for fitting the vocabulary), packed into one string, and
+    the facts of a folder's files."""
     _encoder.trim()
-    texts = _checked(_encoder.token_texts, payload)
-    return IMAGE_SEP.join(texts), len(texts)
+    texts, facts = _checked(_encoder.token_texts, payload)
+    return IMAGE_SEP.join(texts), len(texts), facts
 
 
 def _run(source, plan, func, initargs, jobs, label, quiet):
@@ -107,14 +111,18 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False, keep=None):
+def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False, keep=None,
+                fingerprint=None):
     """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order; each chunk's
     packed tokens are also appended to the list ``keep``, when given (see
-    :func:`encode_tokens`)."""
-    for _, (packed, n) in _run(source, plan, _tokens_chunk, (None, analyzer_settings(stop_words)),
-                               jobs, label, quiet):
+    :func:`encode_tokens`), and a folder's files to ``fingerprint`` (a FolderFingerprint)."""
+    for chunk, (packed, n, facts) in _run(source, plan, _tokens_chunk,
+                                          (None, analyzer_settings(stop_words)), jobs, label,
+                                          quiet):
         if keep is not None:
             keep.append((packed, n))
+        if fingerprint is not None and facts is not None:
+            fingerprint.add(chunk["key"], facts)
         for image in _unpack(packed, n):
             yield image.split(TOKEN_SEP) if image else []
 
@@ -135,11 +143,12 @@ class EncodeStats:
 
 
 def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encoding",
-           quiet=False):
+           quiet=False, fingerprint=None):
     """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
-    enter each image's ``[first, last]`` rows into the range table ``ranges``."""
+    enter each image's ``[first, last]`` rows into the range table ``ranges``; a folder's
+    files go to ``fingerprint`` (a FolderFingerprint), when given."""
     return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer_settings(stop_words)),
-                             jobs, label, quiet), writer, ranges)
+                             jobs, label, quiet), writer, ranges, fingerprint)
 
 
 def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=False):
@@ -154,7 +163,7 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
     def encoded():
         with _bar(plan, label, quiet) as bar:
             for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
-                yield chunk, encode_packed(packed, n)
+                yield chunk, (*encode_packed(packed, n), None)
                 bar.update(n)
 
     def encode_packed(packed, n):
@@ -173,12 +182,15 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
     return _write(plan, encoded(), writer, ranges)
 
 
-def _write(plan, encoded, writer, ranges):
-    """Write ``(chunk, (rows per image, word ids, tokens seen))`` pairs in plan order."""
+def _write(plan, encoded, writer, ranges, fingerprint=None):
+    """Write ``(chunk, (rows per image, word ids, tokens seen, facts of a folder's files))``
+    pairs in plan order."""
     counts = np.empty(len(plan), np.int32)
     tokens = 0
     done = rows_done = 0
-    for chunk, (chunk_counts, word_ids, n_tokens) in encoded:
+    for chunk, (chunk_counts, word_ids, n_tokens, facts) in encoded:
+        if fingerprint is not None and facts is not None:
+            fingerprint.add(chunk["key"], facts)
         n = len(chunk_counts)
         counts[done:done + n] = chunk_counts
         rows = np.empty((len(word_ids), 2), np.int64)

@@ -221,7 +221,7 @@ def load_keywords(path, vocabulary=None):
     if rows.ndim != 2 or rows.shape[1] != 2 or rows.dtype.kind not in "iu":
         raise ValueError(f"{path}: expected an N x 2 integer array, found {rows.dtype} "
                          f"{rows.shape}")
-    given = vocabulary
+    given, recorded = vocabulary, False
     if vocabulary is None or isinstance(vocabulary, (str, os.PathLike)):
         vocabulary_path = os.fspath(vocabulary) if vocabulary is not None else \
             beside["vocabulary"]
@@ -230,11 +230,14 @@ def load_keywords(path, vocabulary=None):
         except (InputError, OSError) as exc:
             raise ValueError(str(exc)) from None
         if given is None:
-            _check_same_run(path, vocabulary_path, vocabulary, min_df)
+            recorded = _check_same_run(path, vocabulary_path, vocabulary, min_df)
     elif not isinstance(vocabulary, Vocabulary):
         given = vocabulary = Vocabulary(vocabulary)
-    if len(rows) and (int(rows[:, 1].max()) >= len(vocabulary) or int(rows[:, 1].min()) < 0 or
-                      int(rows[:, 0].min()) < 0):
+    # Every id within bounds: a scan of the rows, unless the run's manifest vouches for both
+    # files as it wrote them (then opening stays instant at any size).
+    if not recorded and len(rows) and (
+            int(rows[:, 1].max()) >= len(vocabulary) or int(rows[:, 1].min()) < 0 or
+            int(rows[:, 0].min()) < 0):
         raise ValueError(f"{path}: word ids run to {int(rows[:, 1].max())}, beyond the "
                          f"vocabulary of {len(vocabulary)} words (ids 0..{len(vocabulary) - 1})"
                          " (or ids are negative)")
@@ -258,7 +261,8 @@ def _load_table(path):
 def _check_same_run(rows_path, vocabulary_path, vocabulary, min_df):
     """The vocabulary beside a rows file must be the one those rows were encoded with: its
     min_df is the one in the rows file's name, and where the run's manifest is beside them
-    and still describes the rows, it describes the vocabulary too."""
+    and still describes the rows (size and modification time), it describes the vocabulary
+    too (SHA-256). Returns True when the manifest vouches for both files."""
     if vocabulary.min_df != min_df:
         raise ValueError(f"{vocabulary_path}: fitted with min_df={vocabulary.min_df}, but "
                          f"{os.path.basename(rows_path)} says min_df={min_df}: the files are "
@@ -273,11 +277,12 @@ def _check_same_run(rows_path, vocabulary_path, vocabulary, min_df):
         vocabulary_record = recorded[os.path.basename(vocabulary_path)]
         stat = os.stat(rows_path)
         if (rows_record["size"], rows_record["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
-            return  # the rows changed since: the manifest says nothing about them
+            return False  # the rows changed since: the manifest says nothing about them
         same = file_sha256(vocabulary_path) == vocabulary_record["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
-        return  # no manifest, or not one: nothing more to check against
+        return False  # no manifest, or not one: nothing more to check against
     if not same:
         raise ValueError(f"{vocabulary_path}: not the vocabulary {os.path.basename(rows_path)} "
                          f"was encoded with ({os.path.basename(manifest_path)} records another "
                          "one): load both from one run, or pass vocabulary=")
+    return True

@@ -7,7 +7,8 @@ Output
     Content fingerprints, at no extra read of the keyword files:
         archive   SHA-256 of its keyword members' names, CRC-32s and sizes, from the central
                   directory the toolkit reads anyway
-        folder    SHA-256 of each keyword file's name, size and modification time (with
+        folder    SHA-256 of each keyword file's key, size and modification time, in the
+                  set's order, taken by the workers that read the files (with
                   ``--strict-fingerprint``: and a CRC-32 of its content)
         file      SHA-256 of the file (lists, maps; COCO's ``dataset.json`` is recorded too,
                   and is covered by its archive's fingerprint)
@@ -36,7 +37,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
-from .keyword_files import keyword_file_mask
+from .keyword_files import KEYWORD_SUFFIX
 
 FORMAT = "amc-keywords-manifest/1"
 HASH_BLOCK = 1 << 20
@@ -70,41 +71,63 @@ def archive_fingerprint(top, keys, table):
     return digest.hexdigest()
 
 
-def folder_fingerprint(root, strict=False):
-    """Fingerprint of a folder's keyword files: each one's path, size and modification time;
-    with ``strict``, also a CRC-32 of its content (every file is read)."""
-    entries = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
-        rel = os.path.relpath(folder, root)
-        rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        for name in files:
-            entries.append((rel + name, os.path.join(folder, name)))
-    if not entries:
-        return hashlib.sha256(b"folder\0").hexdigest(), 0
-    names = np.array([n.encode("utf-8", "surrogateescape") for n, _ in entries], dtype=bytes)
-    kept = np.flatnonzero(keyword_file_mask(names))
-    digest = hashlib.sha256(f"folder\0{int(strict)}\0".encode())
-    for i in sorted(kept, key=lambda i: names[i]):
-        path = entries[i][1]
-        stat = os.stat(path)
-        crc = 0
-        if strict:
-            with open(path, "rb") as f:
-                crc = zlib.crc32(f.read())
-        digest.update(b"%s\0%d\0%d\0%d\n" % (names[i], stat.st_size, stat.st_mtime_ns, crc))
-    return digest.hexdigest(), len(kept)
+class FolderFingerprint:
+    """Fingerprint of the keyword files a set reads from an unzipped folder, in plan order:
+    each one's key, size and modification time (with ``strict``, a CRC-32 of its content).
+
+    The workers take each file's size and time with ``fstat`` on the file they open anyway
+    (:func:`file_facts`); :func:`folder_fingerprint` takes them with ``stat`` where a run
+    needs the fingerprint before reading (a vocabulary to reuse, an up-to-date check). Both
+    feed :meth:`add` the same chunks, so they give the same digest.
+    """
+
+    def __init__(self, strict=False):
+        self.digest = hashlib.sha256(f"folder\0{int(bool(strict))}\0".encode())
+
+    def add(self, keys, facts):
+        """One chunk: its keys (``S`` array) and :func:`file_facts` of its files."""
+        self.digest.update(np.ascontiguousarray(keys).tobytes())
+        for column in facts:
+            self.digest.update(np.asarray(column, dtype="<i8").tobytes())
+
+    def hexdigest(self):
+        return self.digest.hexdigest()
 
 
-def source_input(source, strict=False):
-    """The manifest's record of a keyword source (a ZipSource whose directory is still
-    held, or a FolderSource)."""
+def file_facts(stats, raws=None):
+    """``(sizes, modification times[, CRC-32s])`` of a chunk's files, from their ``stat``
+    results (and their bytes, with a strict fingerprint)."""
+    facts = (np.fromiter((st.st_size for st in stats), np.int64, len(stats)),
+             np.fromiter((st.st_mtime_ns for st in stats), np.int64, len(stats)))
+    if raws is not None:
+        facts += (np.fromiter(map(zlib.crc32, raws), np.int64, len(raws)),)
+    return facts
+
+
+def folder_fingerprint(root, key_chunks, strict=False):
+    """:class:`FolderFingerprint` of the files of ``key_chunks`` (a plan's keys, chunk by
+    chunk) under ``root``, by ``stat`` (and a read of each file, with ``strict``)."""
+    fingerprint = FolderFingerprint(strict)
+    for keys in key_chunks:
+        paths = [os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+                 for key in keys.tolist()]
+        try:
+            stats = [os.stat(path) for path in paths]
+            raws = [open(path, "rb").read() for path in paths] if strict else None
+        except FileNotFoundError as exc:
+            raise InputError(f"{exc.filename}: no keyword file for a list entry; check that "
+                             "the list and the folder are of the same set") from None
+        fingerprint.add(keys, file_facts(stats, raws))
+    return fingerprint.hexdigest()
+
+
+def source_input(source):
+    """The manifest's record of a keyword source: a ZipSource whose directory is still held
+    (its fingerprint now), or a FolderSource (its fingerprint once its files are read)."""
     if source.kind == "zip":
         return {"path": source.path, "kind": "zip", "images": int(len(source.keys)),
                 "fingerprint": archive_fingerprint(source.top, source.keys, source.table)}
-    fingerprint, images = folder_fingerprint(source.path, strict)
-    return {"path": source.path, "kind": "folder", "images": images,
-            "fingerprint": fingerprint}
+    return {"path": source.path, "kind": "folder", "images": None, "fingerprint": None}
 
 
 def file_input(path, kind, images=None):
@@ -115,16 +138,15 @@ def file_input(path, kind, images=None):
     return {"path": path, "kind": kind, "fingerprint": file_sha256(path), "images": images}
 
 
-def current_fingerprint(path, kind, strict=False):
-    """The fingerprint the input at ``path`` (of ``kind``) has now; None when it is gone."""
+def current_fingerprint(path, kind):
+    """The fingerprint the zip, list or map at ``path`` has now; None when it is gone. (A
+    folder's needs its set's plan: see :func:`folder_fingerprint`.)"""
     from .zip_reader import ZipDirectory
     if kind == "zip":
         if not os.path.isfile(path):
             return None
         directory = ZipDirectory(path)
         return archive_fingerprint(directory.top, directory.keys, directory.table)
-    if kind == "folder":
-        return folder_fingerprint(path, strict)[0] if os.path.isdir(path) else None
     return file_input(path, kind)["fingerprint"]
 
 
@@ -169,11 +191,12 @@ def load(path, dataset=None):
     return data
 
 
-def up_to_date(path, dataset, options, planned, strict=False):
+def up_to_date(path, dataset, options, planned, folder_now):
     """Whether the run recorded in the manifest at ``path`` is what a run with these options
     and inputs (``planned``: ``{role: (path, kind)}``) would produce, its outputs untouched
-    since. Returns ``(manifest or None, notice or None)``: the manifest when up to date; a
-    notice when the manifest is broken (the run then goes on as if it were absent)."""
+    since; ``folder_now(role)`` gives a folder input's fingerprint now. Returns ``(manifest
+    or None, notice or None)``: the manifest when up to date; a notice when the manifest is
+    broken (the run then goes on as if it were absent)."""
     if not os.path.exists(path):
         return None, None
     try:
@@ -196,8 +219,12 @@ def up_to_date(path, dataset, options, planned, strict=False):
             return None, None
     for role, (input_path, kind) in planned.items():
         record = recorded[role]
-        if (record.get("path"), record.get("kind")) != (input_path, kind) or \
-                current_fingerprint(input_path, kind, strict) != record.get("fingerprint"):
+        if (record.get("path"), record.get("kind")) != (input_path, kind):
+            return None, None
+    for role, (input_path, kind) in sorted(planned.items(), key=lambda item: item[1][1] ==
+                                           "folder"):  # a folder's check costs most: last
+        now = folder_now(role) if kind == "folder" else current_fingerprint(input_path, kind)
+        if now != recorded[role].get("fingerprint"):
             return None, None
     return manifest, None
 

@@ -102,7 +102,8 @@ def opening(outputs, dataset, openers, jobs, strict=False, names_tables=True):
 
 def _open_set(name, function, args, plan_path, names_path, strict):
     source, entries, messages, inputs = function(*args)
-    inputs[f"{name} keywords"] = source_input(source, strict)
+    source.strict = strict  # a folder's files are fingerprinted as they are read
+    inputs[f"{name} keywords"] = source_input(source)
     with archive_read_ahead(source):  # the archive into the page cache while we plan
         size = int(entries.ids.max()) + 1
         # Without a map, an image's name is its list entry: a listed image always has a name.
@@ -112,7 +113,26 @@ def _open_set(name, function, args, plan_path, names_path, strict):
         entries.names = known = None  # written: free its memory before planning
         plan = source.plan(entries, plan_path)
         source.forget_directory()
+    if inputs[f"{name} keywords"]["images"] is None:  # a folder: the files the set reads
+        inputs[f"{name} keywords"]["images"] = len(plan)
     return KeywordSet(name, source, plan, entries.origin, size, messages, inputs)
+
+
+def _folder_record(keyword_set):
+    """The manifest's record of a set's folder source whose fingerprint is still to be
+    taken (its files not yet read), or None."""
+    record = keyword_set.inputs[f"{keyword_set.name} keywords"]
+    return record if record["kind"] == "folder" and record["fingerprint"] is None else None
+
+
+def _fingerprint_by_stat(keyword_set):
+    """Take a folder set's fingerprint before reading it (a vocabulary to check first)."""
+    record = _folder_record(keyword_set)
+    if record is not None:
+        record["fingerprint"] = manifest.folder_fingerprint(
+            keyword_set.source.path, (chunk["key"] for chunk in
+                                      keyword_set.plan.chunks(encoding.CHUNK)),
+            keyword_set.source.strict)
 
 
 def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, refit, jobs,
@@ -131,9 +151,12 @@ def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, 
     # maps, which only name the images).
     inputs = {role: record for s in sets for role, record in s.inputs.items()
               if not role.endswith(" map")}
-    fit_inputs = {role: record["fingerprint"] for role, record in inputs.items()}
     if os.path.exists(path) and not refit:
         vocabulary = Vocabulary.load(path)
+        if vocabulary.matches(min_df, stop_words, source_label, ids_fingerprint):
+            for s in sets:
+                _fingerprint_by_stat(s)
+        fit_inputs = {role: record["fingerprint"] for role, record in inputs.items()}
         if not vocabulary.matches(min_df, stop_words, source_label, ids_fingerprint):
             print(f"vocabulary: {path} was fitted with other parameters or images; "
                   "fitting again")
@@ -151,14 +174,18 @@ def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, 
             # A set of moderate size keeps its tokens (~250 bytes an image), so that encoding
             # it needs no second read; a larger one is read again, to keep memory flat.
             keep = [] if len(s.plan) <= KEEP_TOKENS else None
+            record = _folder_record(s)
+            files = manifest.FolderFingerprint(s.source.strict) if record else None
             yield from encoding.token_lists(s.source, s.plan, stop_words, jobs,
-                                            f"vocabulary ({s.name})", quiet, keep)
+                                            f"vocabulary ({s.name})", quiet, keep, files)
             s.tokens = keep
+            if record:
+                record["fingerprint"] = files.hexdigest()
 
     where = " + ".join(str(s.source.path) for s in sets)
     vocabulary = fit_vocabulary(token_lists(), min_df, stop_words, source_label, images,
                                 ids_fingerprint, where)
-    vocabulary.inputs = fit_inputs
+    vocabulary.inputs = {role: record["fingerprint"] for role, record in inputs.items()}
     if save:
         outputs.save_json(name, vocabulary.to_json())
     print(f"vocabulary: fitted on {images} images ({source_label}): {len(vocabulary)} words "
@@ -181,9 +208,12 @@ def encode_set(outputs, dataset, subset, keyword_set, vocabulary, jobs, quiet,
             stats = encoding.encode_tokens(keyword_set.tokens, keyword_set.plan,
                                            vocabulary.words, writer, ranges, label, quiet)
         else:
+            record = _folder_record(keyword_set)
+            files = manifest.FolderFingerprint(keyword_set.source.strict) if record else None
             stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
-                                    stop_words, writer, ranges, jobs, label,
-                                    quiet)
+                                    stop_words, writer, ranges, jobs, label, quiet, files)
+            if record:
+                record["fingerprint"] = files.hexdigest()
     finally:
         keyword_set.tokens = None
         writer.close()
@@ -233,12 +263,23 @@ def finish(outputs, dataset, sets, options, summaries, vocabulary, original_layo
     print_summary(summaries, vocabulary, written)
 
 
-def up_to_date(out_dir, dataset, min_df, options, planned, strict):
+def up_to_date(out_dir, dataset, min_df, options, planned, open_set, strict):
     """True (after saying so) when the manifest in ``out_dir`` shows that a run with these
-    options on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to do."""
+    options on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to do.
+
+    ``open_set(role)`` opens the set of a folder input here (returns what a set's opener
+    returns), whose files are then fingerprinted by ``stat`` in the set's order.
+    """
+    def folder_now(role):
+        source, entries, _, _ = open_set(role)
+        keys = entries.keys
+        return manifest.folder_fingerprint(
+            source.path, (keys[i:i + encoding.CHUNK] for i in range(0, len(keys),
+                                                                    encoding.CHUNK)), strict)
+
     name = manifest.manifest_name(dataset, min_df)
     recorded, notice = manifest.up_to_date(os.path.join(out_dir, name), dataset, options,
-                                           planned, strict)
+                                           planned, folder_now)
     if notice:
         print(notice, file=sys.stderr)
     if recorded is None:

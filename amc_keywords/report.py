@@ -57,8 +57,8 @@ def rows_per_image(keywords, ids):
 def verify(path, keyword_dir=None, samples=200, seed=0):
     """Check one output set's internal consistency (and, with ``keyword_dir``, re-encode a
     random sample of its images from the archives). Returns a one-line summary."""
-    # dtype, shape and word ids within the vocabulary are checked here; a missing range
-    # table is an error below, not a notice
+    # dtype and shape are checked here; a missing range table is an error below, not a
+    # notice
     keywords = load(path, notices=False)
     beside, min_df = names_beside(path)
     rows = np.asarray(keywords.rows)
@@ -73,6 +73,11 @@ def verify(path, keyword_dir=None, samples=200, seed=0):
         raise InputError(f"{beside['ranges']}: expected an (n, 2) integer range table, found "
                          f"{ranges.dtype} {ranges.shape}")
     if len(rows):
+        low, high = int(rows[:, 1].min()), int(rows[:, 1].max())
+        if low < 0 or high >= len(vocabulary) or int(rows[:, 0].min()) < 0:
+            raise InputError(f"{path}: word ids run from {low} to {high}, beyond the vocabulary "
+                             f"of {len(vocabulary)} words (ids 0..{len(vocabulary) - 1}) (or "
+                             "image ids are negative)")
         if int(rows[:, 0].max()) >= len(ranges):
             raise InputError(f"{path}: image id {int(rows[:, 0].max())} is beyond the range "
                              f"table ({len(ranges)} ids)")

@@ -17,6 +17,7 @@ import numpy as np
 from .byte_arrays import find_sorted, hash_keys
 from .errors import InputError
 from .extract import extract_archive, say
+from .manifest import file_facts
 from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, parse_keyword_files
 from .lists import first_repeat
 from .writing import open_temporary
@@ -115,9 +116,10 @@ class FolderSource:
 
     kind = "folder"
 
-    def __init__(self, root):
+    def __init__(self, root, strict=False):
         self.path = root
         self.top = ""
+        self.strict = strict  # fingerprint the files by content too (see manifest)
 
     def display(self, key):
         return os.path.join(self.path, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
@@ -142,7 +144,7 @@ class FolderSource:
         """Nothing to drop: a folder source keeps no directory in memory."""
 
     def payload(self, chunk):
-        return ("folder", self.path, chunk["key"].copy())
+        return ("folder", self.path, chunk["key"].copy(), self.strict)
 
     def has(self, key):
         return os.path.isfile(self.display(key))
@@ -280,11 +282,14 @@ def _folder_file(root, key):
     return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
 
 
-def _read_folder_files(root, keys):
+def _read_folder_files(root, keys, strict, stats):
+    """Yield each file's bytes; append its ``fstat`` to ``stats`` (for the fingerprint: the
+    file is open anyway)."""
     for key in keys:
         path = _folder_file(root, key)
         try:
             with open(path, "rb") as f:
+                stats.append(os.fstat(f.fileno()))
                 yield f.read()
         except FileNotFoundError:
             raise InputError(f"{path}: no keyword file for list entry "
@@ -292,12 +297,12 @@ def _read_folder_files(root, keys):
                              "the folder are of the same set") from None
 
 
-def read_payload(payload):
+def read_payload(payload, stats=None):
     """Yield the raw bytes of each image's keyword file, for a payload made by
-    ``source.payload``."""
+    ``source.payload``; a folder's files' ``fstat`` results go to the list ``stats``."""
     if payload[0] == "zip":
         return read_members(*payload[1:])
-    return _read_folder_files(*payload[1:])
+    return _read_folder_files(*payload[1:], [] if stats is None else stats)
 
 
 def payload_location(payload, i):
@@ -305,10 +310,21 @@ def payload_location(payload, i):
     if payload[0] == "zip":
         _, path, top, keys, _ = payload
         return path, top, keys[i]
-    _, root, keys = payload
+    _, root, keys, _ = payload
     return _folder_file(root, keys[i])
 
 
 def keyword_lists(payload):
-    """The keyword list of each image of a payload, in order (what a worker computes)."""
-    return parse_keyword_files(read_payload(payload), lambda i: payload_location(payload, i))
+    """The keyword list of each image of a payload, in order (what a worker computes), and
+    for a folder the facts of its files for the fingerprint (:func:`manifest.file_facts`;
+    None for an archive, fingerprinted by its directory)."""
+    if payload[0] == "zip":
+        return parse_keyword_files(read_payload(payload),
+                                   lambda i: payload_location(payload, i)), None
+    stats, raws = [], []
+    strict = payload[3]
+    files = read_payload(payload, stats)
+    if strict:
+        files = (raws.append(raw) or raw for raw in files)
+    lists = parse_keyword_files(files, lambda i: payload_location(payload, i))
+    return lists, file_facts(stats, raws if strict else None)

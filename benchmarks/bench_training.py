@@ -15,6 +15,7 @@ if missing), then measures on its Lite rows:
 Usage: python benchmarks/bench_training.py [--lite 1000000] [--data benchmarks/data]
 """
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -66,7 +67,6 @@ def rss_anon_kb(pid):
 
 def data_loader(path):
     try:
-        import torch  # noqa: F401
         from torch.utils.data import DataLoader
     except ImportError:
         return "skipped (torch is not installed)"
@@ -89,9 +89,7 @@ def data_loader(path):
 
 
 def export(path, folder):
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pyarrow") is None:
         return "skipped (pyarrow is not installed)"
     began = time.perf_counter()
     rows = np.load(path)
