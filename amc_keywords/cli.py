@@ -276,7 +276,7 @@ def build_parser():
     verify.add_argument("--keyword-dir", default=None,
                         help="also re-encode a random sample of images from the archives in "
                              "this folder and compare (default: no re-encoding)")
-    verify.add_argument("--samples", type=int, default=200,
+    verify.add_argument("--samples", type=positive_int, default=200,
                         help="images to re-encode with --keyword-dir (default: %(default)s)")
 
     stats = commands.add_parser("stats", help="figures of an output set",

@@ -129,6 +129,9 @@ def prepare_coco(keyword_dir, out_dir, splits=("train", "test"), min_df=6,
                "strict_fingerprint": strict_fingerprint, "original_layout": original_layout}
     # 0. Nothing to do when the manifest shows the same options and inputs, outputs untouched.
     inputs = {"coco keywords": _source(keyword_dir, "coco", None, extract)}
+    if inputs["coco keywords"][1] == "folder":
+        inputs["coco dataset.json"] = (os.path.join(inputs["coco keywords"][0],
+                                                    "dataset.json"), "file")
     if not (force or refit) and pipeline.up_to_date(
             out_dir, "coco", min_df, options, inputs,
             lambda role: open_coco_set(keyword_dir, splits, False), strict_fingerprint):
@@ -187,18 +190,22 @@ def open_coco_set(keyword_dir, splits, extract):
         raise InputError(f"{where}: not found; keywords_coco.zip holds dataset.json beside "
                          "the keyword_<split>/ folders")
     entries = read_coco_images(raw, where, splits)
-    # Recorded for the manifest; a rerun's check needs only the archive's fingerprint, which
-    # covers this member's CRC-32 and size.
-    inputs = {"coco dataset.json": {"path": f"{source.path}/{source.display(b'dataset')}",
-                                    "kind": "member", "images": len(entries),
-                                    "fingerprint": hashlib.sha256(raw).hexdigest()}}
+    if source.kind == "folder":  # a file of its own, fingerprinted as one
+        inputs = {"coco dataset.json": file_input(source.display(b"dataset"), "file")}
+    else:  # a member: the archive's fingerprint covers its CRC-32 and size; recorded too
+        inputs = {"coco dataset.json": {"path": f"{source.path}/{source.display(b'dataset')}",
+                                        "kind": "member",
+                                        "fingerprint": hashlib.sha256(raw).hexdigest()}}
+    inputs["coco dataset.json"]["images"] = len(entries)
     return source, entries, [], inputs
 
 
 def _source(keyword_dir, dataset, subset, extract):
     """``(path, kind)`` of the keyword source a run will read (see sources.open_source)."""
     folder = os.path.join(keyword_dir, archive_name(dataset, subset))
-    if os.path.isdir(folder) or extract:
+    # Not yet extracted: the run extracts it first, and the manifest has it as a zip (or a
+    # folder that is gone): not up to date either way.
+    if os.path.isdir(folder):
         return folder, "folder"
     return folder + ".zip", "zip"
 

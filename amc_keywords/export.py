@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import InputError
 from .loader import load_keywords
+from .writing import umask
 
 BATCH = 1 << 16  # images a batch: a few MB of Arrow arrays
 
@@ -68,6 +69,7 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                 if words:
                     columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
                 writer.write_batch(pa.record_batch(columns, schema=schema))
+        os.chmod(temp, 0o666 & ~umask())  # mkstemp's file is private; the export is not
         os.replace(temp, output_path)
     except BaseException as exc:
         try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InputError
 from .keyword_files import KEYWORD_SUFFIX
-from .writing import PREFIX
+from .writing import PREFIX, umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
 MAX_RATIO = 200       # keyword JSON deflates ~5-10x; far more than this is a zip bomb
@@ -52,7 +52,11 @@ def extract_archive(archive, target):
         made = {tmp}
         for key, raw in zip(directory.keys, read_members(archive, directory.top, directory.keys,
                                                          directory.table)):
-            parts = key.decode("utf-8").split("/")
+            try:
+                parts = key.decode("utf-8").split("/")
+            except UnicodeDecodeError:
+                raise InputError(f"{archive}: member {key[:60]!r} has a name that is not UTF-8; "
+                                 "refusing to extract") from None
             folder = tmp
             for part in parts[:-1]:  # each folder made here, by us: none is a link
                 folder = os.path.join(folder, part)
@@ -61,10 +65,10 @@ def extract_archive(archive, target):
                     made.add(folder)
             dest = os.path.join(folder, parts[-1] + KEYWORD_SUFFIX)
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
-                         getattr(os, "O_NOFOLLOW", 0), 0o644)
+                         getattr(os, "O_NOFOLLOW", 0), 0o666)  # less the umask
             with os.fdopen(fd, "wb") as out:
                 out.write(raw)
-        os.chmod(tmp, 0o755)  # mkdtemp's folder is private; the keyword folder is not
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the result is not
         os.rename(tmp, target)  # fails, rather than replacing, if the target appeared
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

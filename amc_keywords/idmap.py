@@ -41,6 +41,18 @@ class _DictOnlyUnpickler(pickle.Unpickler):
 
 
 MAX_DEPTH = 32
+# The opcodes of plain data: every one a pickled {str: int} dict can hold, at any protocol,
+# and the other plain values (lists, floats, None...), which the type checks then refuse with
+# a clearer message. Any other opcode (a global, a call, a persistent id, a tuple, which as a
+# key would be hashed recursively) is refused before the unpickler sees the file.
+_MAP_OPCODES = {
+    "PROTO", "FRAME", "STOP", "MARK", "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS",
+    "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE",
+    "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+    "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE", "GET", "BINGET", "LONG_BINGET",
+    "EMPTY_LIST", "LIST", "APPEND", "APPENDS", "NONE", "NEWTRUE", "NEWFALSE", "FLOAT",
+    "BINFLOAT", "POP", "POP_MARK", "DUP"}
 _MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 
 
@@ -48,11 +60,19 @@ def _check_opcodes(data, path):
     """Walk the pickle's opcodes without building anything, and refuse what would make the
     unpickler allocate far more than the file holds: a memo index beyond what a file of this
     size could fill (the unpickler sizes its memo table to the index), or nesting deeper than
-    a small limit. Opcode arguments are read within the file, so a length beyond it is
-    refused here too."""
+    a small limit; and any opcode a ``{name: id}`` dict has no use for (whatever calls,
+    imports or builds other objects). Opcode arguments are read within the file, so a length
+    beyond it is refused here too."""
     depth = 0  # marks open: a {name: id} dict needs one
     try:
         for opcode, arg, pos in pickletools.genops(data):
+            if opcode.name not in _MAP_OPCODES:
+                asks = f"asks for '{arg.replace(' ', '.')[:60]}'" if opcode.name in (
+                    "GLOBAL", "INST") and isinstance(arg, str) else \
+                    f"uses opcode {opcode.name} at byte {pos}"
+                raise InputError(f"{path}: not a readable {{image name: id}} pickle: it "
+                                 f"{asks}, which no {{name: id}} dict needs; only a plain "
+                                 "{name: id} dict is allowed")
             if opcode.name in _MEMO_OPCODES and int(arg) > len(data):
                 raise InputError(f"{path}: not a readable {{image name: id}} pickle: memo "
                                  f"index {arg} at byte {pos} is beyond what a {len(data)}-byte "

@@ -248,6 +248,9 @@ def load_keywords(path, vocabulary=None):
                       stacklevel=2)
         ranges = ranges_from_rows(rows)
     image_names = _load_table(beside["names"]) if os.path.exists(beside["names"]) else None
+    if image_names is not None and len(image_names) > len(ranges):  # listed ids beyond
+        ranges = np.concatenate([ranges, np.full((len(image_names) - len(ranges), 2), -1,
+                                                 np.int64)])
     return Keywords(path, rows, vocabulary, ranges, image_names, min_df, given)
 
 
@@ -272,8 +275,13 @@ def _check_same_run(rows_path, vocabulary_path, vocabulary, min_df):
     manifest_path = os.path.join(os.path.dirname(rows_path), manifest_name(dataset, min_df))
     try:
         with open(manifest_path, encoding="utf-8") as f:
-            recorded = json.load(f)["outputs"]
+            run = json.load(f)
+        if run["options"].get("original_layout", True):
+            return False  # the file under the rows' name is the original's range table
+        recorded = run["outputs"]
         rows_record = recorded[os.path.basename(rows_path)]
+        if list(rows_record["shape"])[1:] != [2]:
+            return False
         vocabulary_record = recorded[os.path.basename(vocabulary_path)]
         stat = os.stat(rows_path)
         if (rows_record["size"], rows_record["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):

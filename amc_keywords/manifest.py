@@ -114,9 +114,10 @@ def folder_fingerprint(root, key_chunks, strict=False):
         try:
             stats = [os.stat(path) for path in paths]
             raws = [open(path, "rb").read() for path in paths] if strict else None
-        except FileNotFoundError as exc:
-            raise InputError(f"{exc.filename}: no keyword file for a list entry; check that "
-                             "the list and the folder are of the same set") from None
+        except OSError as exc:
+            raise InputError(f"{exc.filename}: {exc.strerror}: no keyword file for a list "
+                             "entry; check that the list and the folder are of the same set") \
+                from None
         fingerprint.add(keys, file_facts(stats, raws))
     return fingerprint.hexdigest()
 
@@ -174,8 +175,11 @@ def load(path, dataset=None):
             data = json.load(f)
     except FileNotFoundError:
         raise InputError(f"{path}: not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{path}: not a manifest (not JSON: {str(exc)[:80]})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge integers
+        why = str(exc)[:80] if isinstance(exc, ValueError) else "nested too deeply"
+        raise InputError(f"{path}: not a manifest (not JSON: {why})") from None
     if not isinstance(data, dict) or not isinstance(data.get("format"), str) or \
             not data["format"].startswith("amc-keywords-manifest/"):
         raise InputError(f"{path}: not a manifest (expected format {FORMAT!r})")
@@ -201,32 +205,44 @@ def up_to_date(path, dataset, options, planned, folder_now):
         return None, None
     try:
         manifest = load(path, dataset)
+        return (manifest if _matches(manifest, path, options, planned, folder_now) else
+                None), None
     except InputError as exc:
         return None, f"notice: {exc}; running as if there were none"
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return None, f"notice: {path}: not a manifest of this toolkit (a record is not what " \
+            "it writes); running as if there were none"
+
+
+def _matches(manifest, path, options, planned, folder_now):
     # A member input (COCO's dataset.json) is covered by its archive's fingerprint.
     recorded = {role: record for role, record in manifest["inputs"].items()
                 if isinstance(record, dict) and record.get("kind") != "member"}
     if manifest["options"] != options or manifest.get("toolkit") != __version__ or \
             set(recorded) != set(planned):
-        return None, None
+        return False
     folder = os.path.dirname(path)
     for name, record in manifest["outputs"].items():
         try:
             stat = os.stat(os.path.join(folder, name))
         except OSError:
-            return None, None
+            return False
         if (stat.st_size, stat.st_mtime_ns) != (record.get("size"), record.get("mtime_ns")):
-            return None, None
+            return False
     for role, (input_path, kind) in planned.items():
         record = recorded[role]
         if (record.get("path"), record.get("kind")) != (input_path, kind):
-            return None, None
+            return False
     for role, (input_path, kind) in sorted(planned.items(), key=lambda item: item[1][1] ==
                                            "folder"):  # a folder's check costs most: last
-        now = folder_now(role) if kind == "folder" else current_fingerprint(input_path, kind)
+        try:
+            now = folder_now(role) if kind == "folder" else current_fingerprint(input_path,
+                                                                                  kind)
+        except (InputError, OSError):
+            return False  # the run itself says what is wrong with the input
         if now != recorded[role].get("fingerprint"):
-            return None, None
-    return manifest, None
+            return False
+    return True
 
 
 def verify_manifest(path):

@@ -167,6 +167,7 @@ def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, 
                   "fitting again")
         else:
             print(f"vocabulary: reusing {path} ({len(vocabulary)} words; --refit to fit again)")
+            vocabulary.file = path
             return vocabulary
 
     def token_lists():
@@ -254,7 +255,7 @@ def finish(outputs, dataset, sets, options, summaries, vocabulary, original_layo
     records = outputs.records()
     vocabulary_name = output_names(dataset, None, vocabulary.min_df)["vocabulary"]
     vocabulary_path = os.path.join(outputs.folder, vocabulary_name)
-    if vocabulary_name not in records and os.path.exists(vocabulary_path):  # reused
+    if vocabulary_name not in records and vocabulary.file == vocabulary_path:  # reused
         records[vocabulary_name] = file_record(vocabulary_path)
     inputs = {role: record for s in sets for role, record in s.inputs.items()}
     outputs.save_text(manifest.manifest_name(dataset, vocabulary.min_df), manifest.dumps(
@@ -272,6 +273,8 @@ def up_to_date(out_dir, dataset, min_df, options, planned, open_set, strict):
     """
     def folder_now(role):
         source, entries, _, _ = open_set(role)
+        if source.kind != "folder":
+            return None
         keys = entries.keys
         return manifest.folder_fingerprint(
             source.path, (keys[i:i + encoding.CHUNK] for i in range(0, len(keys),

@@ -66,6 +66,7 @@ class Vocabulary:
         self.min_df, self.stop_words, self.source = min_df, stop_words, source
         self.images, self.fingerprint, self.sklearn_version = images, fingerprint, sklearn_version
         self.inputs = dict(inputs or {})
+        self.file = None  # the file it was read from, if any
         self._index = self._analyze = None
 
     def __len__(self):
@@ -162,9 +163,12 @@ class Vocabulary:
             raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
                              "delete it or use --refit")
         inputs = data.get("inputs")
-        return cls(data["words"], data.get("min_df"), data.get("stop_words"),
-                   data.get("source", ""), data.get("images", 0), data.get("fingerprint", ""),
-                   data.get("sklearn_version", ""), inputs if isinstance(inputs, dict) else {})
+        vocabulary = cls(data["words"], data.get("min_df"), data.get("stop_words"),
+                         data.get("source", ""), data.get("images", 0),
+                         data.get("fingerprint", ""), data.get("sklearn_version", ""),
+                         inputs if isinstance(inputs, dict) else {})
+        vocabulary.file = path
+        return vocabulary
 
 
 def _as_given(tokens):

@@ -164,7 +164,9 @@ class OutputSet:
         # Every file on disk before any is moved into place: a crash leaves old or new files.
         for temp in self.pending.values():
             self._finished(temp)
+        mode = 0o666 & ~umask()  # mkstemp's files are private; outputs are as np.save's
         for final, temp in self.pending.items():
+            os.chmod(temp, mode)
             os.replace(temp, final)
         _fsync_folder(self.folder)  # the renames themselves on disk
         written = list(self.pending)
@@ -241,6 +243,13 @@ def _fsync_folder(folder):
         pass  # not supported for folders on every file system
     finally:
         os.close(fd)
+
+
+def umask():
+    """The process's umask (read by setting it, and set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale(folder):

@@ -51,6 +51,7 @@ class ZipDirectory:
                 from None
         suspect = np.flatnonzero(
             np.char.startswith(keys, b"/") | np.char.startswith(keys, b"\\") |
+            np.char.startswith(keys, b"./") | (np.char.find(keys, b"/./") >= 0) |
             (np.char.find(keys, b"..") >= 0) | (np.char.find(keys, b":") >= 0) |
             (np.char.find(keys, b"//") >= 0))
         unsafe = [i for i in suspect if not inside(keys[i].decode("utf-8", "replace"))]
@@ -262,11 +263,16 @@ _open_files = {}
 
 
 def _open_fd(path):
-    """A file descriptor of ``path``, opened once a process."""
-    fd = _open_files.get(path)
-    if fd is None:
-        fd = _open_files[path] = os.open(path, os.O_RDONLY)
-    return fd
+    """A file descriptor of ``path``, opened once a process for each file at that path (an
+    archive replaced since, by a new download, is opened anew)."""
+    info = os.stat(path)
+    key = (info.st_dev, info.st_ino, info.st_mtime_ns)
+    known = _open_files.get(path)
+    if known is None or known[0] != key:
+        if known is not None:
+            os.close(known[1])
+        known = _open_files[path] = (key, os.open(path, os.O_RDONLY))
+    return known[1]
 
 
 HEADER_SLACK = 256  # local name + extra fields fit in this in practice: one read a member
@@ -383,4 +389,4 @@ def inside(name):
     """True when a member path stays inside the folder it is unpacked into."""
     parts = name.replace("\\", "/").split("/")
     return not (name.startswith(("/", "\\")) or os.path.isabs(name) or ".." in parts or
-                ":" in parts[0] or "" in parts)
+                "." in parts or ":" in parts[0] or "" in parts)

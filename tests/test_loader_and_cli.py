@@ -107,7 +107,8 @@ def test_out_of_range_and_bad_files(outputs, tmp_path):
     # vocabulary= overrides the file beside it; without a range table it is derived from rows
     os.remove(tmp_path / "img_keyword_range_clickture_dev_sk_6.npy")
     np.save(bad, np.array([[0, 1], [0, 0]], np.int64))
-    assert load_keywords(bad, vocabulary=["a", "b"]).words(0) == ["b", "a"]
+    with pytest.warns(UserWarning, match="rebuilt from the rows"):
+        assert load_keywords(bad, vocabulary=["a", "b"]).words(0) == ["b", "a"]
 
 
 def test_verify_accepts_fresh_outputs_and_reencodes(outputs, hard_clickture):
@@ -234,3 +235,34 @@ def test_workers_have_the_package_preloaded_from_any_working_directory(tmp_path)
     out = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['amc_keywords.encoding']"
+
+
+def test_installed_defaults_are_the_current_folder_s(tmp_path):
+    """amc-keywords (here: python -m amc_keywords) outside a clone: ./keyword, ./clickture,
+    ./mscoco, shown by --help; a missing folder is one line naming the option to give."""
+    help_text = subprocess.run([sys.executable, "-m", "amc_keywords", "clickture", "--help"],
+                               cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    help_text = " ".join(help_text.split())  # however argparse wrapped it
+    assert "(default: ./keyword)" in help_text and "(default: ./clickture" in help_text
+    for command, option in (("clickture", "--keyword-dir"), ("coco", "--keyword-dir")):
+        proc = subprocess.run([sys.executable, "-m", "amc_keywords", command], cwd=tmp_path,
+                              capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("error: ./keyword: no such folder") and option in lines[0]
+    (tmp_path / "keyword").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "amc_keywords", "clickture"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "./clickture: no such folder" in proc.stderr
+    assert "--lists-dir" in proc.stderr
+    assert os.listdir(tmp_path) == ["keyword"]  # nothing made on the way
+    version = subprocess.run([sys.executable, "-m", "amc_keywords", "--version"],
+                             capture_output=True, text=True, check=True).stdout
+    from amc_keywords import __version__
+    assert version.strip() == f"amc-keywords {__version__}"
+
+
+def test_verify_samples_must_be_positive(outputs):
+    proc = cli("verify", outputs / DEV, "--keyword-dir", outputs, "--samples", 0, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--samples" in proc.stderr and "positive integer" in proc.stderr

@@ -232,3 +232,65 @@ def test_generated_data_rerun(tmp_path):
     out = tmp_path / "out"
     run(CLICKTURE, *args(tmp_path / "data", out))
     assert "up to date" in run(CLICKTURE, *args(tmp_path / "data", out)).stdout
+
+
+def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
+    """The fingerprint the workers take while reading (fstat) and the one a rerun takes by
+    stat are the same: an unchanged rerun from folders is up to date, with and without
+    --strict-fingerprint; a file rewritten to the same size and time is seen only by the
+    strict fingerprint (which reads the files)."""
+    data = sample_copy(tmp_path / "data")
+    for name in ("keywords_dev", "keywords_lite"):
+        unzip(os.path.join(data, name + ".zip"), data)
+        os.remove(os.path.join(data, name + ".zip"))
+    for flags in ([], ["--strict-fingerprint"]):
+        out = tmp_path / f"out{len(flags)}"
+        assert "wrote:" in run(CLICKTURE, *args(data, out, *flags)).stdout
+        assert "up to date" in run(CLICKTURE, *args(data, out, *flags)).stdout
+    path = os.path.join(data, "keywords_lite", "00000011.json")
+    stat = os.stat(path)
+    raw = open(path, "rb").read()
+    changed = raw.replace(b'"keywords": [', b'"keywords":[ ', 1)  # same size, same keywords
+    assert changed != raw and len(changed) == len(raw)
+    with open(path, "wb") as f:
+        f.write(changed)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "up to date" in run(CLICKTURE, *args(data, tmp_path / "out0")).stdout
+    assert "wrote:" in run(CLICKTURE, *args(data, tmp_path / "out1",
+                                            "--strict-fingerprint")).stdout
+
+
+def test_extract_rerun_after_the_folder_is_gone(tmp_path):
+    data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
+    run(CLICKTURE, *args(data, out, "--extract"))
+    assert "up to date" in run(CLICKTURE, *args(data, out, "--extract")).stdout
+    shutil.rmtree(os.path.join(data, "keywords_dev"))
+    again = run(CLICKTURE, *args(data, out, "--extract"))
+    assert "wrote:" in again.stdout and os.path.isdir(os.path.join(data, "keywords_dev"))
+
+
+def test_coco_from_a_folder_sees_a_changed_dataset_json(tmp_path):
+    data = tmp_path / "coco"
+    data.mkdir()
+    unzip(os.path.join(SAMPLE, "keywords_coco.zip"), data)
+    out = tmp_path / "out"
+    coco_args = ["--keyword-dir", data, "--out-dir", out, "--quiet"]
+    run(MSCOCO, *coco_args)
+    assert "up to date" in run(MSCOCO, *coco_args).stdout
+    path = data / "keywords_coco" / "dataset.json"
+    dataset = json.loads(path.read_text())
+    train = [image for image in dataset["images"] if image["split"] == "train"]
+    train[0]["imgid"], train[1]["imgid"] = train[1]["imgid"], train[0]["imgid"]
+    path.write_text(json.dumps(dataset))
+    assert "wrote:" in run(MSCOCO, *coco_args).stdout
+    manifest = json.loads((out / "manifest_coco_sk_6.json").read_text())
+    assert manifest["inputs"]["coco dataset.json"]["path"] == str(path)
+
+
+def test_outputs_are_readable_as_np_save_would_leave_them(tmp_path):
+    out = tmp_path / "out"
+    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in os.listdir(out):
+        assert os.stat(out / name).st_mode & 0o777 == 0o666 & ~umask, name

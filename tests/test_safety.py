@@ -100,10 +100,16 @@ def test_crafted_maps_are_refused_quickly_with_a_short_message(tmp_path):
     with pytest.raises(InputError) as refused:
         read_id_map(str(path))
     assert len(str(refused.value)) < 300
-    # Nesting far deeper than a map's.
+    # Nesting far deeper than a map's: by marks, and by tuples built without marks (a key
+    # hashed recursively).
     path.write_bytes(b"\x80\x02" + b"(" * 100000 + b".")
     with pytest.raises(InputError, match="nested deeper"):
         read_id_map(str(path))
+    path.write_bytes(b"\x80\x02}K\x01" + b"\x85" * 1000000 + b"K\x01s.")
+    began = time.perf_counter()
+    with pytest.raises(InputError, match="no {name: id} dict needs"):
+        read_id_map(str(path))
+    assert time.perf_counter() - began < 5
 
 
 # ---- shared folders --------------------------------------------------------------------------

@@ -340,12 +340,30 @@ def test_dataloader_with_spawned_workers_shares_the_files(hard):
     kw = load_keywords(hard / DEV)
     loader = DataLoader(kw.ids, batch_size=32, shuffle=False, num_workers=2,
                         collate_fn=kw.collate, multiprocessing_context="spawn")
+    rows = np.load(hard / DEV)
+    V = len(kw.vocabulary)
     seen = []
     for img_ids, word_ids, lengths in loader:
-        np.testing.assert_array_equal(word_ids, kw.padded(img_ids))
+        for img_id, padded, length in zip(img_ids, word_ids, lengths):
+            plain = plain_words_of(rows, img_id)
+            assert length == len(plain)
+            np.testing.assert_array_equal(padded[:length], plain)
+            assert (padded[length:] == V).all()
         seen.extend(img_ids.tolist())
     assert seen == kw.ids.tolist()
-    V = len(kw.vocabulary)
     embedding = torch.nn.Embedding(V + 1, 4, padding_idx=V)
     out = embedding(torch.as_tensor(kw.padded(kw.ids[:8])))
     assert out.shape[0] == 8
+
+
+def test_original_layout_beside_a_default_run_is_not_vouched_for(hard_clickture, tmp_path):
+    """The original layout writes its range table under the rows' name: after a default run
+    and an original-layout run in one folder, the loader does not take the range table for
+    rows on the manifest's word (it checks the ids, and they are row numbers)."""
+    out = tmp_path / "out"
+    run(CLICKTURE, *clickture_args(hard_clickture, out))
+    run(CLICKTURE, *clickture_args(hard_clickture, out), "--original-layout")
+    manifest = json.loads((out / "manifest_clickture_sk_6.json").read_text())
+    assert "vocabulary_clickture_sk_6.json" in manifest["outputs"]  # reused: recorded
+    with pytest.raises(ValueError, match="beyond the vocabulary"):
+        load_keywords(out / DEV)
