@@ -56,7 +56,7 @@ def encode(vectorizer, images):
 
 
 def clickture(dev_folder, dev_list, lite_folder, lite_list, min_df=6, stop_words="english"):
-    """(vocabulary_, lite rows, dev rows) as SPEC.md's Clickture algorithm defines them."""
+    """(vocabulary_, lite rows, dev rows) by the Clickture algorithm (module docstring)."""
     dev_entries, lite_entries = read_lines(dev_list), read_lines(lite_list)
     vectorizer = fit([document(dev_folder, e) for e in dev_entries], min_df, stop_words)
 
@@ -68,7 +68,7 @@ def clickture(dev_folder, dev_list, lite_folder, lite_list, min_df=6, stop_words
 
 
 def coco(folder, splits=("train", "test"), min_df=6, stop_words="english"):
-    """(vocabulary_, rows) as SPEC.md's COCO algorithm defines them."""
+    """(vocabulary_, rows) by the COCO algorithm (module docstring)."""
     with open(os.path.join(folder, "dataset.json")) as f:
         dataset = json.load(f)
     images = [(im["imgid"], document(folder, "keyword_%s/%s" % (
