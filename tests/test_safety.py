@@ -413,16 +413,26 @@ def test_word_id_equal_to_the_vocabulary_size_is_rejected(tmp_path):
 
 # ---- the sample and stats against the plain implementation ------------------------------------
 
-def test_sample_outputs_equal_the_plain_implementation(tmp_path):
+SHIPPED = os.path.join(ROOT, "amc_keywords", "sample_data")
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """The toolkit's --sample Clickture outputs, and the plain implementation's vocabulary,
+    Lite rows and dev rows of the same shipped sample."""
     from amc_keywords.filenames import SAMPLE_FILES
-    out = tmp_path / "out"
-    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
-    shipped = os.path.join(ROOT, "amc_keywords", "sample_data")
+    folder = tmp_path_factory.mktemp("sample_run")
+    run(CLICKTURE, "--sample", "--out-dir", folder / "out", "--quiet")
     for name in ("keywords_dev", "keywords_lite"):
-        unzip(os.path.join(shipped, name + ".zip"), tmp_path)
-    vocabulary, lite, dev = reference.clickture(
-        tmp_path / "keywords_dev", os.path.join(shipped, SAMPLE_FILES["dev"][0]),
-        tmp_path / "keywords_lite", os.path.join(shipped, SAMPLE_FILES["lite"][0]))
+        unzip(os.path.join(SHIPPED, name + ".zip"), folder)
+    plain = reference.clickture(
+        folder / "keywords_dev", os.path.join(SHIPPED, SAMPLE_FILES["dev"][0]),
+        folder / "keywords_lite", os.path.join(SHIPPED, SAMPLE_FILES["lite"][0]))
+    return folder / "out", plain
+
+
+def test_sample_outputs_equal_the_plain_implementation(sample_run, tmp_path):
+    out, (vocabulary, lite, dev) = sample_run
     words = json.loads((out / "vocabulary_clickture_sk_6.json").read_text())["words"]
     assert {w: i for i, w in enumerate(words)} == vocabulary
     np.testing.assert_array_equal(np.load(out / "img_keyword_ind_clickture_lite_sk_6_sparse.npy"),
@@ -431,24 +441,17 @@ def test_sample_outputs_equal_the_plain_implementation(tmp_path):
                                   dev)
     coco = tmp_path / "coco"
     run(MSCOCO, "--sample", "--out-dir", coco, "--quiet")
-    unzip(os.path.join(shipped, "keywords_coco.zip"), tmp_path)
+    unzip(os.path.join(SHIPPED, "keywords_coco.zip"), tmp_path)
     vocabulary, rows = reference.coco(tmp_path / "keywords_coco")
     np.testing.assert_array_equal(np.load(coco / "img_keyword_ind_coco_sk_6.npy"), rows)
     assert json.loads((coco / "vocabulary_coco_sk_6.json").read_text())["words"] == \
         sorted(vocabulary, key=vocabulary.get)
 
 
-def test_stats_figures_equal_figures_of_the_plain_rows(tmp_path):
+def test_stats_figures_equal_figures_of_the_plain_rows(sample_run):
     from amc_keywords.filenames import SAMPLE_FILES
-    out = tmp_path / "out"
-    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
-    shipped = os.path.join(ROOT, "amc_keywords", "sample_data")
-    for name in ("keywords_dev", "keywords_lite"):
-        unzip(os.path.join(shipped, name + ".zip"), tmp_path)
-    dev_list = os.path.join(shipped, SAMPLE_FILES["dev"][0])
-    vocabulary, _, dev = reference.clickture(
-        tmp_path / "keywords_dev", dev_list,
-        tmp_path / "keywords_lite", os.path.join(shipped, SAMPLE_FILES["lite"][0]))
+    out, (vocabulary, _, dev) = sample_run
+    dev_list = os.path.join(SHIPPED, SAMPLE_FILES["dev"][0])
     listed = [int(e.split("/")[-1]) for e in reference.read_lines(dev_list)]
     per_image = [sum(1 for i in dev[:, 0] if i == img) for img in listed]
     frequency = {w: int((dev[:, 1] == i).sum()) for w, i in vocabulary.items()}
