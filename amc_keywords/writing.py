@@ -183,8 +183,13 @@ class OutputSet:
         self.pending, self.scratch_files, self.syncing = {}, [], {}
 
     def close(self):
-        """Drop what is left of the run (nothing after a commit) and its owner record."""
+        """Drop what is left of the run (nothing after a commit) and its owner record; also
+        a temporary that a Ctrl-C kept from being registered (made, not yet noted)."""
         self.abort()
+        try:
+            _remove_run_files(self.folder, self.run, os.listdir(self.folder))
+        except OSError:
+            pass
         try:
             os.remove(self.record)
         except OSError:
@@ -273,18 +278,23 @@ def remove_stale(folder):
                 continue  # its run is still going
         except (OSError, ValueError):
             continue
-        run = name[len(PREFIX + "run-"):-len(".lock")]
-        for other in names:
-            if other.startswith(f"{PREFIX}{run}-") and other.endswith(".tmp"):
-                try:
-                    if os.lstat(os.path.join(folder, other)).st_uid == os.getuid():
-                        os.remove(os.path.join(folder, other))
-                except OSError:
-                    pass
+        _remove_run_files(folder, name[len(PREFIX + "run-"):-len(".lock")], names)
         try:
             os.remove(record)
         except OSError:
             pass
+
+
+def _remove_run_files(folder, run, names):
+    """Remove the temporaries of run ``run`` among ``names`` (files of ``folder``) that are
+    this user's."""
+    for name in names:
+        if name.startswith(f"{PREFIX}{run}-") and name.endswith(".tmp"):
+            try:
+                if os.lstat(os.path.join(folder, name)).st_uid == os.getuid():
+                    os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def _start_time(pid):
