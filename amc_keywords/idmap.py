@@ -20,7 +20,8 @@ import numpy as np
 
 from .byte_arrays import field, gather_strings, hash_keys
 from .errors import InputError, shown
-from .lists import first_repeat, is_lfs_pointer
+from .lfs import is_lfs_pointer
+from .lists import first_repeat
 
 
 class _DictOnlyUnpickler(pickle.Unpickler):

@@ -21,8 +21,8 @@ import numpy as np
 
 from .byte_arrays import find_sorted, gather_strings
 from .errors import InputError
+from .lfs import is_lfs_pointer
 
-LFS_POINTER_PREFIX = b"version https://git-lfs"
 COCO_SPLITS = ("train", "restval", "val", "test")
 
 
@@ -53,12 +53,6 @@ def first_repeat(sorted_values):
     """Index ``i`` of the first value equal to the next one in a sorted array, or None."""
     repeats = np.flatnonzero(sorted_values[1:] == sorted_values[:-1])
     return int(repeats[0]) if len(repeats) else None
-
-
-def is_lfs_pointer(path):
-    """True when ``path`` is a Git LFS pointer file instead of the real content."""
-    with open(path, "rb") as f:
-        return f.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
 
 
 def image_id_of(key, where):

@@ -270,7 +270,8 @@ def _check_same_run(rows_path, vocabulary_path, vocabulary, min_df):
         raise ValueError(f"{vocabulary_path}: fitted with min_df={vocabulary.min_df}, but "
                          f"{os.path.basename(rows_path)} says min_df={min_df}: the files are "
                          "of different runs")
-    from .manifest import file_sha256, manifest_name
+    from .manifest import manifest_name
+    from .hashing import file_sha256
     dataset = parse_rows_name(rows_path)["dataset"]
     manifest_path = os.path.join(os.path.dirname(rows_path), manifest_name(dataset, min_df))
     try:

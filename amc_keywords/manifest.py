@@ -37,28 +37,14 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
+from .hashing import file_sha256
 from .keyword_files import KEYWORD_SUFFIX
 
 FORMAT = "amc-keywords-manifest/1"
-HASH_BLOCK = 1 << 20
 
 
 def manifest_name(dataset, min_df):
     return f"manifest_{dataset}_sk_{min_df}.json"
-
-
-def file_sha256(path):
-    """SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        buffer = bytearray(HASH_BLOCK)
-        view = memoryview(buffer)
-        while True:
-            n = f.readinto(buffer)
-            if not n:
-                break
-            digest.update(view[:n])
-    return digest.hexdigest()
 
 
 def archive_fingerprint(top, keys, table):

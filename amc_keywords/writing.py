@@ -32,7 +32,7 @@ from stat import S_ISREG
 import numpy as np
 
 from .errors import InputError
-from .manifest import file_sha256
+from .hashing import file_sha256
 
 PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
