@@ -99,7 +99,10 @@ def folder_fingerprint(root, key_chunks, strict=False):
                  for key in keys.tolist()]
         try:
             stats = [os.stat(path) for path in paths]
-            raws = [open(path, "rb").read() for path in paths] if strict else None
+            raws = [] if strict else None
+            for path in paths if strict else ():
+                with open(path, "rb") as f:
+                    raws.append(f.read())
         except OSError as exc:
             raise InputError(f"{exc.filename}: {exc.strerror}: no keyword file for a list "
                              "entry; check that the list and the folder are of the same set") \
