@@ -2,23 +2,48 @@
 rows, as in "AMC: Attention guided Multi-modal Correlation Learning for Image Search"
 (Chen et al., CVPR 2017).
 
-For training code: :func:`load_keywords` (see :mod:`amc_keywords.loader`) and
-:class:`Vocabulary`. The command line is :mod:`amc_keywords.cli` (``amc-keywords``); the
-dataset recipes are in :mod:`amc_keywords.datasets`; README.md lists every module.
+The public API:
+
+:func:`prepare_clickture`, :func:`prepare_coco`
+    Run the pipeline; return a :class:`PrepareResult` (:mod:`amc_keywords.api`).
+:func:`load_keywords`, :class:`Keywords`
+    Open an output set in training code (:mod:`amc_keywords.loader`).
+:class:`Vocabulary`
+    The fitted words and the analyzer (:mod:`amc_keywords.vocabulary`).
+:class:`InputError`
+    Bad input: ``str()`` is one line naming the file and what is wrong.
+
+Messages go to the ``amc_keywords`` logger. The command line is :mod:`amc_keywords.cli`
+(``amc-keywords``); docs/architecture.md maps every module.
 """
+from typing import TYPE_CHECKING, Any
+
 from .errors import InputError
 
-__all__ = ["InputError", "Keywords", "Vocabulary", "load_keywords"]
-__version__ = "1.1.0"
+__all__ = ["InputError", "Keywords", "PrepareResult", "SetFigures", "Vocabulary",
+           "load_keywords", "prepare_clickture", "prepare_coco"]
+__version__ = "1.2.0"
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on first use
+    from .api import prepare_clickture, prepare_coco
+    from .loader import Keywords, load_keywords
+    from .pipeline import SetFigures
+    from .recipes import PrepareResult
+    from .vocabulary import Vocabulary
+
+_LAZY = {"prepare_clickture": "api", "prepare_coco": "api", "Keywords": "loader",
+         "load_keywords": "loader", "SetFigures": "pipeline", "PrepareResult": "recipes",
+         "Vocabulary": "vocabulary"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # Imported on first use: the command line imports this package first, before numpy and
     # scikit-learn, so that Ctrl-C during start-up is already handled.
-    if name in ("Keywords", "load_keywords"):
-        from . import loader
-        return getattr(loader, name)
-    if name == "Vocabulary":
-        from .vocabulary import Vocabulary
-        return Vocabulary
+    if name in _LAZY:
+        from importlib import import_module
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'amc_keywords' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted([*globals(), *_LAZY])

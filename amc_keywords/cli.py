@@ -30,6 +30,7 @@ from importlib import import_module
 
 from . import __version__, workers
 from .errors import InputError
+from .log import configure_cli
 
 INTERRUPTED = "interrupted: earlier outputs are unchanged"
 DATASET_FOLDERS = {"clickture": "clickture", "coco": "mscoco"}  # outputs and side files
@@ -119,7 +120,7 @@ def positive_int(text):
 
 def splits_option(text):
     """argparse type: comma-separated COCO splits."""
-    from .lists import COCO_SPLITS
+    from .settings import COCO_SPLITS
     splits = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = [s for s in splits if s not in COCO_SPLITS]
     if unknown or not splits:
@@ -155,7 +156,7 @@ def add_dataset_options(parser, dataset, base):
     """The options of ``clickture`` / ``coco``; default folders under ``base`` (the clone for
     the scripts, the current folder for ``amc-keywords``)."""
     from .analyzer import STOP_WORDS
-    from .datasets import VOCAB_FROM
+    from .settings import VOCAB_FROM
     out_default = os.path.join(base, DATASET_FOLDERS[dataset])
     parser.add_argument("--keyword-dir", default=os.path.join(base, "keyword"),
                         help="folder holding the downloaded keywords_*.zip archives (or their "
@@ -193,9 +194,11 @@ def add_dataset_options(parser, dataset, base):
     parser.add_argument("--jobs", type=positive_int, default=workers.default_jobs(),
                         help="worker processes; outputs are identical for any value "
                              "(default: the cores this process may use, %(default)s)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bars (they are also off when stderr is not a "
-                             "terminal)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="errors only: no progress bars, notices or summary (bars are "
+                             "also off when stderr is not a terminal)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also show debug detail: the time each step took")
     parser.add_argument("--debug", action="store_true",
                         help="show a traceback instead of a one-line error")
     if dataset == "clickture":
@@ -213,27 +216,29 @@ def add_dataset_options(parser, dataset, base):
 
 
 def run_dataset(dataset, args):
-    """Run ``clickture`` or ``coco`` with parsed options."""
+    """Run ``clickture`` or ``coco`` with parsed options, through the Python API."""
     import tempfile
 
-    from . import datasets
+    from . import api
     from .filenames import ORIGINAL_FILES, SAMPLE_FILES
+    configure_cli(quiet=args.quiet, verbose=args.verbose)
     keyword_dir, out_dir = args.keyword_dir, args.out_dir or args.out_default
     lists_dir = getattr(args, "lists_dir", None)
     if args.sample:
         keyword_dir = lists_dir = sample_folder()
         out_dir = args.out_dir or os.path.join(private_folder(os.path.join(
             tempfile.gettempdir(), f"amc-keywords-sample-{os.getuid()}")), dataset)
-    common = dict(min_df=args.min_df, stop_words=args.stop_words, refit=args.refit,
-                  extract=args.extract, jobs=args.jobs, quiet=args.quiet, force=args.force,
+    common = dict(keyword_dir=keyword_dir, out_dir=out_dir, min_df=args.min_df,
+                  stop_words=args.stop_words, refit=args.refit, extract=args.extract,
+                  jobs=args.jobs, progress=False if args.quiet else None, force=args.force,
                   strict_fingerprint=args.strict_fingerprint,
-                  original_layout=args.original_layout)
+                  layout="original" if args.original_layout else "default")
     if dataset == "clickture":
-        datasets.prepare_clickture(keyword_dir, lists_dir, out_dir, vocab_from=args.vocab_from,
-                                   side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
-                                   **common)
+        api.prepare_clickture(lists_dir=lists_dir, vocab_from=args.vocab_from,
+                              side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
+                              **common)
     else:
-        datasets.prepare_coco(keyword_dir, out_dir, splits=args.splits, **common)
+        api.prepare_coco(splits=args.splits, **common)
 
 
 def run_script(dataset, description, repository):
@@ -241,7 +246,7 @@ def run_script(dataset, description, repository):
     imports overlap with this process's), then the dataset with the clone's folders."""
     quiet_interrupt_during_startup()
     workers.start_early()
-    import_module(".datasets", __package__)  # numpy and the rest, while Ctrl-C is quiet
+    import_module(".api", __package__)  # numpy and the rest, while Ctrl-C is quiet
 
     def main(argv):
         parser = ArgumentParser(description=description)
@@ -321,14 +326,15 @@ def command(argv):
     args = build_parser().parse_args(argv)
     if args.command in DATASET_FOLDERS:
         return run_dataset(args.command, args)
-    from . import report
+    configure_cli()
+    from . import stats, verify
     if args.command in ("verify", "compare"):
         from . import manifest
     if args.command == "verify":
         if not args.paths and not args.manifest:
             raise InputError("verify: give rows files, --manifest MANIFEST, or both")
         for path in args.paths:
-            print(report.verify(path, args.keyword_dir, args.samples))
+            print(verify.verify(path, args.keyword_dir, args.samples))
         if args.manifest:
             problems = manifest.verify_manifest(args.manifest)
             for line in problems:
@@ -341,22 +347,21 @@ def command(argv):
         print("\n".join(differences) if differences else "same dataset")
         return 1 if differences else 0
     elif args.command == "stats":
-        keywords = report.load(args.path)
-        figures = report.statistics(keywords, args.top)
+        keywords = stats.open_rows_file(args.path)
+        figures = stats.statistics(keywords, args.top)
         if args.json:
-            print(json.dumps({k: v for k, v in figures.items() if not k.startswith("_")},
-                             indent=1, ensure_ascii=False))
+            print(json.dumps(figures.figures, indent=1, ensure_ascii=False))
         else:
-            print(report.format_statistics(figures))
+            print(stats.format_statistics(figures))
         if args.plot:
-            report.plot(figures, report.plot_title(args.path, keywords), args.plot)
+            stats.plot(figures, stats.plot_title(args.path, keywords), args.plot)
             print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     elif args.command == "export":
         from .export import export_parquet
         images = export_parquet(args.path, args.output, args.words)
         print(f"wrote {args.output}: {images} images")
     else:
-        print(report.show(args.path, args.img_id))
+        print(stats.show(args.path, args.img_id))
 
 
 def main(argv=None):
@@ -365,5 +370,5 @@ def main(argv=None):
     quiet_interrupt_during_startup()
     if next((a for a in argv if not a.startswith("-")), None) in DATASET_FOLDERS:
         workers.start_early()  # before the heavy imports, as the scripts do
-        import_module(".datasets", __package__)  # numpy and the rest, while Ctrl-C is quiet
+        import_module(".api", __package__)  # numpy and the rest, while Ctrl-C is quiet
     return run_cli(command, argv)

@@ -73,7 +73,7 @@ def _tokens_chunk(payload):
     return IMAGE_SEP.join(texts), len(texts), facts
 
 
-def _run(source, plan, func, initargs, jobs, label, quiet):
+def _run(source, plan, func, initargs, jobs, label, progress):
     """``(chunk, func(payload))`` for the chunks of ``plan``, in order, with a progress bar."""
     pending = collections.deque()  # chunks sent and not yet answered, oldest first
 
@@ -82,17 +82,18 @@ def _run(source, plan, func, initargs, jobs, label, quiet):
             pending.append(chunk)
             yield source.payload(chunk)
 
-    with _bar(plan, label, quiet) as bar:
+    with _bar(plan, label, progress) as bar:
         for result in _results(payloads(), func, initargs, jobs):
             chunk = pending.popleft()
             bar.update(len(chunk))
             yield chunk, result
 
 
-def _bar(plan, label, quiet):
-    """A progress bar in images (and images/s) on stderr; off when quiet or not a terminal."""
+def _bar(plan, label, progress):
+    """A progress bar in images (and images/s) on stderr: ``progress`` True, False, or None
+    (on when stderr is a terminal)."""
     return tqdm(total=len(plan), desc=label, unit="img", unit_scale=True, file=sys.stderr,
-                disable=True if quiet else None, leave=False, smoothing=0.1)
+                disable=None if progress is None else not progress, leave=False, smoothing=0.1)
 
 
 def _results(payloads, func, initargs, jobs):
@@ -111,14 +112,14 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, plan, stop_words, jobs, label="reading", quiet=False, keep=None,
+def token_lists(source, plan, stop_words, jobs, label="reading", progress=None, keep=None,
                 fingerprint=None):
     """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order; each chunk's
     packed tokens are also appended to the list ``keep``, when given (see
     :func:`encode_tokens`), and a folder's files to ``fingerprint`` (a FolderFingerprint)."""
     for chunk, (packed, n, facts) in _run(source, plan, _tokens_chunk,
                                           (None, analyzer_settings(stop_words)), jobs, label,
-                                          quiet):
+                                          progress):
         if keep is not None:
             keep.append((packed, n))
         if fingerprint is not None and facts is not None:
@@ -143,15 +144,15 @@ class EncodeStats:
 
 
 def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encoding",
-           quiet=False, fingerprint=None):
+           progress=None, fingerprint=None):
     """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
     enter each image's ``[first, last]`` rows into the range table ``ranges``; a folder's
     files go to ``fingerprint`` (a FolderFingerprint), when given."""
     return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer_settings(stop_words)),
-                             jobs, label, quiet), writer, ranges, fingerprint)
+                             jobs, label, progress), writer, ranges, fingerprint)
 
 
-def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=False):
+def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None):
     """As :func:`encode`, from the packed tokens that :func:`token_lists` kept for ``plan``
     while the vocabulary was fitted: the set is not read a second time.
 
@@ -161,7 +162,7 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", quiet=Fal
     ids = word_index(words)
 
     def encoded():
-        with _bar(plan, label, quiet) as bar:
+        with _bar(plan, label, progress) as bar:
             for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
                 yield chunk, (*encode_packed(packed, n), None)
                 bar.update(n)

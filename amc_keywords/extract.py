@@ -6,13 +6,13 @@ Output: ``keyword/keywords_<set>/`` holding its keyword files (the original work
 """
 import os
 import shutil
-import sys
 import tempfile
 
 import numpy as np
 
 from .errors import InputError
 from .keyword_files import KEYWORD_SUFFIX
+from .log import logger
 from .writing import PREFIX, umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
@@ -76,11 +76,10 @@ def extract_archive(archive, target):
     return target
 
 
-def say(line):
-    """One line on stderr in one write: worker processes extracting at once do not
-    interleave their lines."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+def say(line: str) -> None:
+    """A notice in the log (on stderr at the command line, one write a line, so that worker
+    processes extracting at once do not interleave their lines)."""
+    logger.warning(line)
 
 
 def _control_character(keys):

@@ -1,109 +1,155 @@
-"""The steps both datasets take (:mod:`amc_keywords.datasets` strings them together).
+"""The steps every recipe takes (:mod:`amc_keywords.recipes` strings them together).
 
 Input
-    An :class:`~amc_keywords.writing.OutputSet` (the output folder), functions that open
-    each image set (return its source, its :class:`~amc_keywords.lists.Entries` in output
-    order and notices), and the settings: min_df, stop words, jobs, quiet, refit.
+    A :class:`~amc_keywords.settings.RunSettings`, an
+    :class:`~amc_keywords.writing.OutputSet` (the output folder) and, for each image set, a
+    function that opens it (returns an :class:`OpenedSet`: its source, its
+    :class:`~amc_keywords.lists.Entries` in output order, notices and input records).
 Output
-    :func:`opening` gives a :class:`KeywordSet` per set (opened in worker processes, which
+    :func:`opening` gives an :class:`ImageSet` per set (opened in worker processes, which
     write its plan and names table); :func:`obtain_vocabulary` reuses or fits the vocabulary;
-    :func:`encode_set` writes a set's rows and range table; :func:`finish` writes the run's
-    manifest (:mod:`amc_keywords.manifest`), moves every file into place and prints the
-    summary: images, vocabulary size, rows, images without rows, share of tokens dropped,
-    keywords per image, and the paths written. :func:`up_to_date` skips a run whose manifest
-    shows nothing changed.
+    :func:`encode_set` writes a set's rows and range table and returns its
+    :class:`SetFigures`; :func:`finish` writes the run's manifest and moves every file into
+    place. :func:`up_to_date` tells whether a run has nothing to do. Messages go to the
+    ``amc_keywords`` logger.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import pickle
-import sys
 from dataclasses import dataclass
+from typing import (Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 
 from . import encoding, manifest, workers
-from .filenames import original_names, output_names
-from .manifest import source_input
+from .errors import InputError
+from .fingerprints import SetInputs, folder_fingerprint, source_record
+from .filenames import manifest_name, original_names, output_names, vocabulary_name
+from .lists import Entries
+from .log import logger, timed
+from .settings import RunSettings
 from .sources import Plan
 from .tables import names_table, original_range_table
-from .vocabulary import Vocabulary, fingerprint, fit_vocabulary
-from .writing import file_record, open_temporary
+from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
+from .writing import OutputSet, open_temporary, output_record
 from .zip_reader import archive_read_ahead
 
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
 
 
+class OpenedSet(NamedTuple):
+    """What a set's opener returns (in a worker process)."""
+    source: Any
+    entries: Entries
+    notices: List[str]
+    inputs: SetInputs
+
+
+Opener = Callable[[], OpenedSet]
+
+
+@dataclass(frozen=True)
+class SetFigures:
+    """The figures of one encoded image set, which a user checks before training.
+
+    ``keywords_per_image`` is ``(min, median, mean, max)`` of the rows per image;
+    ``dropped_share`` is the share of the analyzer's tokens that were out of vocabulary.
+    """
+    name: str
+    images: int
+    rows: int
+    images_without_rows: int
+    tokens: int
+    keywords_per_image: Tuple[int, float, float, int]
+
+    @property
+    def dropped_share(self) -> float:
+        return 1 - self.rows / self.tokens if self.tokens else 0.0
+
+    def to_json(self) -> Dict[str, Any]:
+        """The manifest's summary record of the set."""
+        return {"set": self.name, "images": self.images, "rows": self.rows,
+                "empty": self.images_without_rows, "tokens": self.tokens,
+                "per_image": list(self.keywords_per_image)}
+
+
 @dataclass
-class KeywordSet:
+class ImageSet:
     """One image set ready to read, as the main process holds it: no per-image array.
 
     ``plan`` (on disk) says which images, in which order, and where each one's keyword file
     is; ``size`` is the largest image id + 1 (the length of the range and names tables).
     """
     name: str
-    source: object
+    source: Any
     plan: Plan
-    origin: str
     size: int
-    messages: list
-    inputs: dict  # the manifest's record of each input file of the set, by role
-    tokens: list = None  # packed analyzer tokens kept from fitting (encoding.encode_tokens)
+    notices: List[str]
+    inputs: SetInputs
+    tokens: Optional[list] = None  # packed analyzer tokens kept from fitting
 
-    def ids(self):
+    def ids(self) -> Iterator[np.ndarray]:
         """The image ids in output order, a chunk at a time."""
         for chunk in self.plan.chunks(1 << 20):
             yield chunk["id"]
 
+    def key_chunks(self) -> Iterator[np.ndarray]:
+        for chunk in self.plan.chunks(encoding.CHUNK):
+            yield chunk["key"]
+
 
 @contextlib.contextmanager
-def opening(outputs, dataset, openers, jobs, strict=False, names_tables=True):
-    """Open the sets in worker processes, all at once; yields ``opened(subset)``, which waits
-    for that set only and returns its KeywordSet (after printing its notices).
+def opening(outputs: OutputSet, settings: RunSettings,
+            openers: Mapping[str, Opener]) -> Iterator[Callable[[str], ImageSet]]:
+    """Open the sets in worker processes, all at once; yields ``opened(set_name)``, which
+    waits for that set only and returns its ImageSet (after logging its notices).
 
-    ``openers`` are ``(subset, function, *args)`` where ``function(*args)`` returns ``(source,
-    entries, messages, inputs)``; the source's fingerprint is added to its inputs (with
-    ``strict``, a folder's files are read for it). ``names_tables``: the names tables are
-    outputs (else working files, dropped at the end). A worker does the memory-hungry part
-    (archive directory, id map, list, dataset.json) and writes the set's plan and names table
-    to files; only a small KeywordSet comes back, so the main process stays the same size
-    however many images there are. Waiting for one set only lets the dev vocabulary be fitted
-    while the large Lite set is still being opened.
+    A worker does the memory-hungry part (archive directory, id map, list, dataset.json) and
+    writes the set's plan and names table to files; only a small ImageSet comes back, so the
+    main process stays the same size however many images there are. Waiting for one set
+    only lets the dev vocabulary be fitted while the large Lite set is still being opened.
     """
     calls = {}
-    for subset, function, *args in openers:
-        names_file = output_names(dataset, subset, 1)["names"]
-        calls[subset] = (_open_set, subset or dataset, function, args,
-                         outputs.scratch(f"plan_{subset or dataset}.npy"),
-                         outputs.path(names_file) if names_tables else
-                         outputs.scratch(names_file), strict)
-    done = {}
+    for set_name, opener in openers.items():
+        names_file = output_names(settings.dataset, set_name, 1)["names"]
+        calls[set_name] = (_open_set, set_name, opener,
+                           outputs.scratch(f"plan_{set_name}.npy"),
+                           outputs.path(names_file) if settings.names_tables else
+                           outputs.scratch(names_file), settings.strict_fingerprint)
+    done: Dict[str, ImageSet] = {}
+    fetch: Callable[[str], ImageSet]
 
-    def opened(subset):
-        if subset not in done:
-            done[subset] = fetch(subset)
-            for message in done[subset].messages:
-                print(message, file=sys.stderr)
-        return done[subset]
+    def opened(set_name: str) -> ImageSet:
+        if set_name not in done:
+            with timed(f"opening {set_name}"):
+                done[set_name] = fetch(set_name)
+            for notice in done[set_name].notices:
+                logger.warning(notice)
+        return done[set_name]
 
     with contextlib.ExitStack() as stack:
-        if jobs == 1:
-            def fetch(subset):  # here, when first asked for
-                function, *args = calls[subset]
+        if settings.jobs == 1:
+            def fetch(set_name: str) -> ImageSet:  # here, when first asked for
+                function, *args = calls[set_name]
                 return function(*args)
         else:
-            executor = stack.enter_context(workers.pool(min(jobs, len(calls)),
+            executor = stack.enter_context(workers.pool(min(settings.jobs, len(calls)),
                                                         one_task_each=True))
-            futures = {subset: workers.submit(executor, *call) for subset, call in calls.items()}
+            futures = {name: workers.submit(executor, *call) for name, call in calls.items()}
 
-            def fetch(subset):
-                return workers.result(futures[subset])
+            def fetch(set_name: str) -> ImageSet:
+                return workers.result(futures[set_name])
         yield opened
 
 
-def _open_set(name, function, args, plan_path, names_path, strict):
-    source, entries, messages, inputs = function(*args)
+def _open_set(set_name: str, opener: Opener, plan_path: str, names_path: str,
+              strict: bool) -> ImageSet:
+    source, entries, notices, inputs = opener()
     source.strict = strict  # a folder's files are fingerprinted as they are read
-    inputs[f"{name} keywords"] = source_input(source)
+    inputs.add("keywords", source_record(source))
     with archive_read_ahead(source):  # the archive into the page cache while we plan
         size = int(entries.ids.max()) + 1
         # Without a map, an image's name is its list entry: a listed image always has a name.
@@ -113,179 +159,174 @@ def _open_set(name, function, args, plan_path, names_path, strict):
         entries.names = known = None  # written: free its memory before planning
         plan = source.plan(entries, plan_path)
         source.forget_directory()
-    if inputs[f"{name} keywords"]["images"] is None:  # a folder: the files the set reads
-        inputs[f"{name} keywords"]["images"] = len(plan)
-    return KeywordSet(name, source, plan, entries.origin, size, messages, inputs)
+    if inputs.keywords.images is None:  # a folder: the files the set reads
+        inputs.keywords.images = len(plan)
+    return ImageSet(set_name, source, plan, size, notices, inputs)
 
 
-def _folder_record(keyword_set):
-    """The manifest's record of a set's folder source whose fingerprint is still to be
-    taken (its files not yet read), or None."""
-    record = keyword_set.inputs[f"{keyword_set.name} keywords"]
-    return record if record["kind"] == "folder" and record["fingerprint"] is None else None
-
-
-def _fingerprint_by_stat(keyword_set):
-    """Take a folder set's fingerprint before reading it (a vocabulary to check first)."""
-    record = _folder_record(keyword_set)
-    if record is not None:
-        record["fingerprint"] = manifest.folder_fingerprint(
-            keyword_set.source.path, (chunk["key"] for chunk in
-                                      keyword_set.plan.chunks(encoding.CHUNK)),
-            keyword_set.source.strict)
-
-
-def obtain_vocabulary(outputs, dataset, sets, source_label, min_df, stop_words, refit, jobs,
-                      quiet, save=True):
-    """Reuse the vocabulary file when it matches these parameters and images, else fit it
-    (and, with ``save``, write it).
-
-    ``sets`` are the KeywordSets the vocabulary is fitted on; ``source_label`` names them in
-    the vocabulary file (``"dev"``, ``"train,test"``).
-    """
-    name = output_names(dataset, None, min_df)["vocabulary"]
+def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
+                      sets: Sequence[ImageSet]) -> Vocabulary:
+    """Reuse the vocabulary file when it matches the settings and these images, else fit it
+    on ``sets`` (and, in the default layout, write it)."""
+    name = vocabulary_name(settings.dataset, settings.min_df)
     path = os.path.join(outputs.folder, name)
     images = sum(len(s.plan) for s in sets)
-    ids_fingerprint = fingerprint(ids for s in sets for ids in s.ids())
-    # What the words depend on: the keyword files and lists of the images fitted on (not the
-    # maps, which only name the images).
-    inputs = {role: record for s in sets for role, record in s.inputs.items()
-              if not role.endswith(" map")}
-    if os.path.exists(path) and not refit:
+    digest = ids_digest(ids for s in sets for ids in s.ids())
+    wanted = (settings.min_df, settings.stop_words, settings.vocabulary_source, digest)
+    if os.path.exists(path) and not settings.refit:
         vocabulary = Vocabulary.load(path)
-        if vocabulary.matches(min_df, stop_words, source_label, ids_fingerprint):
+        if vocabulary.matches(*wanted):
             for s in sets:
-                _fingerprint_by_stat(s)
-        fit_inputs = {role: record["fingerprint"] for role, record in inputs.items()}
-        if not vocabulary.matches(min_df, stop_words, source_label, ids_fingerprint):
-            print(f"vocabulary: {path} was fitted with other parameters or images; "
-                  "fitting again")
+                s.inputs.fingerprint_by_stat(s.source.path, s.key_chunks(), s.source.strict)
+        # What the words depend on: the keyword files and lists of the images fitted on
+        # (not the maps, which only name the images).
+        fit_inputs = _fit_fingerprints(sets)
+        if not vocabulary.matches(*wanted):
+            logger.info("vocabulary: %s was fitted with other parameters or images; "
+                        "fitting again", path)
         elif vocabulary.inputs != fit_inputs:
-            changed = sorted(os.path.basename(inputs[role]["path"]) for role in fit_inputs
+            records = {role: record for s in sets for role, record in s.inputs.records.items()}
+            changed = sorted(os.path.basename(records[role].path) for role in fit_inputs
                              if vocabulary.inputs.get(role) != fit_inputs[role])
-            print(f"vocabulary: {', '.join(changed)} changed since the vocabulary was fitted; "
-                  "fitting again")
+            logger.info("vocabulary: %s changed since the vocabulary was fitted; fitting "
+                        "again", ", ".join(changed))
         else:
-            print(f"vocabulary: reusing {path} ({len(vocabulary)} words; --refit to fit again)")
+            logger.info("vocabulary: reusing %s (%d words; --refit to fit again)", path,
+                        len(vocabulary))
             vocabulary.file = path
             return vocabulary
 
-    def token_lists():
+    def token_lists() -> Iterator[List[str]]:
         for s in sets:
             # A set of moderate size keeps its tokens (~250 bytes an image), so that encoding
             # it needs no second read; a larger one is read again, to keep memory flat.
-            keep = [] if len(s.plan) <= KEEP_TOKENS else None
-            record = _folder_record(s)
-            files = manifest.FolderFingerprint(s.source.strict) if record else None
-            yield from encoding.token_lists(s.source, s.plan, stop_words, jobs,
-                                            f"vocabulary ({s.name})", quiet, keep, files)
+            keep: Optional[list] = [] if len(s.plan) <= KEEP_TOKENS else None
+            with s.inputs.reading(s.source.strict) as files:
+                yield from encoding.token_lists(s.source, s.plan, settings.stop_words,
+                                                settings.jobs, f"vocabulary ({s.name})",
+                                                settings.progress, keep, files)
             s.tokens = keep
-            if record:
-                record["fingerprint"] = files.hexdigest()
 
     where = " + ".join(str(s.source.path) for s in sets)
-    vocabulary = fit_vocabulary(token_lists(), min_df, stop_words, source_label, images,
-                                ids_fingerprint, where)
-    vocabulary.inputs = {role: record["fingerprint"] for role, record in inputs.items()}
-    if save:
+    with timed("fitting the vocabulary"):
+        vocabulary = fit_vocabulary(token_lists(), settings.min_df, settings.stop_words,
+                                    settings.vocabulary_source, images, digest, where)
+    vocabulary.inputs = _fit_fingerprints(sets)
+    if settings.layout == "default":
         outputs.save_json(name, vocabulary.to_json())
-    print(f"vocabulary: fitted on {images} images ({source_label}): {len(vocabulary)} words "
-          f"with min_df={min_df}, stop words={stop_words}")
+    logger.info("vocabulary: fitted on %d images (%s): %d words with min_df=%d, stop "
+                "words=%s", images, settings.vocabulary_source, len(vocabulary),
+                settings.min_df, settings.stop_words)
     return vocabulary
 
 
-def encode_set(outputs, dataset, subset, keyword_set, vocabulary, jobs, quiet,
-               original_layout=False):
-    """Write one set's rows and range table (``subset``: ``"dev"``, ``"lite"``, or None for
-    COCO), under the original scripts' names and with their range table when
-    ``original_layout``; return its summary figures."""
-    min_df, stop_words = vocabulary.min_df, vocabulary.stop_words
-    names = (original_names if original_layout else output_names)(dataset, subset, min_df)
-    ranges = np.full((keyword_set.size, 2), -1, np.int64)
+def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
+    return {role: fingerprint for s in sets
+            for role, fingerprint in s.inputs.fingerprints(skip=" map").items()}
+
+
+def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
+               vocabulary: Vocabulary) -> SetFigures:
+    """Write one set's rows and range table (under the original scripts' names, with their
+    range table, in the original layout); return its figures."""
+    names = (original_names if settings.layout == "original" else output_names)(
+        settings.dataset, image_set.name, settings.min_df)
+    ranges = np.full((image_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
-    label = f"encoding ({keyword_set.name})"
+    label = f"encoding ({image_set.name})"
     try:
-        if keyword_set.tokens is not None:  # fitted on just now: its tokens are at hand
-            stats = encoding.encode_tokens(keyword_set.tokens, keyword_set.plan,
-                                           vocabulary.words, writer, ranges, label, quiet)
-        else:
-            record = _folder_record(keyword_set)
-            files = manifest.FolderFingerprint(keyword_set.source.strict) if record else None
-            stats = encoding.encode(keyword_set.source, keyword_set.plan, vocabulary.words,
-                                    stop_words, writer, ranges, jobs, label, quiet, files)
-            if record:
-                record["fingerprint"] = files.hexdigest()
+        with timed(label):
+            if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
+                stats = encoding.encode_tokens(image_set.tokens, image_set.plan,
+                                               vocabulary.words, writer, ranges, label,
+                                               settings.progress)
+            else:
+                with image_set.inputs.reading(image_set.source.strict) as files:
+                    stats = encoding.encode(image_set.source, image_set.plan,
+                                            vocabulary.words, settings.stop_words, writer,
+                                            ranges, settings.jobs, label, settings.progress,
+                                            files)
     finally:
-        keyword_set.tokens = None
+        image_set.tokens = None
         writer.close()
     outputs.sync_soon(writer.path)
     outputs.save_array(names["ranges"], original_range_table(ranges, stats.rows)
-                       if original_layout else ranges)
+                       if settings.layout == "original" else ranges)
     counts = stats.counts
-    return {"set": keyword_set.name, "images": len(counts), "rows": stats.rows,
-            "empty": int(np.count_nonzero(counts == 0)), "tokens": stats.tokens,
-            "per_image": (int(counts.min()), float(np.median(counts)), float(counts.mean()),
-                          int(counts.max()))}
+    return SetFigures(image_set.name, len(counts), stats.rows,
+                      int(np.count_nonzero(counts == 0)), stats.tokens,
+                      (int(counts.min()), float(np.median(counts)), float(counts.mean()),
+                       int(counts.max())))
 
 
-def print_summary(summaries, vocabulary, written):
-    """The figures a user checks before training, and the files written."""
-    print(f"vocabulary size: {len(vocabulary)} (min_df={vocabulary.min_df}, stop words="
-          f"{vocabulary.stop_words}, fitted on {vocabulary.source})")
-    for s in summaries:
-        dropped = 1 - s["rows"] / s["tokens"] if s["tokens"] else 0.0
-        low, median, mean, high = s["per_image"]
-        print(f"{s['set']}: {s['images']} images read, {s['rows']} rows written, "
-              f"{s['empty']} images with no rows, {dropped:.1%} of {s['tokens']} tokens dropped "
-              f"as out of vocabulary; keywords per image min {low} / median {median:g} / "
-              f"mean {mean:.2f} / max {high}")
-    print("wrote:")
-    for path in sorted(written):
-        print(f"  {path}")
-
-
-def finish(outputs, dataset, sets, options, summaries, vocabulary, original_layout=False):
-    """Write the manifest, move every output into place with it, then print the summary.
-    ``original_layout``: the pickled CountVectorizer too, as the original scripts wrote it."""
-    if original_layout:
-        name = original_names(dataset, "dev" if dataset == "clickture" else None,
-                              vocabulary.min_df)["vectorizer"]
+def finish(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
+           figures: Sequence[SetFigures], vocabulary: Vocabulary) -> List[str]:
+    """Write the manifest and move every output into place with it; return the paths
+    written. In the original layout, the pickled CountVectorizer too, as the original
+    scripts wrote it."""
+    if settings.layout == "original":
+        fitted_on = "dev" if settings.dataset == "clickture" else settings.dataset
+        name = original_names(settings.dataset, fitted_on, vocabulary.min_df)["vectorizer"]
         with open_temporary(outputs.path(name)) as f:
             pickle.dump(vocabulary.fitted_vectorizer(), f, protocol=pickle.HIGHEST_PROTOCOL)
-    records = outputs.records()
-    vocabulary_name = output_names(dataset, None, vocabulary.min_df)["vocabulary"]
-    vocabulary_path = os.path.join(outputs.folder, vocabulary_name)
-    if vocabulary_name not in records and vocabulary.file == vocabulary_path:  # reused
-        records[vocabulary_name] = file_record(vocabulary_path)
-    inputs = {role: record for s in sets for role, record in s.inputs.items()}
-    outputs.save_text(manifest.manifest_name(dataset, vocabulary.min_df), manifest.dumps(
-        manifest.build(dataset, options, inputs, records, summaries)))
-    written = outputs.commit()
-    print_summary(summaries, vocabulary, written)
+    with timed("hashing and syncing the outputs"):
+        records = outputs.records()
+    vocabulary_file = vocabulary_name(settings.dataset, vocabulary.min_df)
+    vocabulary_path = os.path.join(outputs.folder, vocabulary_file)
+    if vocabulary_file not in records and vocabulary.file == vocabulary_path:  # reused
+        records[vocabulary_file] = output_record(vocabulary_path)
+    inputs = {role: record.to_json() for s in sets for role, record in s.inputs.records.items()}
+    outputs.save_text(manifest_name(settings.dataset, vocabulary.min_df), manifest.dumps(
+        manifest.build(settings.dataset, settings.manifest_options(), inputs, records,
+                       [f.to_json() for f in figures])))
+    return outputs.commit()
 
 
-def up_to_date(out_dir, dataset, min_df, options, planned, open_set, strict):
-    """True (after saying so) when the manifest in ``out_dir`` shows that a run with these
-    options on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to do.
+def log_summary(figures: Sequence[SetFigures], vocabulary: Vocabulary,
+                written: Sequence[str]) -> None:
+    """The figures a user checks before training, and the files written (at INFO)."""
+    logger.info("vocabulary size: %d (min_df=%d, stop words=%s, fitted on %s)",
+                len(vocabulary), vocabulary.min_df, vocabulary.stop_words, vocabulary.source)
+    for f in figures:
+        low, median, mean, high = f.keywords_per_image
+        logger.info(f"{f.name}: {f.images} images read, {f.rows} rows written, "
+                    f"{f.images_without_rows} images with no rows, {f.dropped_share:.1%} of "
+                    f"{f.tokens} tokens dropped as out of vocabulary; keywords per image min "
+                    f"{low} / median {median:g} / mean {mean:.2f} / max {high}")
+    logger.info("wrote:")
+    for path in sorted(written):
+        logger.info("  %s", path)
 
-    ``open_set(role)`` opens the set of a folder input here (returns what a set's opener
-    returns), whose files are then fingerprinted by ``stat`` in the set's order.
-    """
-    def folder_now(role):
-        source, entries, _, _ = open_set(role)
-        if source.kind != "folder":
-            return None
-        keys = entries.keys
-        return manifest.folder_fingerprint(
-            source.path, (keys[i:i + encoding.CHUNK] for i in range(0, len(keys),
-                                                                    encoding.CHUNK)), strict)
 
-    name = manifest.manifest_name(dataset, min_df)
-    recorded, notice = manifest.up_to_date(os.path.join(out_dir, name), dataset, options,
-                                           planned, folder_now)
+def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
+               openers: Mapping[str, Opener]) -> Optional[Dict[str, Any]]:
+    """The manifest in the output folder (after saying so), when it shows that a run with
+    these settings on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to
+    do; else None. A folder input's fingerprint needs its set's order: that set is opened
+    here (``openers[set_name]``), and its files are fingerprinted by ``stat``."""
+    name = manifest_name(settings.dataset, settings.min_df)
+    recorded, notice = manifest.up_to_date(os.path.join(settings.out_dir, name),
+                                           settings.dataset, settings.manifest_options(),
+                                           planned)
     if notice:
-        print(notice, file=sys.stderr)
+        logger.warning(notice)
     if recorded is None:
-        return False
-    print(f"outputs are up to date ({name}); --force to run again")
-    return True
+        return None
+    folders = {}
+    for role, (_, kind) in planned.items():
+        if kind == "folder":
+            try:
+                source, entries, _, _ = openers[role.split()[0]]()
+                if source.kind != "folder":
+                    return None
+                keys = entries.keys
+                folders[role] = folder_fingerprint(
+                    source.path, (keys[i:i + encoding.CHUNK] for i in
+                                  range(0, len(keys), encoding.CHUNK)),
+                    settings.strict_fingerprint)
+            except (InputError, OSError):
+                return None  # the run itself says what is wrong with the input
+    if not manifest.folder_fingerprints_match(recorded, folders):
+        return None
+    logger.info("outputs are up to date (%s); --force to run again", name)
+    return recorded

@@ -17,7 +17,7 @@ import numpy as np
 from .byte_arrays import find_sorted, hash_keys
 from .errors import InputError
 from .extract import extract_archive, say
-from .manifest import file_facts
+from .fingerprints import file_facts
 from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, parse_keyword_files
 from .lists import first_repeat
 from .writing import open_temporary
@@ -316,7 +316,7 @@ def payload_location(payload, i):
 
 def keyword_lists(payload):
     """The keyword list of each image of a payload, in order (what a worker computes), and
-    for a folder the facts of its files for the fingerprint (:func:`manifest.file_facts`;
+    for a folder the facts of its files for the fingerprint (:func:`fingerprints.file_facts`;
     None for an archive, fingerprinted by its directory)."""
     if payload[0] == "zip":
         return parse_keyword_files(read_payload(payload),

@@ -8,15 +8,16 @@ Output
     the word's rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
 
         {"format": "amc-keywords-vocabulary/1", "min_df": 6, "stop_words": "english",
-         "source": "dev", "images": 79665, "fingerprint": "<sha256 of the image ids>",
-         "inputs": {"dev keywords": "<content fingerprint>", "dev list": "<sha256>"},
+         "source": "dev", "images": 79665, "fingerprint": "<ids digest>",
+         "inputs": {"dev keywords": "<input fingerprint>", "dev list": "<sha256>"},
          "sklearn_version": "1.5.2", "words": ["aa", "abandoned", ...]}
 
     ``words[word_id] == word``. A later run reuses the file only when min_df, stop words,
-    source, the ids' fingerprint and the inputs' content fingerprints all match.
+    source, the ids digest (:func:`ids_digest`) and the input fingerprints all match.
 """
 import hashlib
 import json
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -26,9 +27,9 @@ from .errors import InputError
 FORMAT = "amc-keywords-vocabulary/1"
 
 
-def fingerprint(id_chunks):
-    """Identity of an image set: sha256 of its image ids in order (int64, little-endian),
-    given as consecutive chunks."""
+def ids_digest(id_chunks: Iterable[np.ndarray]) -> str:
+    """The ids digest of an image set: SHA-256 of its image ids in order (int64,
+    little-endian), given as consecutive chunks."""
     digest = hashlib.sha256()
     for ids in id_chunks:
         digest.update(np.ascontiguousarray(ids, dtype="<i8").tobytes())
@@ -51,46 +52,49 @@ class Vocabulary:
         Which images the vocabulary was fitted on (e.g. ``"dev"``, ``"train,test"``).
     images : int, default=0
         How many images (documents) it was fitted on.
-    fingerprint : str, default=""
-        :func:`fingerprint` of those images' ids.
+    ids_digest : str, default=""
+        :func:`ids_digest` of those images' ids (``"fingerprint"`` in the file).
     sklearn_version : str, default=""
         The scikit-learn version that fitted it.
     inputs : dict, default=None
-        Content fingerprint of each input it was fitted from (keyword archive or folder,
+        Input fingerprint of each input it was fitted from (keyword archive or folder,
         list), by role (``"dev keywords"``, ``"dev list"``): a rerun refits when one differs.
     """
 
-    def __init__(self, words, min_df=6, stop_words="english", source="", images=0,
-                 fingerprint="", sklearn_version="", inputs=None):
-        self.words = list(words)
+    def __init__(self, words: Iterable[str], min_df: int = 6, stop_words: str = "english",
+                 source: str = "", images: int = 0, ids_digest: str = "",
+                 sklearn_version: str = "",
+                 inputs: Optional[Mapping[str, Optional[str]]] = None) -> None:
+        self.words: List[str] = list(words)
         self.min_df, self.stop_words, self.source = min_df, stop_words, source
-        self.images, self.fingerprint, self.sklearn_version = images, fingerprint, sklearn_version
-        self.inputs = dict(inputs or {})
-        self.file = None  # the file it was read from, if any
-        self._index = self._analyze = None
+        self.images, self.ids_digest, self.sklearn_version = images, ids_digest, sklearn_version
+        self.inputs: Dict[str, Optional[str]] = dict(inputs or {})
+        self.file: Optional[str] = None  # the file it was read from, if any
+        self._index: Optional[Dict[str, int]] = None
+        self._analyze: Optional[Callable[[str], List[str]]] = None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.words)
 
-    def __getitem__(self, word_id):
+    def __getitem__(self, word_id: int) -> str:
         return self.words[word_id]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.words)
 
-    def _word_index(self):
+    def _word_index(self) -> Dict[str, int]:
         if self._index is None:
             self._index = word_index(self.words)
         return self._index
 
-    def word_id(self, word):
+    def word_id(self, word: str) -> int:
         """The id of ``word``; KeyError when it is not in the vocabulary."""
         try:
             return self._word_index()[word]
         except KeyError:
             raise KeyError(f"{word!r} is not in the vocabulary") from None
 
-    def encode(self, keywords):
+    def encode(self, keywords: Sequence[str]) -> np.ndarray:
         """The word ids the pipeline writes for an image with these keywords: an int64 array,
         in token order, repeats kept, words outside the vocabulary dropped.
 
@@ -113,14 +117,14 @@ class Vocabulary:
         return np.array([index[token] for token in self._analyze(" ".join(keywords))
                          if token in index], dtype=np.int64)
 
-    def encode_many(self, keyword_lists):
+    def encode_many(self, keyword_lists: Iterable[Sequence[str]]) -> List[np.ndarray]:
         """:meth:`encode` of each keyword list: a list of int64 arrays."""
         return [self.encode(keywords) for keywords in keyword_lists]
 
-    def __getstate__(self):  # the caches are rebuilt on use (the analyzer is a closure)
+    def __getstate__(self) -> Dict[str, Any]:  # the caches are rebuilt on use (the analyzer is a closure)
         return {**self.__dict__, "_index": None, "_analyze": None}
 
-    def fitted_vectorizer(self):
+    def fitted_vectorizer(self) -> Any:
         """A ``CountVectorizer(min_df, stop_words)`` as if fitted: its ``vocabulary_`` is
         this vocabulary (what the original scripts pickled)."""
         from .analyzer import make_vectorizer
@@ -129,7 +133,7 @@ class Vocabulary:
         vectorizer.fixed_vocabulary_ = False
         return vectorizer
 
-    def to_vectorizer(self):
+    def to_vectorizer(self) -> Any:
         """A ``CountVectorizer`` fixed to this vocabulary (same analyzer, same word ids): its
         ``transform`` of images' documents (``" ".join(keywords)``) is their rows' count
         matrix, as ``Keywords.matrix`` gives it."""
@@ -138,18 +142,19 @@ class Vocabulary:
         vectorizer.set_params(vocabulary=dict(self._word_index()))
         return vectorizer
 
-    def matches(self, min_df, stop_words, source, fingerprint):
-        return (self.min_df, self.stop_words, self.source, self.fingerprint) == \
-            (min_df, stop_words, source, fingerprint)
+    def matches(self, min_df: int, stop_words: str, source: str, ids_digest: str) -> bool:
+        """Whether it was fitted with these parameters on the images of this ids digest."""
+        return (self.min_df, self.stop_words, self.source, self.ids_digest) == \
+            (min_df, stop_words, source, ids_digest)
 
-    def to_json(self):
+    def to_json(self) -> Dict[str, Any]:
         return {"format": FORMAT, "min_df": self.min_df, "stop_words": self.stop_words,
-                "source": self.source, "images": self.images, "fingerprint": self.fingerprint,
+                "source": self.source, "images": self.images, "fingerprint": self.ids_digest,
                 "inputs": self.inputs, "sklearn_version": self.sklearn_version,
                 "words": self.words}
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str) -> "Vocabulary":
         """Read a vocabulary file; an InputError names the file when it is not one."""
         try:
             with open(path, encoding="utf-8") as f:
@@ -171,12 +176,13 @@ class Vocabulary:
         return vocabulary
 
 
-def _as_given(tokens):
+def _as_given(tokens: List[str]) -> List[str]:
     """CountVectorizer analyzer for documents that are already token lists."""
     return tokens
 
 
-def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerprint, where):
+def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: str, source: str,
+                   images: int, digest: str, where: str) -> Vocabulary:
     """Fit the vocabulary on the images' analyzer tokens (``token_lists``: an iterable of one
     token list per image, consumed once).
 
@@ -213,5 +219,5 @@ def fit_vocabulary(token_lists, min_df, stop_words, source, images, ids_fingerpr
                          f"{int(document_frequency.max())})")
     words = sorted(word for word, column in vectorizer.vocabulary_.items()
                    if document_frequency[column] >= min_df)
-    return Vocabulary(words, min_df, stop_words, source, images, ids_fingerprint,
+    return Vocabulary(words, min_df, stop_words, source, images, digest,
                       sklearn.__version__)

@@ -156,7 +156,7 @@ class OutputSet:
         for temp in self.pending.values():  # all hashed and synced in parallel
             if temp not in self.syncing:
                 self.sync_soon(temp)
-        return {os.path.basename(final): file_record(temp, self._finished(temp)["sha256"],
+        return {os.path.basename(final): output_record(temp, self._finished(temp)["sha256"],
                                                      final.endswith(".npy"))
                 for final, temp in self.pending.items()}
 
@@ -217,7 +217,7 @@ def _hash_and_sync(path, done):
         done["error"] = exc
 
 
-def file_record(path, sha256=None, array=None):
+def output_record(path, sha256=None, array=None):
     """What a manifest records of an output file: SHA-256, size, modification time and, for
     an array (``array``; default: a ``.npy`` name), its dtype and shape."""
     stat = os.stat(path)

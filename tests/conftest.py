@@ -47,4 +47,4 @@ def hard_coco(tmp_path_factory):
 
 
 def clickture_args(data, out):
-    return ["--keyword-dir", data, "--lists-dir", data, "--out-dir", out, "--quiet"]
+    return ["--keyword-dir", data, "--lists-dir", data, "--out-dir", out]

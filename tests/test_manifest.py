@@ -31,7 +31,7 @@ def sample_copy(folder):
 
 
 def args(data, out, *extra):
-    return ["--keyword-dir", data, "--lists-dir", data, "--out-dir", out, "--quiet", *extra]
+    return ["--keyword-dir", data, "--lists-dir", data, "--out-dir", out, *extra]
 
 
 def cli(*arguments, check=True):
@@ -180,8 +180,8 @@ def test_manifest_of_another_dataset(tmp_path):
     assert "same dataset" in cli("compare", out / "manifest_coco_sk_6.json",
                                  out / "manifest_coco_sk_6.json").stdout
     # COCO: an unchanged rerun is up to date too.
-    assert "outputs are up to date" in run(MSCOCO, "--sample", "--out-dir", out,
-                                           "--quiet").stdout
+    assert "outputs are up to date" in run(MSCOCO, "--sample", "--out-dir",
+                                           out).stdout
 
 
 def test_manifest_records_inputs_outputs_and_versions(tmp_path):
@@ -274,7 +274,7 @@ def test_coco_from_a_folder_sees_a_changed_dataset_json(tmp_path):
     data.mkdir()
     unzip(os.path.join(SAMPLE, "keywords_coco.zip"), data)
     out = tmp_path / "out"
-    coco_args = ["--keyword-dir", data, "--out-dir", out, "--quiet"]
+    coco_args = ["--keyword-dir", data, "--out-dir", out]
     run(MSCOCO, *coco_args)
     assert "up to date" in run(MSCOCO, *coco_args).stdout
     path = data / "keywords_coco" / "dataset.json"

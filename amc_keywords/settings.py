@@ -1,0 +1,139 @@
+"""The settings of one run, in one frozen object built once by the API and passed down.
+
+Input
+    The keyword-only parameters of :func:`amc_keywords.prepare_clickture` and
+    :func:`amc_keywords.prepare_coco` (the command line builds them from its options).
+Output
+    :class:`RunSettings`, read by every step of a run; :meth:`RunSettings.manifest_options`
+    is the part a manifest records, which decides whether a rerun is up to date.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Literal, Mapping, Optional, Tuple
+
+from .errors import InputError
+from .filenames import ORIGINAL_FILES, SideFiles
+
+COCO_SPLITS = ("train", "restval", "val", "test")
+Layout = Literal["default", "original"]
+LAYOUTS: Tuple[Layout, ...] = ("default", "original")
+StopWords = Literal["english", "none"]
+VocabFrom = Literal["dev", "lite", "both"]
+# The Clickture sets each --vocab-from value fits the vocabulary on.
+VOCAB_FROM: Mapping[str, Tuple[str, ...]] = {"dev": ("dev",), "lite": ("lite",),
+                                             "both": ("lite", "dev")}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run is told; each field is documented once, here.
+
+    Parameters
+    ----------
+    dataset : {"clickture", "coco"}
+    keyword_dir : str
+        Folder holding the keyword archives ``keywords_<set>.zip`` (or their unzipped
+        folders ``keywords_<set>/``, read instead when present).
+    out_dir : str
+        Folder for the outputs (made if missing).
+    lists_dir : str or None, default=None
+        Clickture: folder holding the list and map files named in ``side_files``.
+    side_files : mapping, default=ORIGINAL_FILES
+        Clickture: ``{set name: (list file name, map file name)}``.
+    min_df : int, default=6
+        Keep words found in at least this many images (the ``6`` of the output names).
+    stop_words : {"english", "none"}, default="english"
+        ``"english"`` drops scikit-learn's English stop words; ``"none"`` keeps every word.
+    vocab_from : {"dev", "lite", "both"}, default="dev"
+        Clickture: the images the vocabulary is fitted on (dev, as in the original).
+    splits : tuple of str, default=("train", "test")
+        COCO: the splits of ``dataset.json`` to encode (``train``, ``restval``, ``val``,
+        ``test``); the vocabulary is fitted on the same images.
+    refit : bool, default=False
+        Fit the vocabulary even when a matching vocabulary file exists (implies ``force``).
+    force : bool, default=False
+        Run even when the manifest shows the outputs up to date.
+    extract : bool, default=False
+        Unpack each archive next to itself first (``keywords_<set>/``) and read from there.
+    strict_fingerprint : bool, default=False
+        Fingerprint an unzipped folder's files by content too (a CRC-32 each), not only by
+        name, size and modification time.
+    layout : {"default", "original"}, default="default"
+        ``"original"`` writes the original scripts' files instead of the default set: the
+        rows as ``img_keyword_rec_*.npy``, their range table (quirks included) under the
+        README's names, and the pickled CountVectorizer.
+    jobs : int, default=1
+        Worker processes; the outputs are the same for any value.
+    progress : bool or None, default=None
+        Progress bars on stderr: ``None`` shows them when stderr is a terminal.
+    """
+
+    dataset: str
+    keyword_dir: str
+    out_dir: str
+    lists_dir: Optional[str] = None
+    side_files: SideFiles = field(default_factory=lambda: ORIGINAL_FILES)
+    min_df: int = 6
+    stop_words: StopWords = "english"
+    vocab_from: VocabFrom = "dev"
+    splits: Tuple[str, ...] = ("train", "test")
+    refit: bool = False
+    force: bool = False
+    extract: bool = False
+    strict_fingerprint: bool = False
+    layout: Layout = "default"
+    jobs: int = 1
+    progress: Optional[bool] = None
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", self.dataset, ("clickture", "coco"))
+        _check_choice("stop_words", self.stop_words, ("english", "none"))
+        _check_choice("vocab_from", self.vocab_from, tuple(VOCAB_FROM))
+        _check_choice("layout", self.layout, LAYOUTS)
+        for name in ("min_df", "jobs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name}={value!r}: expected a positive integer")
+        unknown = [s for s in self.splits if s not in COCO_SPLITS]
+        if unknown or not self.splits or isinstance(self.splits, str):
+            raise InputError(f"splits={self.splits!r}: expected a non-empty tuple of "
+                             f"{', '.join(COCO_SPLITS)}")
+        if self.dataset == "clickture":
+            if self.lists_dir is None:
+                raise InputError("lists_dir=None: Clickture needs the folder holding the "
+                                 ".lst and .pkl files")
+            missing = [name for name in ("lite", "dev") if name not in self.side_files]
+            if missing:
+                raise InputError(f"side_files has no entry for {', '.join(missing)}: expected "
+                                 "{set name: (list file name, map file name)} for lite and "
+                                 "dev")
+
+    @property
+    def names_tables(self) -> bool:
+        """Whether the names tables are outputs (the original layout has none)."""
+        return self.layout == "default"
+
+    @property
+    def vocabulary_source(self) -> str:
+        """Which images the vocabulary is fitted on, as the vocabulary file records it
+        (``"dev"``, ``"train,test"``)."""
+        return self.vocab_from if self.dataset == "clickture" else ",".join(self.splits)
+
+    def manifest_options(self) -> Dict[str, Any]:
+        """The options a manifest records: a rerun with other values is not up to date."""
+        options: Dict[str, Any] = {"min_df": self.min_df, "stop_words": self.stop_words,
+                                   "strict_fingerprint": self.strict_fingerprint,
+                                   "original_layout": self.layout == "original"}
+        if self.dataset == "clickture":
+            options["vocab_from"] = self.vocab_from
+            options["side_files"] = {name: list(files)
+                                     for name, files in self.side_files.items()}
+        else:
+            options["splits"] = list(self.splits)
+        return options
+
+
+def _check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")

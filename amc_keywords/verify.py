@@ -1,0 +1,116 @@
+"""The ``verify`` command: is an output set consistent, and does it match its archives?
+
+Input
+    A rows file (``img_keyword_ind_..._sk_<k>[_sparse].npy``) with the files beside it, loaded
+    by :func:`~amc_keywords.stats.open_rows_file`; for a re-encoding check, the keyword
+    archives or folders the set was made from.
+Output
+    :func:`verify` returns a one-line summary (``ok: ...``) or raises an
+    :class:`~amc_keywords.errors.InputError` naming the first problem.
+"""
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import encoding
+from .errors import InputError
+from .filenames import archive_name, names_beside, parse_rows_name
+from .lists import COCO_SPLITS, Entries, coco_key, keys_by_id
+from .loader import Keywords
+from .sources import open_source
+from .stats import open_rows_file
+from .tables import ranges_from_rows
+from .vocabulary import Vocabulary
+
+
+def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
+           seed: int = 0) -> str:
+    """Check one output set's internal consistency (and, with ``keyword_dir``, re-encode a
+    random sample of its images from the archives). Returns a one-line summary."""
+    # dtype and shape are checked here; a missing range table is an error below, not a
+    # notice
+    keywords = open_rows_file(path, notices=False)
+    beside, min_df = names_beside(path)
+    rows = np.asarray(keywords.rows)
+    vocabulary = Vocabulary.load(beside["vocabulary"])
+    if vocabulary.min_df != min_df:
+        raise InputError(f"{beside['vocabulary']}: fitted with min_df={vocabulary.min_df}, but "
+                         f"{os.path.basename(path)} says min_df={min_df}")
+    if not os.path.exists(beside["ranges"]):
+        raise InputError(f"{beside['ranges']}: missing; run the dataset script again")
+    ranges = np.asarray(keywords.ranges)
+    if ranges.ndim != 2 or ranges.shape[1] != 2 or ranges.dtype.kind not in "iu":
+        raise InputError(f"{beside['ranges']}: expected an (n, 2) integer range table, found "
+                         f"{ranges.dtype} {ranges.shape}")
+    if len(rows):
+        low, high = int(rows[:, 1].min()), int(rows[:, 1].max())
+        if low < 0 or high >= len(vocabulary) or int(rows[:, 0].min()) < 0:
+            raise InputError(f"{path}: word ids run from {low} to {high}, beyond the vocabulary "
+                             f"of {len(vocabulary)} words (ids 0..{len(vocabulary) - 1}) (or "
+                             "image ids are negative)")
+        if int(rows[:, 0].max()) >= len(ranges):
+            raise InputError(f"{path}: image id {int(rows[:, 0].max())} is beyond the range "
+                             f"table ({len(ranges)} ids)")
+        runs = np.count_nonzero(rows[1:, 0] != rows[:-1, 0]) + 1
+        if runs != len(np.unique(rows[:, 0])):
+            raise InputError(f"{path}: an image's rows are not contiguous")
+    derived = ranges_from_rows(rows)
+    expected = np.full_like(ranges, -1)
+    expected[:len(derived)] = derived
+    bad = np.flatnonzero(np.any(expected != ranges, axis=1))
+    if len(bad):
+        i = bad[0]
+        raise InputError(f"{beside['ranges']}: image {i} has range {ranges[i].tolist()}, but its "
+                         f"rows are at {expected[i].tolist()}")
+    listed = keywords.ids
+    unlisted = np.setdiff1d(np.unique(rows[:, 0]), listed) if len(rows) else []
+    if len(unlisted):
+        raise InputError(f"{path}: image id {unlisted[0]} has rows but is not a listed image")
+    summary = (f"ok: {path}: {len(rows)} rows, {len(listed)} images, {len(vocabulary)} words "
+               f"(min_df={min_df})")
+    if keyword_dir:
+        checked, source_path = reencode_sample(keywords, vocabulary, path, keyword_dir,
+                                               listed, samples, seed)
+        summary += f"; {checked} images re-encoded from {source_path}: identical"
+    return summary
+
+
+def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keyword_dir: str,
+                    listed: np.ndarray, samples: int, seed: int) -> Tuple[int, str]:
+    """Encode a random sample of listed images from the keyword files and compare."""
+    name = parse_rows_name(path)
+    source = open_source(keyword_dir, archive_name(name["set_name"]))
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.choice(listed, size=min(samples, len(listed)), replace=False))
+    if name["dataset"] == "coco":
+        keys = np.array([_coco_member(source, keywords.image_name(int(i))) for i in ids],
+                        dtype=bytes)
+    else:
+        keys = keys_by_id(source, ids)
+    entries = Entries(keys, ids, path)
+    chunks = []  # the rows, written to a list instead of a file
+    ranges = np.full((int(ids.max()) + 1, 2), -1, np.int64)
+    encoding.encode(source, source.plan(entries), vocabulary.words, vocabulary.stop_words,
+                    SimpleNamespace(write=chunks.append), ranges, jobs=1, progress=False)
+    got = np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
+    expected = np.concatenate([np.column_stack([np.full(len(k), i), k])
+                               for i in ids for k in [keywords.keywords(int(i))]])
+    if not np.array_equal(got, expected):
+        first = next(int(i) for i in ids if not np.array_equal(
+            got[got[:, 0] == i, 1], keywords.keywords(int(i))))
+        raise InputError(f"{path}: image {first}: its rows differ from its keyword file in "
+                         f"{source.path}")
+    return len(ids), source.path
+
+
+def _coco_member(source: object, filename: Optional[str]) -> bytes:
+    """The key of a COCO image's keyword file, whichever split's folder holds it."""
+    for split in COCO_SPLITS:
+        key = coco_key(split, filename or "").encode("utf-8")
+        if source.has(key):
+            return key
+    raise InputError(f"{source.path}: no keyword file for {filename}")
