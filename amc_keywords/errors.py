@@ -16,7 +16,7 @@ _SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 40
 _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 2, 3, 3, 3
 
 
-def shown(value):
+def shown(value: object) -> str:
     """A short repr of a value read from a file: a crafted file can hold a huge string or a
     deeply shared structure, whose whole repr would cost minutes; a few dozen characters say
     what it is."""

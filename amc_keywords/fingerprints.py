@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import InputError
 from .hashing import file_sha256
-from .keyword_files import KEYWORD_SUFFIX
+from .keyword_files import keyword_file_path
 
 
 @dataclass
@@ -142,8 +142,7 @@ def folder_fingerprint(root, key_chunks, strict=False):
     chunk) under ``root``, by ``stat`` (and a read of each file, with ``strict``)."""
     fingerprint = FolderFingerprint(strict)
     for keys in key_chunks:
-        paths = [os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
-                 for key in keys.tolist()]
+        paths = [keyword_file_path(root, key) for key in keys.tolist()]
         try:
             stats = [os.stat(path) for path in paths]
             raws = [] if strict else None

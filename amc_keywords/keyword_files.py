@@ -12,6 +12,7 @@ Also here: which archive members or files are keyword files (:func:`keyword_file
 how a location is written in a message (:func:`location`).
 """
 import json
+import os
 import re
 import sys
 
@@ -21,6 +22,12 @@ import numpy as np
 from .errors import InputError, shown
 
 KEYWORD_SUFFIX = ".json"
+
+
+def keyword_file_path(root: str, key: bytes) -> str:
+    """The path of the keyword file of ``key`` (its path inside the source, without
+    ``.json``) under the folder ``root``."""
+    return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
 
 
 def keyword_file_mask(names):

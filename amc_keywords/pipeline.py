@@ -19,15 +19,25 @@ import contextlib
 import os
 import pickle
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 
 from . import encoding, manifest, workers
 from .errors import InputError
-from .fingerprints import SetInputs, folder_fingerprint, source_record
 from .filenames import manifest_name, original_names, output_names, vocabulary_name
+from .fingerprints import SetInputs, folder_fingerprint, source_record
 from .lists import Entries
 from .log import logger, timed
 from .settings import RunSettings
@@ -156,7 +166,9 @@ def _open_set(set_name: str, opener: Opener, plan_path: str, names_path: str,
         known = entries.names if entries.names is not None else entries.keys
         with open_temporary(names_path) as f:
             np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
-        entries.names = known = None  # written: free its memory before planning
+        # Written: free its memory before planning.
+        entries.names = None
+        del known
         plan = source.plan(entries, plan_path)
         source.forget_directory()
     if inputs.keywords.images is None:  # a folder: the files the set reads

@@ -26,11 +26,17 @@ from typing import Callable, Dict, Mapping, Tuple
 
 from . import pipeline
 from .errors import InputError
-from .filenames import archive_name, manifest_name, output_names, original_names
+from .filenames import archive_name, manifest_name, original_names, output_names
 from .fingerprints import InputRecord, SetInputs, file_record
 from .idmap import read_id_map
-from .lists import (attach_names, entries_from_map, entries_from_source, read_coco_images,
-                    read_list, strip_top)
+from .lists import (
+    attach_names,
+    entries_from_map,
+    entries_from_source,
+    read_coco_images,
+    read_list,
+    strip_top,
+)
 from .pipeline import OpenedSet, SetFigures
 from .settings import VOCAB_FROM, RunSettings
 from .sources import open_source
@@ -129,8 +135,8 @@ def _recorded_result(settings: RunSettings, dataset: Dataset,
     """The result of a run that had nothing to do: the figures its manifest records."""
     summary = recorded.get("summary")
     figures = tuple(SetFigures(s["set"], s["images"], s["rows"], s["empty"], s["tokens"],
-                               tuple(s["per_image"]))  # type: ignore[arg-type]
-                    for s in summary) if isinstance(summary, list) else ()  # type: ignore
+                               tuple(s["per_image"]))
+                    for s in summary) if isinstance(summary, list) else ()
     roles = _output_roles(settings, dataset)
     vocabulary_size = 0
     if "vocabulary" in roles and os.path.exists(roles["vocabulary"]):

@@ -138,7 +138,8 @@ def py2_pickle(mapping, memo=False):
                       else b"T" + struct.pack("<I", len(raw)) + raw)
             if memo:
                 index = 2 + start + i
-                out.write(b"q" + bytes([index]) if index < 256 else b"r" + struct.pack("<I", index))
+                out.write(b"q" + bytes([index]) if index < 256 else
+                          b"r" + struct.pack("<I", index))
             if 0 <= value < 256:
                 out.write(b"K" + bytes([value]))
             elif 0 <= value < 65536:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from types import SimpleNamespace
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
         raise InputError(f"{beside['ranges']}: image {i} has range {ranges[i].tolist()}, but its "
                          f"rows are at {expected[i].tolist()}")
     listed = keywords.ids
-    unlisted = np.setdiff1d(np.unique(rows[:, 0]), listed) if len(rows) else []
+    unlisted = np.setdiff1d(np.unique(rows[:, 0]), listed) if len(rows) else listed[:0]
     if len(unlisted):
         raise InputError(f"{path}: image id {unlisted[0]} has rows but is not a listed image")
     summary = (f"ok: {path}: {len(rows)} rows, {len(listed)} images, {len(vocabulary)} words "
@@ -92,7 +92,7 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
     else:
         keys = keys_by_id(source, ids)
     entries = Entries(keys, ids, path)
-    chunks = []  # the rows, written to a list instead of a file
+    chunks: List[np.ndarray] = []  # the rows, written to a list instead of a file
     ranges = np.full((int(ids.max()) + 1, 2), -1, np.int64)
     encoding.encode(source, source.plan(entries), vocabulary.words, vocabulary.stop_words,
                     SimpleNamespace(write=chunks.append), ranges, jobs=1, progress=False)
@@ -107,7 +107,7 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
     return len(ids), source.path
 
 
-def _coco_member(source: object, filename: Optional[str]) -> bytes:
+def _coco_member(source: Any, filename: Optional[str]) -> bytes:
     """The key of a COCO image's keyword file, whichever split's folder holds it."""
     for split in COCO_SPLITS:
         key = coco_key(split, filename or "").encode("utf-8")

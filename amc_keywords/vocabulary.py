@@ -121,7 +121,8 @@ class Vocabulary:
         """:meth:`encode` of each keyword list: a list of int64 arrays."""
         return [self.encode(keywords) for keywords in keyword_lists]
 
-    def __getstate__(self) -> Dict[str, Any]:  # the caches are rebuilt on use (the analyzer is a closure)
+    def __getstate__(self) -> Dict[str, Any]:
+        # The caches are rebuilt on use (the analyzer is a closure).
         return {**self.__dict__, "_index": None, "_analyze": None}
 
     def fitted_vectorizer(self) -> Any:
@@ -168,7 +169,7 @@ class Vocabulary:
             raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
                              "delete it or use --refit")
         inputs = data.get("inputs")
-        vocabulary = cls(data["words"], data.get("min_df"), data.get("stop_words"),
+        vocabulary = cls(data["words"], data.get("min_df", 0), data.get("stop_words", ""),
                          data.get("source", ""), data.get("images", 0),
                          data.get("fingerprint", ""), data.get("sklearn_version", ""),
                          inputs if isinstance(inputs, dict) else {})
@@ -197,7 +198,7 @@ def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: st
     from sklearn.feature_extraction.text import CountVectorizer
     seen = [0]  # tokens seen: none at all is the one way CountVectorizer's fit can fail here
 
-    def counted():
+    def counted() -> Iterator[List[str]]:
         for tokens in token_lists:
             seen[0] += len(tokens)
             yield tokens

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from amc_keywords import hashing, manifest
+from amc_keywords import fingerprints, hashing, manifest
 from amc_keywords.filenames import ORIGINAL_FILES
 from amc_keywords.zip_reader import ZipDirectory
 
@@ -47,8 +47,7 @@ def main():
                         "--lite", str(args.lite), "--data", args.data, "--generate-only"],
                        check=True)
     out = os.path.join(args.data, f"manifest{args.lite}")
-    run = [sys.executable, SCRIPT, "--keyword-dir", lite, "--lists-dir", lite, "--out-dir", out,
-           "--quiet"]
+    run = [sys.executable, SCRIPT, "--keyword-dir", lite, "--lists-dir", lite, "--out-dir", out]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; Lite {args.lite:,} images + dev")
 
@@ -58,7 +57,7 @@ def main():
     for name in ("dev", "lite"):
         directory = ZipDirectory(os.path.join(lite, f"keywords_{name}.zip"))
         began = time.perf_counter()
-        manifest.archive_fingerprint(directory.top, directory.keys, directory.table)
+        fingerprints.archive_fingerprint(directory.top, directory.keys, directory.table)
         archives += time.perf_counter() - began
     began = time.perf_counter()
     for name in ("dev", "lite"):
@@ -70,10 +69,10 @@ def main():
     began = time.perf_counter()
     for f in outputs:
         hashing.file_sha256(f)
-    hashing = time.perf_counter() - began
+    hashed = time.perf_counter() - began
     print(f"full run:    {full:.2f} s; fingerprints of the inputs {archives + side:.3f} s "
           f"({(archives + side) / full:.1%} of the run: archives {archives:.3f} s, lists and "
-          f"maps {side:.3f} s); SHA-256 of the {size / 1e6:.0f} MB of outputs {hashing:.2f} s "
+          f"maps {side:.3f} s); SHA-256 of the {size / 1e6:.0f} MB of outputs {hashed:.2f} s "
           "of one core, in a thread beside the encoding")
 
     reruns = []
@@ -86,8 +85,8 @@ def main():
     planned = {role: (record["path"], record["kind"]) for role, record in
                recorded["inputs"].items()}
     began = time.perf_counter()
-    found, _ = manifest.up_to_date(manifest_path, "clickture", recorded["options"], planned,
-                                   lambda role: None)  # archives only: no folder to open
+    # Archives only: no folder to open.
+    found, _ = manifest.up_to_date(manifest_path, "clickture", recorded["options"], planned)
     check = time.perf_counter() - began
     assert found is not None
     print(f"up to date:  rerun {statistics.median(reruns):.2f} s (median of {args.repeat}, "
@@ -95,7 +94,8 @@ def main():
 
     seconds, _ = timed([sys.executable, "-m", "amc_keywords", "verify", "--manifest",
                         manifest_path])
-    total = sum(record["size"] for record in json.load(open(manifest_path))["outputs"].values())
+    with open(manifest_path, encoding="utf-8") as f:
+        total = sum(record["size"] for record in json.load(f)["outputs"].values())
     print(f"verify:      {seconds:.2f} s for {total / 1e6:.0f} MB of outputs: "
           f"{total / 1e6 / seconds:.0f} MB/s (start-up included)")
 

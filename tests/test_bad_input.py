@@ -6,8 +6,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import CLICKTURE, MSCOCO, clickture_args, run
+
 from amc_keywords import sample
 from amc_keywords.idmap import read_id_map
 

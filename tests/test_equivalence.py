@@ -1,25 +1,32 @@
 """Same numbers as the plain algorithm: the toolkit against tests/reference.py on hard data."""
 import json
 import os
+import pathlib
 import random
 import shutil
 
 import numpy as np
 import pytest
-
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+
 from amc_keywords import sample
+from amc_keywords.analyzer import (
+    TOKEN_SEP,
+    KeywordEncoder,
+    analyzer_settings,
+    make_vectorizer,
+    plain_analyzer,
+)
 from amc_keywords.errors import InputError
-from amc_keywords.writing import RowWriter
 from amc_keywords.keyword_files import parse_keyword_files
-from amc_keywords.analyzer import (TOKEN_SEP, KeywordEncoder, analyzer_settings,
-                                   make_vectorizer, plain_analyzer)
 from amc_keywords.vocabulary import Vocabulary
+from amc_keywords.writing import RowWriter
 
 OUT_NAMES = ["img_keyword_ind_clickture_lite_sk_6_sparse.npy",
              "img_keyword_ind_clickture_dev_sk_6_sparse.npy",
-             "img_keyword_range_clickture_lite_sk_6.npy", "img_keyword_range_clickture_dev_sk_6.npy",
+             "img_keyword_range_clickture_lite_sk_6.npy",
+             "img_keyword_range_clickture_dev_sk_6.npy",
              "img_names_clickture_lite.npy", "img_names_clickture_dev.npy",
              "vocabulary_clickture_sk_6.json"]
 
@@ -29,7 +36,7 @@ def read_bytes(folder, names=OUT_NAMES):
     was fitted from, which differ between an archive and its unzipped folder)."""
     found = {}
     for name in names:
-        raw = open(os.path.join(folder, name), "rb").read()
+        raw = pathlib.Path(folder, name).read_bytes()
         if name.endswith(".json"):
             vocabulary = json.loads(raw)
             assert isinstance(vocabulary.pop("inputs"), dict)
@@ -138,8 +145,8 @@ def test_coco_rows_equal_reference(hard_coco, tmp_path):
     # From the unzipped folder too, and with other splits and min_df.
     out2 = tmp_path / "out2"
     run(MSCOCO, "--keyword-dir", tmp_path, "--out-dir", out2, "--quiet")
-    assert open(out2 / "img_keyword_ind_coco_sk_6.npy", "rb").read() == \
-        open(out / "img_keyword_ind_coco_sk_6.npy", "rb").read()
+    assert (out2 / "img_keyword_ind_coco_sk_6.npy").read_bytes() == \
+        (out / "img_keyword_ind_coco_sk_6.npy").read_bytes()
 
 
 def test_coco_other_splits_and_options(hard_coco, tmp_path):
@@ -218,8 +225,8 @@ def test_plain_analyzer_equals_sklearn_analyzer(stop_words):
     """Workers analyse without scikit-learn, from the settings read off its vectorizer."""
     rng = random.Random(3)
     documents = [" ".join(random_keywords(rng)) for _ in range(5000)]
-    documents += [k for k in sample.HARD] + ["ΣΑΣ ΑΣ", "İİ ıı", "ǅǅ ǆǆ", "ﬁﬁ ßß", "Ⅻ ⅻ",
-                                              "THE The the", "x y zz", "a\u0301b \u0301ab"]
+    documents += [*sample.HARD, "ΣΑΣ ΑΣ", "İİ ıı", "ǅǅ ǆǆ", "ﬁﬁ ßß", "Ⅻ ⅻ",
+                            "THE The the", "x y zz", "a\u0301b \u0301ab"]
     expected = make_vectorizer(1, stop_words).build_analyzer()
     analyzer = plain_analyzer(analyzer_settings(stop_words))
     for document in documents:
@@ -378,6 +385,7 @@ def test_row_writer_bytes_equal_np_save(tmp_path):
 @pytest.mark.parametrize("kind", ["uniform", "signature in a name", "zip64 (70,000 members)"])
 def test_zip_directory_reader_agrees_with_zipfile(tmp_path, kind):
     import zipfile
+
     from amc_keywords.lists import Entries
     from amc_keywords.sources import ZipSource, read_payload
     from amc_keywords.zip_reader import ZipDirectory
@@ -413,7 +421,7 @@ def test_shipped_sample_is_what_the_generator_makes(tmp_path):
     shipped = os.path.join(ROOT, "amc_keywords", "sample_data")
     assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(shipped))
     for name in os.listdir(shipped):
-        assert (tmp_path / name).read_bytes() == open(os.path.join(shipped, name), "rb").read()
+        assert (tmp_path / name).read_bytes() == pathlib.Path(shipped, name).read_bytes()
     assert sum(os.path.getsize(os.path.join(shipped, n)) for n in os.listdir(shipped)) < 1 << 20
 
 
@@ -501,6 +509,7 @@ def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkey
     """The read-ahead reads the archive, and is waited for; not a folder, nor an archive too
     large for the memory available; a failed read is no error (it is only an optimisation)."""
     import threading
+
     from amc_keywords import sources, zip_reader
     path = str(tmp_path / "keywords_x.zip")
     sample.write_zip(path, [(f"{i:08d}.json", os.urandom(3000)) for i in range(400)],

@@ -7,8 +7,8 @@ import time
 import zipfile
 
 import pytest
-
 from conftest import CLICKTURE, clickture_args, run
+
 from amc_keywords import sample
 from amc_keywords.writing import PREFIX
 

@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run
+
 from amc_keywords import load_keywords
 from amc_keywords.vocabulary import Vocabulary
 

@@ -1,6 +1,7 @@
 """Reruns notice changed inputs; the manifest proves what a run produced (verify, compare)."""
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -8,9 +9,9 @@ import zipfile
 
 import numpy as np
 import pytest
-
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, run, unzip
+
 from amc_keywords import sample
 from amc_keywords.filenames import ORIGINAL_FILES, SAMPLE_FILES
 
@@ -214,7 +215,7 @@ def test_folder_fingerprint_sees_a_changed_file(tmp_path):
         os.remove(os.path.join(data, name + ".zip"))
     run(CLICKTURE, *args(data, out))
     path = os.path.join(data, "keywords_dev", "00000003.json")
-    doc = json.load(open(path))
+    doc = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     doc["tagging"]["keywords"].append("zebracorn")
     with open(path, "w") as f:
         json.dump(doc, f)
@@ -249,7 +250,7 @@ def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
         assert "up to date" in run(CLICKTURE, *args(data, out, *flags)).stdout
     path = os.path.join(data, "keywords_lite", "00000011.json")
     stat = os.stat(path)
-    raw = open(path, "rb").read()
+    raw = pathlib.Path(path).read_bytes()
     changed = raw.replace(b'"keywords": [', b'"keywords":[ ', 1)  # same size, same keywords
     assert changed != raw and len(changed) == len(raw)
     with open(path, "wb") as f:

@@ -73,7 +73,8 @@ def test_zip_reader_equals_zipfile(tmp_path_factory, members, top, descriptors, 
     prefix = f"{top}/" if top else ""
     with zipfile.ZipFile(stream, "w") as zf:
         for m in members:
-            info = zipfile.ZipInfo(f"{prefix}{m['folder']}{m['stem']}.json", (2017, 7, 21, 0, 0, 0))
+            info = zipfile.ZipInfo(f"{prefix}{m['folder']}{m['stem']}.json",
+                                   (2017, 7, 21, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED if m["stored"] else zipfile.ZIP_DEFLATED
             if m["extra"]:  # an unknown extra field (id 0xCAFE) of that many bytes
                 info.extra = struct.pack("<HH", 0xCAFE, m["extra"]) + b"x" * m["extra"]

@@ -1,6 +1,7 @@
 """Safe in a shared folder and against crafted files: victims untouched, or one line (exit 2)."""
 import json
 import os
+import pathlib
 import pickle
 import shutil
 import struct
@@ -11,9 +12,9 @@ import zipfile
 
 import numpy as np
 import pytest
-
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+
 from amc_keywords import sample
 from amc_keywords.errors import InputError
 from amc_keywords.idmap import read_id_map
@@ -124,7 +125,7 @@ def test_planted_symlinks_at_old_temporary_names_are_not_followed(data, tmp_path
     victim.write_text("precious")
     names = ["img_keyword_ind_clickture_dev_sk_6_sparse.npy", "vocabulary_clickture_sk_6.json",
              "img_names_clickture_dev.npy", "write-test", "plan_dev.npy"]
-    pid_max = int(open("/proc/sys/kernel/pid_max").read()) if os.path.exists(
+    pid_max = int(pathlib.Path("/proc/sys/kernel/pid_max").read_text()) if os.path.exists(
         "/proc/sys/kernel/pid_max") else 1 << 15
     start = os.getpid()
     for name in names:
