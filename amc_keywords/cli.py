@@ -71,7 +71,7 @@ def run_cli(main, argv=None):
 
     signal.signal(signal.SIGINT, interrupt)
     try:
-        return _report_errors(main, [a for a in argv if a != "--debug"], debug)
+        return report_errors(main, [a for a in argv if a != "--debug"], debug)
     except Exception:
         # A Ctrl-C that landed inside a C extension's import can surface as another error
         # (numpy turns it into an ImportError): it is still the user's Ctrl-C.
@@ -81,7 +81,8 @@ def run_cli(main, argv=None):
         return 130
 
 
-def _report_errors(main, argv, debug):
+def report_errors(main, argv, debug=False):
+    """``main(argv)``'s exit status; its errors as one line on stderr (with ``debug``: raised)."""
     try:
         return main(argv) or 0
     except InputError as exc:

@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -23,6 +25,28 @@ def run(script, *args, cwd=ROOT, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n"
                              f"{proc.stderr}")
+    return proc
+
+
+def run_in_process(dataset, *args, check=True):
+    """``amc-keywords <dataset> ARGS`` run in this process (through the Python API, as the
+    command line runs it), for tests that need a run's outputs or lines but not a process of
+    its own; a CompletedProcess, as :func:`run` returns. The logger is left as it was."""
+    from amc_keywords import cli
+    from amc_keywords.log import logger
+    argv = [dataset, *map(str, args)]
+    saved = logger.handlers[:], logger.level, logger.propagate
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.report_errors(cli.command, argv)
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+    proc = subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
+    if check and status != 0:
+        raise AssertionError(f"{argv} failed ({status}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 

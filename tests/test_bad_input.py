@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import CLICKTURE, MSCOCO, clickture_args, run
+from conftest import CLICKTURE, MSCOCO, clickture_args, run, run_in_process
 
 from amc_keywords import sample
 from amc_keywords.idmap import read_id_map
@@ -27,7 +27,7 @@ def data(good_clickture, tmp_path):
     copy = tmp_path / "data"
     shutil.copytree(good_clickture, copy)
     out = tmp_path / "out"
-    run(CLICKTURE, *clickture_args(copy, out))
+    run_in_process("clickture", *clickture_args(copy, out))
     return copy, out
 
 
@@ -277,7 +277,7 @@ def test_lfs_pointers_fall_back_with_a_notice(data, which):
         (folder / "clickture-lite.lst").write_bytes(LFS)
     if which in ("map", "both"):
         (folder / "img_id_map.pkl").write_bytes(LFS)
-    proc = run(CLICKTURE, *clickture_args(folder, out))
+    proc = run_in_process("clickture", *clickture_args(folder, out))
     rows = np.load(out / "img_keyword_ind_clickture_lite_sk_6_sparse.npy")
     table = np.load(out / "img_keyword_range_clickture_lite_sk_6.npy")
     assert "Traceback" not in proc.stderr
@@ -300,7 +300,7 @@ def coco(tmp_path):
     folder.mkdir()
     sample.make_coco(str(folder), 120, 40, 10, seed=3)
     out = tmp_path / "out"
-    run(MSCOCO, "--keyword-dir", folder, "--out-dir", out, "--quiet")
+    run_in_process("coco", "--keyword-dir", folder, "--out-dir", out, "--quiet")
     return folder, out
 
 
@@ -387,7 +387,8 @@ def test_min_df_too_high_names_largest_value(data):
                         "--min-df 5000 is too high", "the largest value that keeps a word is")
     largest = int(line.rsplit(" ", 1)[-1].rstrip(")"))
     assert 1 < largest < 200
-    run(CLICKTURE, *clickture_args(folder, out), "--min-df", largest)  # and it does keep one
+    # and it does keep one
+    run_in_process("clickture", *clickture_args(folder, out), "--min-df", largest)
     expect_error(CLICKTURE, clickture_args(folder, out) + ["--min-df", str(largest + 1)], out,
                  f"largest value that keeps a word is {largest}")
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import reference
-from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, run_in_process, unzip
 
 from amc_keywords import sample
 from amc_keywords.analyzer import (
@@ -57,7 +57,7 @@ def clickture_reference(hard_clickture, tmp_path_factory):
 @pytest.fixture(scope="module")
 def clickture_out(hard_clickture, tmp_path_factory):
     out = tmp_path_factory.mktemp("out_zip")
-    run(CLICKTURE, *clickture_args(hard_clickture, out))
+    run_in_process("clickture", *clickture_args(hard_clickture, out))
     return out
 
 
@@ -92,14 +92,14 @@ def test_zip_and_folder_give_same_bytes(hard_clickture, clickture_out, tmp_path)
         unzip(data / f"keywords_{name}.zip", data)
         os.remove(data / f"keywords_{name}.zip")  # only the folders remain
     out = tmp_path / "out"
-    run(CLICKTURE, *clickture_args(data, out))
+    run_in_process("clickture", *clickture_args(data, out))
     assert read_bytes(out) == read_bytes(clickture_out)
 
 
 def test_any_worker_count_gives_same_bytes(hard_clickture, clickture_out, tmp_path):
     for jobs in (1, 3):
         out = tmp_path / f"jobs{jobs}"
-        run(CLICKTURE, *clickture_args(hard_clickture, out), "--jobs", jobs)
+        run_in_process("clickture", *clickture_args(hard_clickture, out), "--jobs", jobs)
         assert read_bytes(out) == read_bytes(clickture_out)
 
 
@@ -127,7 +127,7 @@ def test_default_paths_resolve_from_script_location(tmp_path):
 
 def test_coco_rows_equal_reference(hard_coco, tmp_path):
     out = tmp_path / "out"
-    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet")
+    run_in_process("coco", "--keyword-dir", hard_coco, "--out-dir", out, "--quiet")
     unzip(hard_coco / "keywords_coco.zip", tmp_path)
     vocabulary, expected = reference.coco(tmp_path / "keywords_coco")
     rows = np.load(out / "img_keyword_ind_coco_sk_6.npy")
@@ -144,15 +144,15 @@ def test_coco_rows_equal_reference(hard_coco, tmp_path):
     assert all(names[im["imgid"]].decode() == im["filename"] for im in images)
     # From the unzipped folder too, and with other splits and min_df.
     out2 = tmp_path / "out2"
-    run(MSCOCO, "--keyword-dir", tmp_path, "--out-dir", out2, "--quiet")
+    run_in_process("coco", "--keyword-dir", tmp_path, "--out-dir", out2, "--quiet")
     assert (out2 / "img_keyword_ind_coco_sk_6.npy").read_bytes() == \
         (out / "img_keyword_ind_coco_sk_6.npy").read_bytes()
 
 
 def test_coco_other_splits_and_options(hard_coco, tmp_path):
     out = tmp_path / "out"
-    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet", "--splits", "train",
-        "--min-df", 3, "--stop-words", "none")
+    run_in_process("coco", "--keyword-dir", hard_coco, "--out-dir", out, "--quiet", "--splits",
+                   "train", "--min-df", 3, "--stop-words", "none")
     unzip(hard_coco / "keywords_coco.zip", tmp_path)
     _, expected = reference.coco(tmp_path / "keywords_coco", ("train",), 3, None)
     np.testing.assert_array_equal(np.load(out / "img_keyword_ind_coco_sk_3.npy"), expected)
@@ -160,8 +160,8 @@ def test_coco_other_splits_and_options(hard_coco, tmp_path):
 
 def test_clickture_options_min_df_stop_words_vocab_from(hard_clickture, tmp_path):
     out = tmp_path / "out"
-    run(CLICKTURE, *clickture_args(hard_clickture, out), "--min-df", 2, "--stop-words", "none",
-        "--vocab-from", "both")
+    run_in_process("clickture", *clickture_args(hard_clickture, out), "--min-df", 2,
+                   "--stop-words", "none", "--vocab-from", "both")
     unzipped = tmp_path / "unzipped"
     for name in ("dev", "lite"):
         unzip(hard_clickture / f"keywords_{name}.zip", unzipped)
@@ -178,28 +178,29 @@ def test_clickture_options_min_df_stop_words_vocab_from(hard_clickture, tmp_path
 
 def test_vocabulary_is_reused_only_when_it_matches(hard_clickture, tmp_path):
     out = tmp_path / "out"
-    first = run(CLICKTURE, *clickture_args(hard_clickture, out)).stdout
+    first = run_in_process("clickture", *clickture_args(hard_clickture, out)).stdout
     assert "fitted on 700 images" in first
     before = read_bytes(out)
     # --force: the manifest would otherwise say the outputs are up to date.
-    second = run(CLICKTURE, *clickture_args(hard_clickture, out), "--force").stdout
+    second = run_in_process("clickture", *clickture_args(hard_clickture, out), "--force").stdout
     assert "reusing" in second and read_bytes(out) == before
     # Fitting, dev is encoded from the tokens kept from the fit; reusing, from its files
     # read again: the same outputs (above) and the same figures.
     summary = [line for line in first.splitlines() if line.startswith(("lite:", "dev:"))]
     assert len(summary) == 2
     assert summary == [line for line in second.splitlines() if line.startswith(("lite:", "dev:"))]
-    forced = run(CLICKTURE, *clickture_args(hard_clickture, out), "--refit").stdout
+    forced = run_in_process("clickture", *clickture_args(hard_clickture, out), "--refit").stdout
     assert "fitted on 700 images" in forced and read_bytes(out) == before
     # Same file name, other stop words: the file's parameters differ, so it is refitted.
-    other = run(CLICKTURE, *clickture_args(hard_clickture, out), "--stop-words", "none").stdout
+    other = run_in_process("clickture", *clickture_args(hard_clickture, out), "--stop-words",
+                           "none").stdout
     assert "fitting again" in other
     vocabulary = Vocabulary.load(out / "vocabulary_clickture_sk_6.json")
     assert vocabulary.stop_words == "none" and "the" in vocabulary.words
 
 
 def test_summary_reports_the_figures(hard_clickture, tmp_path):
-    stdout = run(CLICKTURE, *clickture_args(hard_clickture, tmp_path)).stdout
+    stdout = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path)).stdout
     rows = np.load(tmp_path / "img_keyword_ind_clickture_dev_sk_6_sparse.npy")
     table = np.load(tmp_path / "img_keyword_range_clickture_dev_sk_6.npy")
     empty = int(np.count_nonzero(table[:, 0] == -1))

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run
+from conftest import ROOT, clickture_args, run_in_process
 
 from amc_keywords import load_keywords
 from amc_keywords.vocabulary import Vocabulary
@@ -18,7 +18,7 @@ LITE = "img_keyword_ind_clickture_lite_sk_6_sparse.npy"
 @pytest.fixture(scope="module")
 def outputs(hard_clickture, tmp_path_factory):
     out = tmp_path_factory.mktemp("loader_out")
-    run(CLICKTURE, *clickture_args(hard_clickture, out))
+    run_in_process("clickture", *clickture_args(hard_clickture, out))
     return out
 
 
@@ -208,7 +208,7 @@ def test_show(outputs):
 
 def test_coco_outputs_load_and_verify(hard_coco, tmp_path):
     out = tmp_path / "out"
-    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet")
+    run_in_process("coco", "--keyword-dir", hard_coco, "--out-dir", out, "--quiet")
     path = out / "img_keyword_ind_coco_sk_6.npy"
     kw = load_keywords(path)
     rows = np.load(path)

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 import reference
-from conftest import CLICKTURE, MSCOCO, ROOT, run, unzip
+from conftest import CLICKTURE, MSCOCO, ROOT, run, run_in_process, unzip
 
 from amc_keywords import sample
 from amc_keywords.filenames import ORIGINAL_FILES, SAMPLE_FILES
@@ -67,15 +67,15 @@ def outputs(folder):
 def test_changed_keywords_with_the_same_ids_refit_without_refit(tmp_path):
     """The issue's scenario: every dev keyword file gets one more keyword, same ids."""
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    first = run(CLICKTURE, *args(data, out)).stdout
+    first = run_in_process("clickture", *args(data, out)).stdout
     assert "57 words" in first and "1616 rows" in first
     add_keyword(os.path.join(data, "keywords_dev.zip"), "zebracorn")
-    second = run(CLICKTURE, *args(data, out)).stdout
+    second = run_in_process("clickture", *args(data, out)).stdout
     assert ("vocabulary: keywords_dev.zip changed since the vocabulary was fitted; "
             "fitting again") in second
     assert "58 words" in second and "dev: 300 images read, 1916 rows written" in second
     refit = tmp_path / "refit"
-    run(CLICKTURE, *args(data, refit, "--refit"))
+    run_in_process("clickture", *args(data, refit, "--refit"))
     assert outputs(out).keys() == outputs(refit).keys()
     for name, content in outputs(refit).items():
         if name.endswith(".npy"):
@@ -92,25 +92,25 @@ def test_changed_keywords_with_the_same_ids_refit_without_refit(tmp_path):
 
 def test_unchanged_rerun_is_up_to_date_and_force_runs(tmp_path):
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    run(CLICKTURE, *args(data, out))
+    run_in_process("clickture", *args(data, out))
     before = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
-    proc = run(CLICKTURE, *args(data, out))
+    proc = run_in_process("clickture", *args(data, out))
     assert proc.stdout.strip() == ("outputs are up to date (manifest_clickture_sk_6.json); "
                                    "--force to run again")
     assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before
     for flag in ("--force", "--refit"):
-        assert "wrote:" in run(CLICKTURE, *args(data, out, flag)).stdout
+        assert "wrote:" in run_in_process("clickture", *args(data, out, flag)).stdout
     # Other options are another run.
-    assert "wrote:" in run(CLICKTURE, *args(data, out, "--vocab-from", "both")).stdout
+    assert "wrote:" in run_in_process("clickture", *args(data, out, "--vocab-from", "both")).stdout
     # A list that changed: not up to date.
     with open(os.path.join(data, "clickture-lite.lst"), "a") as f:
         f.write("\n")
-    assert "wrote:" in run(CLICKTURE, *args(data, out, "--vocab-from", "both")).stdout
+    assert "wrote:" in run_in_process("clickture", *args(data, out, "--vocab-from", "both")).stdout
 
 
 def test_touched_output_is_not_up_to_date_and_verify_catches_a_modified_one(tmp_path):
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    run(CLICKTURE, *args(data, out))
+    run_in_process("clickture", *args(data, out))
     manifest = out / MANIFEST
     ok = cli("verify", "--manifest", manifest)
     assert "every output has the SHA-256 it records" in ok.stdout
@@ -121,7 +121,7 @@ def test_touched_output_is_not_up_to_date_and_verify_catches_a_modified_one(tmp_
     assert bad.returncode == 1
     assert bad.stdout.strip() == f"{out / DEV_ROWS}: differs from the manifest (SHA-256)"
     # The next run sees the change (its modification time) and writes the outputs again.
-    assert "wrote:" in run(CLICKTURE, *args(data, out)).stdout
+    assert "wrote:" in run_in_process("clickture", *args(data, out)).stdout
     assert cli("verify", "--manifest", manifest).returncode == 0
     os.remove(out / DEV_ROWS)
     gone = cli("verify", "--manifest", manifest, check=False)
@@ -132,8 +132,8 @@ def test_compare_two_clones_then_one_changed_file(tmp_path):
     """Two runs on copies of the same downloads at other paths: the same dataset; after one
     keyword file changes, compare names what differs."""
     one, two = sample_copy(tmp_path / "one"), sample_copy(tmp_path / "two")
-    run(CLICKTURE, *args(one, tmp_path / "out1"))
-    run(CLICKTURE, *args(two, tmp_path / "out2"))
+    run_in_process("clickture", *args(one, tmp_path / "out1"))
+    run_in_process("clickture", *args(two, tmp_path / "out2"))
     a, b = tmp_path / "out1" / MANIFEST, tmp_path / "out2" / MANIFEST
     same = cli("compare", a, b)
     assert same.stdout.strip() == "same dataset"
@@ -141,7 +141,7 @@ def test_compare_two_clones_then_one_changed_file(tmp_path):
         "words"][0]  # in the vocabulary: the lite rows change
     add_keyword(os.path.join(two, "keywords_lite.zip"), word,
                 only="keywords_lite/00000007.json")
-    run(CLICKTURE, *args(two, tmp_path / "out2"))
+    run_in_process("clickture", *args(two, tmp_path / "out2"))
     differ = cli("compare", a, b, check=False)
     lines = differ.stdout.strip().splitlines()
     assert differ.returncode == 1
@@ -158,13 +158,13 @@ def test_compare_two_clones_then_one_changed_file(tmp_path):
 ])
 def test_bad_manifest_is_one_line_and_never_stops_a_run(tmp_path, content, phrase):
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    run(CLICKTURE, *args(data, out))
+    run_in_process("clickture", *args(data, out))
     (out / MANIFEST).write_text(content)
     proc = cli("verify", "--manifest", out / MANIFEST, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert str(out / MANIFEST) in proc.stderr and phrase in proc.stderr
-    rerun = run(CLICKTURE, *args(data, out))
+    rerun = run_in_process("clickture", *args(data, out))
     assert f"notice: {out / MANIFEST}: " in rerun.stderr and "wrote:" in rerun.stdout
     assert json.loads((out / MANIFEST).read_text())["format"] == "amc-keywords-manifest/1"
 
@@ -176,7 +176,7 @@ def test_manifest_of_another_dataset(tmp_path):
     other.mkdir()
     shutil.copy(out / "manifest_coco_sk_6.json", other / MANIFEST)
     data = sample_copy(tmp_path / "data")
-    rerun = run(CLICKTURE, *args(data, other))
+    rerun = run_in_process("clickture", *args(data, other))
     assert "a manifest of 'coco', not of 'clickture'" in rerun.stderr
     assert "same dataset" in cli("compare", out / "manifest_coco_sk_6.json",
                                  out / "manifest_coco_sk_6.json").stdout
@@ -187,7 +187,7 @@ def test_manifest_of_another_dataset(tmp_path):
 
 def test_manifest_records_inputs_outputs_and_versions(tmp_path):
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    run(CLICKTURE, *args(data, out))
+    run_in_process("clickture", *args(data, out))
     manifest = json.loads((out / MANIFEST).read_text())
     assert (out / MANIFEST).read_text() == json.dumps(manifest, sort_keys=True, indent=1,
                                                       ensure_ascii=False) + "\n"
@@ -213,15 +213,15 @@ def test_folder_fingerprint_sees_a_changed_file(tmp_path):
     for name in ("keywords_dev", "keywords_lite"):
         unzip(os.path.join(data, name + ".zip"), data)
         os.remove(os.path.join(data, name + ".zip"))
-    run(CLICKTURE, *args(data, out))
+    run_in_process("clickture", *args(data, out))
     path = os.path.join(data, "keywords_dev", "00000003.json")
     doc = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     doc["tagging"]["keywords"].append("zebracorn")
     with open(path, "w") as f:
         json.dump(doc, f)
-    proc = run(CLICKTURE, *args(data, out))
+    proc = run_in_process("clickture", *args(data, out))
     assert "vocabulary: keywords_dev changed since the vocabulary was fitted" in proc.stdout
-    strict = run(CLICKTURE, *args(data, tmp_path / "strict", "--strict-fingerprint"))
+    strict = run_in_process("clickture", *args(data, tmp_path / "strict", "--strict-fingerprint"))
     assert "wrote:" in strict.stdout
     assert json.loads((tmp_path / "strict" / MANIFEST).read_text())["options"][
         "strict_fingerprint"] is True
@@ -231,8 +231,8 @@ def test_generated_data_rerun(tmp_path):
     """Hard generated data (prefixed entries, unicode): a rerun is up to date."""
     sample.make_clickture(tmp_path / "data", 120, 90, seed=5, hard=True, prefix_every=7)
     out = tmp_path / "out"
-    run(CLICKTURE, *args(tmp_path / "data", out))
-    assert "up to date" in run(CLICKTURE, *args(tmp_path / "data", out)).stdout
+    run_in_process("clickture", *args(tmp_path / "data", out))
+    assert "up to date" in run_in_process("clickture", *args(tmp_path / "data", out)).stdout
 
 
 def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
@@ -246,8 +246,8 @@ def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
         os.remove(os.path.join(data, name + ".zip"))
     for flags in ([], ["--strict-fingerprint"]):
         out = tmp_path / f"out{len(flags)}"
-        assert "wrote:" in run(CLICKTURE, *args(data, out, *flags)).stdout
-        assert "up to date" in run(CLICKTURE, *args(data, out, *flags)).stdout
+        assert "wrote:" in run_in_process("clickture", *args(data, out, *flags)).stdout
+        assert "up to date" in run_in_process("clickture", *args(data, out, *flags)).stdout
     path = os.path.join(data, "keywords_lite", "00000011.json")
     stat = os.stat(path)
     raw = pathlib.Path(path).read_bytes()
@@ -256,17 +256,17 @@ def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
     with open(path, "wb") as f:
         f.write(changed)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert "up to date" in run(CLICKTURE, *args(data, tmp_path / "out0")).stdout
-    assert "wrote:" in run(CLICKTURE, *args(data, tmp_path / "out1",
+    assert "up to date" in run_in_process("clickture", *args(data, tmp_path / "out0")).stdout
+    assert "wrote:" in run_in_process("clickture", *args(data, tmp_path / "out1",
                                             "--strict-fingerprint")).stdout
 
 
 def test_extract_rerun_after_the_folder_is_gone(tmp_path):
     data, out = sample_copy(tmp_path / "data"), tmp_path / "out"
-    run(CLICKTURE, *args(data, out, "--extract"))
-    assert "up to date" in run(CLICKTURE, *args(data, out, "--extract")).stdout
+    run_in_process("clickture", *args(data, out, "--extract"))
+    assert "up to date" in run_in_process("clickture", *args(data, out, "--extract")).stdout
     shutil.rmtree(os.path.join(data, "keywords_dev"))
-    again = run(CLICKTURE, *args(data, out, "--extract"))
+    again = run_in_process("clickture", *args(data, out, "--extract"))
     assert "wrote:" in again.stdout and os.path.isdir(os.path.join(data, "keywords_dev"))
 
 
@@ -276,14 +276,14 @@ def test_coco_from_a_folder_sees_a_changed_dataset_json(tmp_path):
     unzip(os.path.join(SAMPLE, "keywords_coco.zip"), data)
     out = tmp_path / "out"
     coco_args = ["--keyword-dir", data, "--out-dir", out]
-    run(MSCOCO, *coco_args)
-    assert "up to date" in run(MSCOCO, *coco_args).stdout
+    run_in_process("coco", *coco_args)
+    assert "up to date" in run_in_process("coco", *coco_args).stdout
     path = data / "keywords_coco" / "dataset.json"
     dataset = json.loads(path.read_text())
     train = [image for image in dataset["images"] if image["split"] == "train"]
     train[0]["imgid"], train[1]["imgid"] = train[1]["imgid"], train[0]["imgid"]
     path.write_text(json.dumps(dataset))
-    assert "wrote:" in run(MSCOCO, *coco_args).stdout
+    assert "wrote:" in run_in_process("coco", *coco_args).stdout
     manifest = json.loads((out / "manifest_coco_sk_6.json").read_text())
     assert manifest["inputs"]["coco dataset.json"]["path"] == str(path)
 

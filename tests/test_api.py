@@ -1,0 +1,166 @@
+"""The Python API: prepare_clickture / prepare_coco, their result, errors and logging."""
+import dataclasses
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import amc_keywords
+from amc_keywords import (InputError, Keywords, PrepareResult, SetFigures, Vocabulary,
+                          load_keywords, prepare_clickture, prepare_coco)
+from amc_keywords.filenames import SAMPLE_FILES
+
+SAMPLE = os.path.join(os.path.dirname(amc_keywords.__file__), "sample_data")
+
+
+@pytest.fixture
+def quiet_logger():
+    """The amc_keywords logger as a library user has it: no handler, propagating to root."""
+    logger = logging.getLogger("amc_keywords")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    logger.handlers[:] = []
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+    yield logger
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def clickture(data, out, **options):
+    return prepare_clickture(keyword_dir=str(data), lists_dir=str(data), out_dir=str(out),
+                             progress=False, **options)
+
+
+def plain_figures(rows_path, listed_ids):
+    """A set's figures computed from its rows file and list alone, with plain Python."""
+    rows = np.load(rows_path)
+    per_image = {img_id: 0 for img_id in listed_ids}
+    for img_id, _ in rows.tolist():
+        per_image[img_id] += 1
+    counts = sorted(per_image.values())
+    return {"images": len(listed_ids), "rows": len(rows),
+            "images_without_rows": sum(1 for c in counts if c == 0),
+            "min": counts[0], "max": counts[-1], "mean": sum(counts) / len(counts)}
+
+
+def listed(path):
+    with open(path, encoding="utf-8") as f:
+        return [int(line.strip().rsplit("/", 1)[-1]) for line in f if line.strip()]
+
+
+def test_prepare_clickture_returns_what_it_wrote(hard_clickture, tmp_path, quiet_logger,
+                                                 capsys):
+    result = clickture(hard_clickture, tmp_path / "out", jobs=2)
+    assert isinstance(result, PrepareResult) and not result.up_to_date
+    assert result.dataset == "clickture" and result.out_dir == str(tmp_path / "out")
+    assert sorted(result.outputs) == ["dev names", "dev ranges", "dev rows", "lite names",
+                                      "lite ranges", "lite rows", "manifest", "vocabulary"]
+    assert sorted(result.outputs.values()) == sorted(
+        str(p) for p in (tmp_path / "out").iterdir())
+    assert [s.name for s in result.sets] == ["lite", "dev"]
+    vocabulary = Vocabulary.load(result.outputs["vocabulary"])
+    assert result.vocabulary_size == len(vocabulary) > 0
+    for figures in result.sets:
+        expected = plain_figures(result.outputs[f"{figures.name} rows"],
+                                 listed(hard_clickture / f"clickture-{figures.name}.lst"))
+        assert (figures.images, figures.rows, figures.images_without_rows) == \
+            (expected["images"], expected["rows"], expected["images_without_rows"])
+        low, _, mean, high = figures.keywords_per_image
+        assert (low, high) == (expected["min"], expected["max"])
+        assert mean == pytest.approx(expected["mean"])
+        assert 0 <= figures.dropped_share < 1 and figures.tokens >= figures.rows
+        assert result.set(figures.name) is figures
+    with pytest.raises(KeyError, match="'coco': no such image set"):
+        result.set("coco")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.up_to_date = True
+    # Logging unconfigured: a library call writes nothing on stdout.
+    assert capsys.readouterr().out == ""
+    kw = load_keywords(result.outputs["dev rows"])
+    assert isinstance(kw, Keywords) and kw.n_rows == result.set("dev").rows
+
+
+def test_a_second_call_is_up_to_date_and_writes_nothing(hard_clickture, tmp_path,
+                                                        quiet_logger, caplog):
+    first = clickture(hard_clickture, tmp_path, jobs=1)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with caplog.at_level(logging.INFO, logger="amc_keywords"):
+        again = clickture(hard_clickture, tmp_path, jobs=1)
+    assert again.up_to_date and again.sets == first.sets
+    assert again.outputs == first.outputs and again.vocabulary_size == first.vocabulary_size
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    assert any("outputs are up to date" in r.getMessage() for r in caplog.records)
+    forced = clickture(hard_clickture, tmp_path, jobs=1, force=True)
+    assert not forced.up_to_date and forced.sets == first.sets
+
+
+def test_messages_go_to_the_logger_at_their_levels(tmp_path, quiet_logger, caplog):
+    with caplog.at_level(logging.DEBUG, logger="amc_keywords"):
+        prepare_clickture(keyword_dir=SAMPLE, lists_dir=SAMPLE, out_dir=str(tmp_path),
+                          side_files=SAMPLE_FILES, jobs=1, progress=False)
+    by_level = {}
+    for record in caplog.records:
+        assert record.name.startswith("amc_keywords")
+        by_level.setdefault(record.levelno, []).append(record.getMessage())
+    info = "\n".join(by_level[logging.INFO])
+    assert "vocabulary size: 57" in info and "wrote:" in info
+    assert "dev: 300 images read, 1616 rows written" in info
+    assert any(m.startswith("time: ") for m in by_level[logging.DEBUG])
+
+
+def test_prepare_coco(hard_coco, tmp_path, quiet_logger, capsys):
+    result = prepare_coco(keyword_dir=str(hard_coco), out_dir=str(tmp_path), jobs=1,
+                          splits=["train"], min_df=2, progress=False)
+    assert [s.name for s in result.sets] == ["coco"]
+    assert set(result.outputs) == {"coco rows", "coco ranges", "coco names", "vocabulary",
+                                   "manifest"}
+    rows = np.load(result.outputs["coco rows"])
+    assert result.set("coco").rows == len(rows)
+    assert capsys.readouterr().out == ""
+
+
+def test_original_layout_roles(hard_coco, tmp_path, quiet_logger):
+    result = prepare_coco(keyword_dir=str(hard_coco), out_dir=str(tmp_path), jobs=1,
+                          layout="original", progress=False)
+    assert sorted(os.path.basename(p) for p in result.outputs.values()) == sorted(
+        p.name for p in tmp_path.iterdir())
+    assert "vectorizer" in result.outputs and "vocabulary" not in result.outputs
+
+
+@pytest.mark.parametrize("options,phrase", [
+    ({"min_df": 0}, "min_df=0: expected a positive integer"),
+    ({"min_df": True}, "min_df=True: expected a positive integer"),
+    ({"jobs": 0}, "jobs=0: expected a positive integer"),
+    ({"stop_words": "french"}, "stop_words='french': expected one of 'english', 'none'"),
+    ({"layout": "old"}, "layout='old': expected one of 'default', 'original'"),
+    ({"vocab_from": "test"}, "vocab_from='test': expected one of 'dev', 'lite', 'both'"),
+])
+def test_bad_parameters_are_one_line_errors(options, phrase, tmp_path):
+    with pytest.raises(InputError) as caught:
+        clickture(tmp_path, tmp_path / "out", **options)
+    assert phrase in str(caught.value) and "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_input_is_an_input_error_not_a_print(tmp_path, quiet_logger, capsys):
+    with pytest.raises(InputError, match="no such folder; it should hold the downloaded"):
+        clickture(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(InputError, match="splits='train': expected a non-empty tuple"):
+        prepare_coco(keyword_dir=str(tmp_path), out_dir=str(tmp_path), splits="train")
+    assert capsys.readouterr().out == ""
+
+
+def test_parameters_are_keyword_only(tmp_path):
+    with pytest.raises(TypeError):
+        prepare_clickture(str(tmp_path), str(tmp_path), str(tmp_path))  # type: ignore[misc]
+
+
+def test_the_public_names_are_exported():
+    for name in amc_keywords.__all__:
+        assert getattr(amc_keywords, name) is not None
+        assert name in dir(amc_keywords)
+    assert SetFigures.__module__ == "amc_keywords.pipeline"
+    with pytest.raises(AttributeError, match="no attribute 'prepare'"):
+        amc_keywords.prepare  # noqa: B018
