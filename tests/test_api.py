@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 import amc_keywords
-from amc_keywords import (InputError, Keywords, PrepareResult, SetFigures, Vocabulary,
-                          load_keywords, prepare_clickture, prepare_coco)
+from amc_keywords import (
+    InputError,
+    Keywords,
+    PrepareResult,
+    SetFigures,
+    Vocabulary,
+    load_keywords,
+    prepare_clickture,
+    prepare_coco,
+)
 from amc_keywords.filenames import SAMPLE_FILES
 
 SAMPLE = os.path.join(os.path.dirname(amc_keywords.__file__), "sample_data")
@@ -36,7 +44,7 @@ def clickture(data, out, **options):
 def plain_figures(rows_path, listed_ids):
     """A set's figures computed from its rows file and list alone, with plain Python."""
     rows = np.load(rows_path)
-    per_image = {img_id: 0 for img_id in listed_ids}
+    per_image = dict.fromkeys(listed_ids, 0)
     for img_id, _ in rows.tolist():
         per_image[img_id] += 1
     counts = sorted(per_image.values())
