@@ -18,13 +18,12 @@ Output
 """
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from .errors import InputError
 from .loader import load_keywords
-from .writing import umask
+from .writing import replaced_whole
 
 BATCH = 1 << 16  # images a batch: a few MB of Arrow arrays
 
@@ -50,15 +49,10 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                 "amc_keywords.min_df": str(kw.min_df), "amc_keywords.source": rows_path}
     schema = pa.schema(fields, metadata=metadata)
     vocabulary = pa.array(kw.vocabulary.words, pa.string()) if words else None
-    folder = os.path.dirname(os.path.abspath(output_path))
-    try:
-        fd, temp = tempfile.mkstemp(prefix=".amc-keywords-export-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"{output_path}: cannot be written ({exc.strerror}); choose another "
-                         "place") from None
     ids = kw.ids
     try:
-        with os.fdopen(fd, "wb") as f, pq.ParquetWriter(f, schema) as writer:
+        with replaced_whole(output_path, purpose="export") as temp, \
+                open(temp, "wb") as f, pq.ParquetWriter(f, schema) as writer:
             for start in range(0, len(ids), batch):
                 chunk = ids[start:start + batch]
                 flat, offsets = kw.bag(chunk)
@@ -69,17 +63,9 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                 if words:
                     columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
                 writer.write_batch(pa.record_batch(columns, schema=schema))
-        os.chmod(temp, 0o666 & ~umask())  # mkstemp's file is private; the export is not
-        os.replace(temp, output_path)
-    except BaseException as exc:
-        try:
-            os.remove(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"{output_path}: cannot be written ({exc.strerror or exc}); "
-                             "nothing was written") from None
-        raise
+    except OSError as exc:
+        raise InputError(f"{output_path}: cannot be written ({exc.strerror or exc}); "
+                         "nothing was written") from None
     return len(ids)
 
 

@@ -22,9 +22,11 @@ error or an interruption, ``kill -9`` included, leaves earlier outputs byte-iden
 Temporary files of a killed run are removed by the next run. A full disk is an
 :class:`InputError` naming the folder.
 """
+import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 import threading
 from stat import S_ISREG
@@ -164,10 +166,8 @@ class OutputSet:
         # Every file on disk before any is moved into place: a crash leaves old or new files.
         for temp in self.pending.values():
             self._finished(temp)
-        mode = 0o666 & ~umask()  # mkstemp's files are private; outputs are as np.save's
-        for final, temp in self.pending.items():
-            os.chmod(temp, mode)
-            os.replace(temp, final)
+        for final, temp in self.pending.items():  # readable as np.save's files are
+            _publish(temp, final, 0o666)
         _fsync_folder(self.folder)  # the renames themselves on disk
         written = list(self.pending)
         self.pending = {}
@@ -235,6 +235,45 @@ def output_record(path, sha256=None, array=None):
                                np.lib.format.read_array_header_2_0)(f)
         record["dtype"], record["shape"] = dtype.str, list(shape)
     return record
+
+
+@contextlib.contextmanager
+def replaced_whole(final, kind="file", purpose="write"):
+    """A private temporary beside ``final`` (a file from ``mkstemp``, or with ``kind="folder"``
+    a folder from ``mkdtemp``: a name no one else can choose), yielded as its path; when the
+    block succeeds it gets the permissions a new file or folder would have and is moved to
+    ``final`` in one rename (a folder only when ``final`` does not exist yet), else it is
+    removed. Either way no one ever sees a part-written ``final``."""
+    folder = os.path.dirname(os.path.abspath(final))
+    try:
+        if kind == "folder":
+            temp = tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder)
+        else:
+            fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp", dir=folder)
+            os.close(fd)
+    except OSError as exc:
+        raise InputError(f"{final}: cannot be written ({exc.strerror}); choose another "
+                         "place") from None
+    try:
+        yield temp
+        _publish(temp, final, 0o777 if kind == "folder" else 0o666)
+    except BaseException:
+        if kind == "folder":
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            try:
+                os.remove(temp)
+            except OSError:
+                pass
+        raise
+
+
+def _publish(temp, final, mode):
+    """Move a finished temporary into place with ``mode`` less the umask (``mkstemp`` and
+    ``mkdtemp`` make them private). A folder is renamed only where none is: ``os.rename``
+    fails rather than replacing one that appeared meanwhile."""
+    os.chmod(temp, mode & ~umask())
+    (os.rename if os.path.isdir(temp) else os.replace)(temp, final)
 
 
 def _fsync_folder(folder):
