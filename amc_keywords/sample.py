@@ -227,8 +227,10 @@ def main(argv=None):
                                        "amc_keywords/sample_data)")
     parser.add_argument("--seed", type=int, default=2017, help="random seed (default: 2017)")
     args = parser.parse_args(argv)
+    from .log import configure_cli, logger
+    configure_cli()
     make_sample(args.folder, args.seed)
-    print(f"wrote the sample to {args.folder}")
+    logger.info("wrote the sample to %s", args.folder)
 
 
 if __name__ == "__main__":
