@@ -11,10 +11,10 @@ scripts.
     amc-keywords export PATH OUT --format parquet [--words]   one row per image (pyarrow)
     amc-keywords --version
 
-Input:  the command line. Output: the command's work and its exit status: 0 on success; an
-:class:`InputError` (bad input, bad option) is one line on stderr (``error: <where>: <what is
-wrong>``) and status 2; Ctrl-C is ``interrupted: earlier outputs are unchanged`` and status
-130. ``--debug`` anywhere on the command line shows the traceback instead.
+Input:  the command line. Output: the command's work and its exit status (:data:`EXIT_STATUSES`,
+the same for every command and both scripts); an error is one line on stderr (``error:
+<where>: <what is wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged``.
+``--debug`` anywhere on the command line shows the traceback instead.
 
 Installed, the default folders are those under the current folder (``./keyword``,
 ``./clickture``, ``./mscoco``, as in a clone); the dataset scripts use their clone's folders,
@@ -29,10 +29,14 @@ import sys
 from importlib import import_module
 
 from . import __version__, workers
-from .errors import InputError
+from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
+from .errors import INTERRUPTED as INTERRUPTED_STATUS
 from .log import configure_cli
 
 INTERRUPTED = "interrupted: earlier outputs are unchanged"
+EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify, compare); 2 bad
+input or usage; 3 the system (disk full, permission denied, a worker killed, out of memory);
+130 interrupted"""
 DATASET_FOLDERS = {"clickture": "clickture", "coco": "mscoco"}  # outputs and side files
 
 
@@ -42,6 +46,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("epilog", EXIT_STATUSES)
         super().__init__(**kwargs)
 
     def error(self, message):
@@ -55,7 +60,7 @@ def quiet_interrupt_during_startup():
     """
     def handler(signum, frame):
         print(INTERRUPTED, file=sys.stderr)
-        os._exit(130)
+        os._exit(INTERRUPTED_STATUS)
     signal.signal(signal.SIGINT, handler)
 
 
@@ -78,34 +83,34 @@ def run_cli(main, argv=None):
         if not received or debug:
             raise
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return INTERRUPTED_STATUS
 
 
 def report_errors(main, argv, debug=False):
     """``main(argv)``'s exit status; its errors as one line on stderr (with ``debug``: raised)."""
     try:
-        return main(argv) or 0
+        return main(argv) or SUCCESS
     except InputError as exc:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         if debug:
             raise
         print(INTERRUPTED, file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 1
+        return INTERRUPTED_STATUS
+    except BrokenPipeError:  # the reader of our output went away (``| head``)
+        return SYSTEM
     except OSError as exc:  # a file we cannot read or write: one line, not a traceback
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return error_for(exc).exit_status
     except MemoryError:
         print("error: out of memory", file=sys.stderr)
-        return 1
+        return SYSTEM
 
 
 def positive_int(text):
@@ -293,7 +298,7 @@ def build_parser():
                        help="also write a PNG: keywords-per-image histogram and word-frequency "
                             "rank plot (needs the plot extra: pip install amc-keywords[plot])")
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
-    stats.add_argument("--top", type=int, default=20,
+    stats.add_argument("--top", type=positive_int, default=20,
                        help="how many most frequent words to list (default: %(default)s)")
 
     compare = commands.add_parser(
@@ -334,15 +339,7 @@ def command(argv):
     if args.command == "verify":
         if not args.paths and not args.manifest:
             raise InputError("verify: give rows files, --manifest MANIFEST, or both")
-        for path in args.paths:
-            print(verify.verify(path, args.keyword_dir, args.samples))
-        if args.manifest:
-            problems = manifest.verify_manifest(args.manifest)
-            for line in problems:
-                print(line)
-            if problems:
-                return 1
-            print(f"ok: {args.manifest}: every output has the SHA-256 it records")
+        return verify_all(args, verify, manifest)
     elif args.command == "compare":
         differences = manifest.compare_manifests(*args.manifests)
         print("\n".join(differences) if differences else "same dataset")
@@ -363,6 +360,30 @@ def command(argv):
         print(f"wrote {args.output}: {images} images")
     else:
         print(stats.show(args.path, args.img_id))
+
+
+def verify_all(args, verify, manifest):
+    """``verify``: check every path (and the manifest) and say ``ok`` or what is wrong for
+    each; the exit status is the worst one."""
+    worst = SUCCESS
+    for path in args.paths:
+        try:
+            print(verify.verify(path, args.keyword_dir, args.samples))
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            worst = max(worst, exc.exit_status)
+    if args.manifest:
+        try:
+            problems = manifest.verify_manifest(args.manifest)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return max(worst, exc.exit_status)
+        for line in problems:
+            print(line)
+        if problems:
+            return max(worst, DIFFERENCE)
+        print(f"ok: {args.manifest}: every output has the SHA-256 it records")
+    return worst
 
 
 def main(argv=None):

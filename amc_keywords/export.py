@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, error_for
 from .loader import load_keywords
 from .writing import replaced_whole
 
@@ -64,7 +64,7 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                     columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
                 writer.write_batch(pa.record_batch(columns, schema=schema))
     except OSError as exc:
-        raise InputError(f"{output_path}: cannot be written ({exc.strerror or exc}); "
+        raise error_for(exc)(f"{output_path}: cannot be written ({exc.strerror or exc}); "
                          "nothing was written") from None
     return len(ids)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Type
 
 import numpy as np
 
@@ -33,17 +33,24 @@ class Statistics:
     frequency: np.ndarray
 
 
-def open_rows_file(path: str, notices: bool = True) -> Keywords:
-    """:func:`load_keywords`, with its ValueError as an InputError (one line at the CLI) and
-    its warnings as notices in the log."""
+def open_rows_file(path: str, notices: bool = True,
+                   inconsistent: Type[InputError] = InputError) -> Keywords:
+    """:func:`load_keywords`, with its ValueError as an ``inconsistent`` error (one line at the
+    CLI; ``verify`` makes it a :class:`~amc_keywords.errors.CheckFailed`) and its warnings
+    as notices in the log. A path that is not there, or not an output name, is an
+    InputError."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: not found")
+    try:
+        parse_rows_name(path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             keywords = load_keywords(path)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise inconsistent(str(exc)) from None
     for warning in caught if notices else ():
         logger.warning("notice: %s", warning.message)
     return keywords

@@ -6,7 +6,7 @@ Input
     archives or folders the set was made from.
 Output
     :func:`verify` returns a one-line summary (``ok: ...``) or raises an
-    :class:`~amc_keywords.errors.InputError` naming the first problem.
+    :class:`~amc_keywords.errors.CheckFailed` naming the first problem (exit status 1).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import encoding
-from .errors import InputError
+from .errors import CheckFailed
 from .filenames import archive_name, names_beside, parse_rows_name
 from .lists import COCO_SPLITS, Entries, coco_key, keys_by_id
 from .loader import Keywords
@@ -33,43 +33,43 @@ def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
     random sample of its images from the archives). Returns a one-line summary."""
     # dtype and shape are checked here; a missing range table is an error below, not a
     # notice
-    keywords = open_rows_file(path, notices=False)
+    keywords = open_rows_file(path, notices=False, inconsistent=CheckFailed)
     beside, min_df = names_beside(path)
     rows = np.asarray(keywords.rows)
     vocabulary = Vocabulary.load(beside["vocabulary"])
     if vocabulary.min_df != min_df:
-        raise InputError(f"{beside['vocabulary']}: fitted with min_df={vocabulary.min_df}, but "
+        raise CheckFailed(f"{beside['vocabulary']}: fitted with min_df={vocabulary.min_df}, but "
                          f"{os.path.basename(path)} says min_df={min_df}")
     if not os.path.exists(beside["ranges"]):
-        raise InputError(f"{beside['ranges']}: missing; run the dataset script again")
+        raise CheckFailed(f"{beside['ranges']}: missing; run the dataset script again")
     ranges = np.asarray(keywords.ranges)
     if ranges.ndim != 2 or ranges.shape[1] != 2 or ranges.dtype.kind not in "iu":
-        raise InputError(f"{beside['ranges']}: expected an (n, 2) integer range table, found "
+        raise CheckFailed(f"{beside['ranges']}: expected an (n, 2) integer range table, found "
                          f"{ranges.dtype} {ranges.shape}")
     if len(rows):
         low, high = int(rows[:, 1].min()), int(rows[:, 1].max())
         if low < 0 or high >= len(vocabulary) or int(rows[:, 0].min()) < 0:
-            raise InputError(f"{path}: word ids run from {low} to {high}, beyond the vocabulary "
+            raise CheckFailed(f"{path}: word ids run from {low} to {high}, beyond the vocabulary "
                              f"of {len(vocabulary)} words (ids 0..{len(vocabulary) - 1}) (or "
                              "image ids are negative)")
         if int(rows[:, 0].max()) >= len(ranges):
-            raise InputError(f"{path}: image id {int(rows[:, 0].max())} is beyond the range "
+            raise CheckFailed(f"{path}: image id {int(rows[:, 0].max())} is beyond the range "
                              f"table ({len(ranges)} ids)")
         runs = np.count_nonzero(rows[1:, 0] != rows[:-1, 0]) + 1
         if runs != len(np.unique(rows[:, 0])):
-            raise InputError(f"{path}: an image's rows are not contiguous")
+            raise CheckFailed(f"{path}: an image's rows are not contiguous")
     derived = ranges_from_rows(rows)
     expected = np.full_like(ranges, -1)
     expected[:len(derived)] = derived
     bad = np.flatnonzero(np.any(expected != ranges, axis=1))
     if len(bad):
         i = bad[0]
-        raise InputError(f"{beside['ranges']}: image {i} has range {ranges[i].tolist()}, but its "
+        raise CheckFailed(f"{beside['ranges']}: image {i} has range {ranges[i].tolist()}, but its "
                          f"rows are at {expected[i].tolist()}")
     listed = keywords.ids
     unlisted = np.setdiff1d(np.unique(rows[:, 0]), listed) if len(rows) else listed[:0]
     if len(unlisted):
-        raise InputError(f"{path}: image id {unlisted[0]} has rows but is not a listed image")
+        raise CheckFailed(f"{path}: image id {unlisted[0]} has rows but is not a listed image")
     summary = (f"ok: {path}: {len(rows)} rows, {len(listed)} images, {len(vocabulary)} words "
                f"(min_df={min_df})")
     if keyword_dir:
@@ -102,7 +102,7 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
     if not np.array_equal(got, expected):
         first = next(int(i) for i in ids if not np.array_equal(
             got[got[:, 0] == i, 1], keywords.keywords(int(i))))
-        raise InputError(f"{path}: image {first}: its rows differ from its keyword file in "
+        raise CheckFailed(f"{path}: image {first}: its rows differ from its keyword file in "
                          f"{source.path}")
     return len(ids), source.path
 
@@ -113,4 +113,4 @@ def _coco_member(source: Any, filename: Optional[str]) -> bytes:
         key = coco_key(split, filename or "").encode("utf-8")
         if source.has(key):
             return key
-    raise InputError(f"{source.path}: no keyword file for {filename}")
+    raise CheckFailed(f"{source.path}: no keyword file for {filename}")

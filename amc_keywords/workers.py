@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from . import log
-from .errors import InputError
+from .errors import SystemLimit
 
 PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in the server
 
@@ -141,7 +141,7 @@ def result(future):
     try:
         return future.result()
     except BrokenProcessPool:
-        raise InputError("a worker process died (out of memory, or killed); earlier outputs "
+        raise SystemLimit("a worker process died (out of memory, or killed); earlier outputs "
                          "are unchanged; try again with fewer --jobs") from None
 
 

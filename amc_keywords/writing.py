@@ -20,7 +20,7 @@ Every file is written to a temporary name in the same folder and moved into plac
 ``os.replace`` only when the whole run has succeeded, and the folder is synced after: an
 error or an interruption, ``kill -9`` included, leaves earlier outputs byte-identical.
 Temporary files of a killed run are removed by the next run. A full disk is an
-:class:`InputError` naming the folder.
+:class:`~amc_keywords.errors.SystemLimit` naming the folder.
 """
 import contextlib
 import errno
@@ -33,7 +33,7 @@ from stat import S_ISREG
 
 import numpy as np
 
-from .errors import InputError
+from .errors import SystemLimit, error_for
 from .hashing import file_sha256
 
 PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
@@ -94,7 +94,7 @@ class OutputSet:
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
         except OSError as exc:
-            raise InputError(f"{folder}: the output folder cannot be written "
+            raise error_for(exc)(f"{folder}: the output folder cannot be written "
                              f"({exc.strerror}); choose another with --out-dir") from None
         self.run = os.path.basename(self.record)[len(PREFIX + "run-"):-len(".lock")]
         remove_stale(folder)
@@ -201,7 +201,7 @@ class OutputSet:
     def __exit__(self, kind, value, tb):
         self.close()  # after commit() nothing is pending; on an error, drop the temporaries
         if isinstance(value, OSError) and value.errno in NO_ROOM:
-            raise InputError(f"{self.folder}: cannot write the outputs ({value.strerror}); "
+            raise SystemLimit(f"{self.folder}: cannot write the outputs ({value.strerror}); "
                              "free some space or choose another folder with --out-dir; "
                              "earlier outputs are unchanged") from None
 
@@ -252,7 +252,7 @@ def replaced_whole(final, kind="file", purpose="write"):
             fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp", dir=folder)
             os.close(fd)
     except OSError as exc:
-        raise InputError(f"{final}: cannot be written ({exc.strerror}); choose another "
+        raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose another "
                          "place") from None
     try:
         yield temp

@@ -35,12 +35,12 @@ def data(good, tmp_path):
     return copy
 
 
-def one_line_error(proc, *phrases):
-    """Exit 2 and one error line naming the phrases (with --extract, after its progress
+def one_line_error(proc, *phrases, status=2):
+    """Exit ``status`` (2: bad input) and one error line naming the phrases (with --extract, after its progress
     notices "extracting <archive> ...")."""
     lines = [line for line in proc.stderr.strip().splitlines()
              if not (line.startswith("extracting ") and line.endswith(" ..."))]
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == status, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for phrase in phrases:
         assert phrase in lines[0], lines[0]
@@ -399,14 +399,14 @@ def test_word_id_equal_to_the_vocabulary_size_is_rejected(tmp_path):
         load_keywords(rows_path)
     proc = subprocess.run([sys.executable, "-m", "amc_keywords", "verify", str(rows_path)],
                           capture_output=True, text=True)
-    one_line_error(proc, str(rows_path), "beyond the vocabulary")
+    one_line_error(proc, str(rows_path), "beyond the vocabulary", status=1)  # a difference
     # With its time set back, the manifest vouches for the file and the loader does not scan
     # it (opening stays instant); verify checks regardless.
     os.utime(rows_path, ns=(recorded.st_atime_ns, recorded.st_mtime_ns))
     assert load_keywords(rows_path).n_rows == len(rows)
     proc = subprocess.run([sys.executable, "-m", "amc_keywords", "verify", str(rows_path)],
                           capture_output=True, text=True)
-    one_line_error(proc, str(rows_path), f"ids 0..{len(words) - 1}")
+    one_line_error(proc, str(rows_path), f"ids 0..{len(words) - 1}", status=1)
     rows[5, 1] = len(words) - 1  # the last word: fine
     np.save(rows_path, rows)
     assert load_keywords(rows_path).words(int(rows[5, 0]))
