@@ -32,6 +32,7 @@ def prepare_clickture(*, keyword_dir: str, lists_dir: str, out_dir: str, min_df:
                       refit: bool = False, force: bool = False, extract: bool = False,
                       strict_fingerprint: bool = False, layout: Layout = "default",
                       jobs: Optional[int] = None, progress: Optional[bool] = None,
+                      wait: bool = True,
                       side_files: SideFiles = ORIGINAL_FILES) -> PrepareResult:
     """Encode Clickture-Lite and Clickture-dev as rows ``[img_id, word_id]``.
 
@@ -44,14 +45,14 @@ def prepare_clickture(*, keyword_dir: str, lists_dir: str, out_dir: str, min_df:
         "clickture", keyword_dir, out_dir, lists_dir=lists_dir, side_files=side_files,
         min_df=min_df, stop_words=stop_words, vocab_from=vocab_from, refit=refit,
         force=force, extract=extract, strict_fingerprint=strict_fingerprint, layout=layout,
-        jobs=default_jobs() if jobs is None else jobs, progress=progress))
+        jobs=default_jobs() if jobs is None else jobs, progress=progress, wait=wait))
 
 
 def prepare_coco(*, keyword_dir: str, out_dir: str, splits: Sequence[str] = ("train", "test"),
                  min_df: int = 6, stop_words: StopWords = "english", refit: bool = False,
                  force: bool = False, extract: bool = False, strict_fingerprint: bool = False,
                  layout: Layout = "default", jobs: Optional[int] = None,
-                 progress: Optional[bool] = None) -> PrepareResult:
+                 progress: Optional[bool] = None, wait: bool = True) -> PrepareResult:
     """Encode the MSCOCO images of ``splits`` (of ``dataset.json``) as rows ``[img_id,
     word_id]``.
 
@@ -64,4 +65,4 @@ def prepare_coco(*, keyword_dir: str, out_dir: str, splits: Sequence[str] = ("tr
         splits=splits if isinstance(splits, str) else tuple(splits),  # type: ignore[arg-type]
         stop_words=stop_words, refit=refit, force=force, extract=extract,
         strict_fingerprint=strict_fingerprint, layout=layout,
-        jobs=default_jobs() if jobs is None else jobs, progress=progress))
+        jobs=default_jobs() if jobs is None else jobs, progress=progress, wait=wait))

@@ -200,6 +200,9 @@ def add_dataset_options(parser, dataset, base):
     parser.add_argument("--jobs", type=positive_int, default=workers.default_jobs(),
                         help="worker processes; outputs are identical for any value "
                              "(default: the cores this process may use, %(default)s)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when another run is writing in --out-dir, refuse at once "
+                             "instead of waiting for it to end")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="errors only: no progress bars, notices or summary (bars are "
                              "also off when stderr is not a terminal)")
@@ -237,6 +240,7 @@ def run_dataset(dataset, args):
     common = dict(keyword_dir=keyword_dir, out_dir=out_dir, min_df=args.min_df,
                   stop_words=args.stop_words, refit=args.refit, extract=args.extract,
                   jobs=args.jobs, progress=False if args.quiet else None, force=args.force,
+                  wait=not args.no_wait,
                   strict_fingerprint=args.strict_fingerprint,
                   layout="original" if args.original_layout else "default")
     if dataset == "clickture":

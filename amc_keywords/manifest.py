@@ -95,7 +95,12 @@ def up_to_date(path: str, dataset: str, options: Dict[str, Any],
         return None, None
     try:
         manifest = load(path, dataset)
-        return (manifest if _matches(manifest, path, options, planned) else None), None
+        changed = _changed_output(manifest, path)
+        if changed is not None:
+            return None, (f"notice: {changed}: does not match {os.path.basename(path)} (changed "
+                          "since, or a run was stopped while moving its files into place); "
+                          "running again")
+        return (manifest if _matches(manifest, options, planned) else None), None
     except InputError as exc:
         return None, f"notice: {exc}; running as if there were none"
     except (AttributeError, TypeError, KeyError, ValueError):
@@ -103,7 +108,22 @@ def up_to_date(path: str, dataset: str, options: Dict[str, Any],
             "it writes); running as if there were none"
 
 
-def _matches(manifest: Dict[str, Any], path: str, options: Dict[str, Any],
+def _changed_output(manifest: Dict[str, Any], path: str) -> Optional[str]:
+    """The first output the manifest records whose size or modification time is not the
+    recorded one (or that is gone), or None."""
+    folder = os.path.dirname(path)
+    for name, record in sorted(manifest["outputs"].items()):
+        output = os.path.join(folder, name)
+        try:
+            stat = os.stat(output)
+        except OSError:
+            return output
+        if (stat.st_size, stat.st_mtime_ns) != (record.get("size"), record.get("mtime_ns")):
+            return output
+    return None
+
+
+def _matches(manifest: Dict[str, Any], options: Dict[str, Any],
              planned: Dict[str, Tuple[str, str]]) -> bool:
     # A member input (COCO's dataset.json) is covered by its archive's fingerprint.
     recorded = {role: record for role, record in manifest["inputs"].items()
@@ -111,14 +131,6 @@ def _matches(manifest: Dict[str, Any], path: str, options: Dict[str, Any],
     if manifest["options"] != options or manifest.get("toolkit") != __version__ or \
             set(recorded) != set(planned):
         return False
-    folder = os.path.dirname(path)
-    for name, record in manifest["outputs"].items():
-        try:
-            stat = os.stat(os.path.join(folder, name))
-        except OSError:
-            return False
-        if (stat.st_size, stat.st_mtime_ns) != (record.get("size"), record.get("mtime_ns")):
-            return False
     for role, (input_path, kind) in planned.items():
         record = recorded[role]
         if (record.get("path"), record.get("kind")) != (input_path, kind):

@@ -288,10 +288,11 @@ def finish(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
     if vocabulary_file not in records and vocabulary.file == vocabulary_path:  # reused
         records[vocabulary_file] = output_record(vocabulary_path)
     inputs = {role: record.to_json() for s in sets for role, record in s.inputs.records.items()}
-    outputs.save_text(manifest_name(settings.dataset, vocabulary.min_df), manifest.dumps(
-        manifest.build(settings.dataset, settings.manifest_options(), inputs, records,
-                       [f.to_json() for f in figures])))
-    return outputs.commit()
+    name = manifest_name(settings.dataset, vocabulary.min_df)
+    outputs.save_text(name, manifest.dumps(manifest.build(
+        settings.dataset, settings.manifest_options(), inputs, records,
+        [f.to_json() for f in figures])))
+    return outputs.commit(last=name)
 
 
 def log_summary(figures: Sequence[SetFigures], vocabulary: Vocabulary,

@@ -93,7 +93,7 @@ def prepare(dataset: Dataset, settings: RunSettings) -> PrepareResult:
         recorded = pipeline.up_to_date(settings, dataset.planned_inputs(settings), checking)
         if recorded is not None:
             return _recorded_result(settings, dataset, recorded)
-    with OutputSet(settings.out_dir) as outputs:
+    with OutputSet(settings.out_dir, settings.wait) as outputs:
         # 1. Read lists, maps and archive directories, in workers and in parallel; they write
         #    each set's plan and names table.
         with pipeline.opening(outputs, settings, openers) as opened:

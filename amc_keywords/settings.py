@@ -67,6 +67,9 @@ class RunSettings:
         Worker processes; the outputs are the same for any value.
     progress : bool or None, default=None
         Progress bars on stderr: ``None`` shows them when stderr is a terminal.
+    wait : bool, default=True
+        When another run is writing in ``out_dir``: wait for it to end (saying so), or,
+        with False, refuse at once. Runs into one folder never mix their files.
     """
 
     dataset: str
@@ -85,6 +88,7 @@ class RunSettings:
     layout: Layout = "default"
     jobs: int = 1
     progress: Optional[bool] = None
+    wait: bool = True
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, ("clickture", "coco"))

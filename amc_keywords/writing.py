@@ -34,6 +34,7 @@ from stat import S_ISREG
 import numpy as np
 
 from .errors import SystemLimit, error_for
+from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
 
 PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
@@ -82,21 +83,28 @@ class OutputSet:
     left alone.
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, wait=True):
         self.folder = folder
         self.pending = {}  # final path -> temporary path
         self.scratch_files = []  # working files of the run, removed at the end
         self.syncing = {}  # temporary path -> thread hashing and syncing it (see sync_soon)
         try:
             os.makedirs(folder, exist_ok=True)
-            fd, self.record = tempfile.mkstemp(prefix=PREFIX + "run-", suffix=".lock",
+            # One run at a time writes here: taken before the first file, released in close.
+            self.lock = FolderLock(folder, wait)
+        except OSError as exc:
+            raise error_for(exc)(f"{folder}: the output folder cannot be written "
+                                 f"({exc.strerror}); choose another with --out-dir") from None
+        try:
+            fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
                                                dir=folder)
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
         except OSError as exc:
+            self.lock.release()
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                             f"({exc.strerror}); choose another with --out-dir") from None
-        self.run = os.path.basename(self.record)[len(PREFIX + "run-"):-len(".lock")]
+                                 f"({exc.strerror}); choose another with --out-dir") from None
+        self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
         remove_stale(folder)
 
     def _temp(self, name):
@@ -162,11 +170,15 @@ class OutputSet:
                                                      final.endswith(".npy"))
                 for final, temp in self.pending.items()}
 
-    def commit(self):
+    def commit(self, last=None):
+        """Move every pending file into place, ``last`` (the manifest) after all the others:
+        a crash between two renames leaves files that do not match the folder's manifest,
+        which the next run and ``verify --manifest`` notice."""
         # Every file on disk before any is moved into place: a crash leaves old or new files.
         for temp in self.pending.values():
             self._finished(temp)
-        for final, temp in self.pending.items():  # readable as np.save's files are
+        order = sorted(self.pending.items(), key=lambda item: os.path.basename(item[0]) == last)
+        for final, temp in order:  # readable as np.save's files are
             _publish(temp, final, 0o666)
         _fsync_folder(self.folder)  # the renames themselves on disk
         written = list(self.pending)
@@ -194,6 +206,7 @@ class OutputSet:
             os.remove(self.record)
         except OSError:
             pass
+        self.lock.release()
 
     def __enter__(self):
         return self
@@ -304,7 +317,7 @@ def remove_stale(folder):
     except OSError:
         return
     for name in names:
-        if not (name.startswith(PREFIX + "run-") and name.endswith(".lock")):
+        if not (name.startswith(RUN_RECORD_PREFIX) and name.endswith(".lock")):
             continue
         record = os.path.join(folder, name)
         try:
@@ -317,7 +330,7 @@ def remove_stale(folder):
                 continue  # its run is still going
         except (OSError, ValueError):
             continue
-        _remove_run_files(folder, name[len(PREFIX + "run-"):-len(".lock")], names)
+        _remove_run_files(folder, name[len(RUN_RECORD_PREFIX):-len(".lock")], names)
         try:
             os.remove(record)
         except OSError:
