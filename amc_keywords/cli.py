@@ -141,6 +141,26 @@ def sample_folder():
     return str(files("amc_keywords") / "sample_data")
 
 
+def sample_copy(private):
+    """A copy of the shipped sample in the run's own temporary folder ``private``, for
+    ``--sample --extract`` to unpack: refreshed where the package's files differ (and then
+    its unpacked folder removed, to be unpacked again)."""
+    import filecmp
+    import shutil
+    folder = os.path.join(private, "sample_data")
+    os.makedirs(folder, exist_ok=True)
+    shipped = sample_folder()
+    for name in sorted(os.listdir(shipped)):
+        source, copy = os.path.join(shipped, name), os.path.join(folder, name)
+        if not os.path.isfile(source):
+            continue
+        if not (os.path.isfile(copy) and filecmp.cmp(source, copy, shallow=False)):
+            shutil.copyfile(source, copy)
+            if name.endswith(".zip"):
+                shutil.rmtree(copy[:-len(".zip")], ignore_errors=True)
+    return folder
+
+
 def private_folder(path):
     """``path``, made if missing (mode 700); refused when it exists and is not this user's
     alone (another user could have made it first, to read or replace what is written)."""
@@ -234,9 +254,11 @@ def run_dataset(dataset, args):
     keyword_dir, out_dir = args.keyword_dir, args.out_dir or args.out_default
     lists_dir = getattr(args, "lists_dir", None)
     if args.sample:
-        keyword_dir = lists_dir = sample_folder()
-        out_dir = args.out_dir or os.path.join(private_folder(os.path.join(
-            tempfile.gettempdir(), f"amc-keywords-sample-{os.getuid()}")), dataset)
+        private = private_folder(os.path.join(tempfile.gettempdir(),
+                                              f"amc-keywords-sample-{os.getuid()}"))
+        # The package's own folder is never written: unpacked, the sample is a copy's.
+        keyword_dir = lists_dir = (sample_copy(private) if args.extract else sample_folder())
+        out_dir = args.out_dir or os.path.join(private, dataset)
     common = dict(keyword_dir=keyword_dir, out_dir=out_dir, min_df=args.min_df,
                   stop_words=args.stop_words, refit=args.refit, extract=args.extract,
                   jobs=args.jobs, progress=False if args.quiet else None, force=args.force,
