@@ -1,0 +1,180 @@
+"""The options of the two dataset commands (``clickture``, ``coco`` and the two scripts), and
+how they become one call of the Python API.
+
+Input
+    An argparse parser to fill (:func:`add_dataset_options`), then the parsed options.
+Output
+    :func:`run_dataset`: the run, through :func:`amc_keywords.prepare_clickture` or
+    :func:`amc_keywords.prepare_coco`, after the command line's logging is set up;
+    ``--sample`` runs on the synthetic sample shipped in the package, writing into a private
+    folder under the system's temporary directory (the package itself is never written).
+"""
+import argparse
+import os
+import stat
+
+from . import workers
+from .errors import InputError
+from .log import configure_cli
+
+DATASET_FOLDERS = {"clickture": "clickture", "coco": "mscoco"}  # outputs and side files
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def splits_option(text):
+    """argparse type: comma-separated COCO splits."""
+    from .settings import COCO_SPLITS
+    splits = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in splits if s not in COCO_SPLITS]
+    if unknown or not splits:
+        raise argparse.ArgumentTypeError(f"unknown split {', '.join(unknown) or text!r}; "
+                                         f"expected some of {','.join(COCO_SPLITS)}")
+    return splits
+
+
+def sample_folder():
+    """The synthetic sample shipped inside the package (``amc_keywords/sample_data``)."""
+    from importlib.resources import files
+    return str(files("amc_keywords") / "sample_data")
+
+
+def sample_copy(private):
+    """A copy of the shipped sample in the run's own temporary folder ``private``, for
+    ``--sample --extract`` to unpack: refreshed where the package's files differ (and then
+    its unpacked folder removed, to be unpacked again)."""
+    import filecmp
+    import shutil
+    folder = os.path.join(private, "sample_data")
+    os.makedirs(folder, exist_ok=True)
+    shipped = sample_folder()
+    for name in sorted(os.listdir(shipped)):
+        source, copy = os.path.join(shipped, name), os.path.join(folder, name)
+        if not os.path.isfile(source):
+            continue
+        if not (os.path.isfile(copy) and filecmp.cmp(source, copy, shallow=False)):
+            shutil.copyfile(source, copy)
+            if name.endswith(".zip"):
+                shutil.rmtree(copy[:-len(".zip")], ignore_errors=True)
+    return folder
+
+
+def private_folder(path):
+    """``path``, made if missing (mode 700); refused when it exists and is not this user's
+    alone (another user could have made it first, to read or replace what is written)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be made ({exc.strerror}); give --out-dir") from None
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise InputError(f"{path}: exists and is not a folder of yours alone (owner uid "
+                         f"{info.st_uid}, mode {stat.filemode(info.st_mode)}); remove it or give "
+                         "--out-dir")
+    return path
+
+
+def add_dataset_options(parser, dataset, base):
+    """The options of ``clickture`` / ``coco``; default folders under ``base`` (the clone for
+    the scripts, the current folder for ``amc-keywords``)."""
+    from .analyzer import STOP_WORDS
+    from .settings import VOCAB_FROM
+    out_default = os.path.join(base, DATASET_FOLDERS[dataset])
+    parser.add_argument("--keyword-dir", default=os.path.join(base, "keyword"),
+                        help="folder holding the downloaded keywords_*.zip archives (or their "
+                             "unzipped folders, used when present) (default: %(default)s)")
+    parser.add_argument("--out-dir", default=None,
+                        help=f"folder for the outputs (default: {out_default}; with --sample, "
+                             "a folder of yours under the system's temporary directory)")
+    parser.add_argument("--min-df", type=positive_int, default=6,
+                        help="keep words found in at least this many images; it is the 6 of "
+                             "the output names (default: %(default)s)")
+    parser.add_argument("--stop-words", choices=STOP_WORDS, default="english",
+                        help="'english' drops scikit-learn's English stop words, 'none' keeps "
+                             "every word (default: %(default)s)")
+    parser.add_argument("--refit", action="store_true",
+                        help="fit the vocabulary again even when a matching vocabulary file "
+                             "exists in --out-dir (implies --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="run even when the manifest in --out-dir shows the outputs up to "
+                             "date with these options and inputs")
+    parser.add_argument("--strict-fingerprint", action="store_true",
+                        help="fingerprint unzipped keyword folders by content (a CRC-32 of each "
+                             "file), not only by name, size and modification time")
+    parser.add_argument("--extract", action="store_true",
+                        help="unpack each archive next to itself first (keyword/keywords_<set>/)"
+                             " and read the files from there; by default archives are read in "
+                             "place")
+    parser.add_argument("--original-layout", action="store_true",
+                        help="write the original scripts' files instead of the default set, "
+                             "for code written against them: the per-image range table (with "
+                             "its quirks) under the README's names, the rows as "
+                             "img_keyword_rec_*.npy, and the pickled CountVectorizer")
+    parser.add_argument("--sample", action="store_true",
+                        help="run on the small synthetic sample shipped with the package and "
+                             "write to a temporary folder (printed)")
+    parser.add_argument("--jobs", type=positive_int, default=workers.default_jobs(),
+                        help="worker processes; outputs are identical for any value "
+                             "(default: the cores this process may use, %(default)s)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when another run is writing in --out-dir, refuse at once "
+                             "instead of waiting for it to end")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="errors only: no progress bars, notices or summary (bars are "
+                             "also off when stderr is not a terminal)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also show debug detail: the time each step took")
+    parser.add_argument("--debug", action="store_true",
+                        help="show a traceback instead of a one-line error")
+    if dataset == "clickture":
+        parser.add_argument("--vocab-from", choices=sorted(VOCAB_FROM), default="dev",
+                            help="images the vocabulary is fitted on (default: %(default)s, as "
+                                 "in the original)")
+        parser.add_argument("--lists-dir", default=out_default,
+                            help="folder holding the .lst and .pkl files (default: "
+                                 "%(default)s; with --sample, the sample's folder)")
+    else:
+        parser.add_argument("--splits", type=splits_option, default=("train", "test"),
+                            help="comma-separated splits of dataset.json to encode "
+                                 "(default: train,test)")
+    parser.set_defaults(out_default=out_default)
+
+
+def run_dataset(dataset, args):
+    """Run ``clickture`` or ``coco`` with parsed options, through the Python API."""
+    import tempfile
+
+    from . import api
+    from .filenames import ORIGINAL_FILES, SAMPLE_FILES
+    configure_cli(quiet=args.quiet, verbose=args.verbose)
+    keyword_dir, out_dir = args.keyword_dir, args.out_dir or args.out_default
+    lists_dir = getattr(args, "lists_dir", None)
+    if args.sample:
+        private = private_folder(os.path.join(tempfile.gettempdir(),
+                                              f"amc-keywords-sample-{os.getuid()}"))
+        # The package's own folder is never written: unpacked, the sample is a copy's.
+        keyword_dir = lists_dir = (sample_copy(private) if args.extract else sample_folder())
+        out_dir = args.out_dir or os.path.join(private, dataset)
+    common = dict(keyword_dir=keyword_dir, out_dir=out_dir, min_df=args.min_df,
+                  stop_words=args.stop_words, refit=args.refit, extract=args.extract,
+                  jobs=args.jobs, progress=False if args.quiet else None, force=args.force,
+                  wait=not args.no_wait,
+                  strict_fingerprint=args.strict_fingerprint,
+                  layout="original" if args.original_layout else "default")
+    if dataset == "clickture":
+        api.prepare_clickture(lists_dir=lists_dir, vocab_from=args.vocab_from,
+                              side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
+                              **common)
+    else:
+        api.prepare_coco(splits=args.splits, **common)
