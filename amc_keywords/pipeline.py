@@ -35,7 +35,7 @@ from typing import (
 import numpy as np
 
 from . import encoding, manifest, workers
-from .errors import InputError
+from .errors import InputError, SystemLimit
 from .filenames import manifest_name, original_names, output_names, vocabulary_name
 from .fingerprints import SetInputs, folder_fingerprint, source_record
 from .lists import Entries
@@ -112,6 +112,16 @@ class ImageSet:
 
 
 @contextlib.contextmanager
+def out_of_memory_names(what: str) -> Iterator[None]:
+    """A MemoryError in the block becomes a one-line error naming what was being read."""
+    try:
+        yield
+    except MemoryError:
+        raise SystemLimit(f"{what}: out of memory while reading it; close other programs, "
+                          "or run with fewer --jobs") from None
+
+
+@contextlib.contextmanager
 def opening(outputs: OutputSet, settings: RunSettings,
             openers: Mapping[str, Opener]) -> Iterator[Callable[[str], ImageSet]]:
     """Open the sets in worker processes, all at once; yields ``opened(set_name)``, which
@@ -134,7 +144,9 @@ def opening(outputs: OutputSet, settings: RunSettings,
 
     def opened(set_name: str) -> ImageSet:
         if set_name not in done:
-            with timed(f"opening {set_name}"):
+            with timed(f"opening {set_name}"), out_of_memory_names(
+                    f"the {set_name} set's list, id map and keyword archive directory (in "
+                    f"{settings.keyword_dir})"):
                 done[set_name] = fetch(set_name)
             for notice in done[set_name].notices:
                 logger.warning(notice)
@@ -220,7 +232,7 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
             s.tokens = keep
 
     where = " + ".join(str(s.source.path) for s in sets)
-    with timed("fitting the vocabulary"):
+    with timed("fitting the vocabulary"), out_of_memory_names(where):
         vocabulary = fit_vocabulary(token_lists(), settings.min_df, settings.stop_words,
                                     settings.vocabulary_source, images, digest, where)
     vocabulary.inputs = _fit_fingerprints(sets)
@@ -247,7 +259,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
     writer = outputs.rows_writer(names["rows"])
     label = f"encoding ({image_set.name})"
     try:
-        with timed(label):
+        with timed(label), out_of_memory_names(str(image_set.source.path)):
             if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
                 stats = encoding.encode_tokens(image_set.tokens, image_set.plan,
                                                vocabulary.words, writer, ranges, label,

@@ -141,3 +141,18 @@ def test_help_states_the_statuses():
         text = amc(*args).stdout
         assert "exit status: 0 success; 1 a check found a difference" in text
     assert "exit status: 0 success" in run(CLICKTURE, "--help").stdout
+
+
+def test_out_of_memory_names_the_file_being_read(hard_clickture, tmp_path, monkeypatch):
+    from amc_keywords import encoding
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(encoding, "encode", no_memory)
+    proc = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path), "--jobs", 1,
+                          check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == (f"error: {hard_clickture / 'keywords_lite.zip'}: out of "
+                                   "memory while reading it; close other programs, or run "
+                                   "with fewer --jobs")
