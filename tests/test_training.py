@@ -1,5 +1,6 @@
 """The outputs in training code: the loader as a dataset, batches, encoding new keywords,
-Parquet export, the original scripts' layout, and the README's examples."""
+Parquet export and the original scripts' layout (the documentation's examples are run by
+test_docs.py)."""
 import json
 import os
 import pickle
@@ -293,45 +294,6 @@ def test_original_range_table_quirks():
         ours = original_range_table(range_table(ids, counts, size), len(rows))
         expected = reference.original_range_table(rows)
         np.testing.assert_array_equal(ours, expected)
-
-
-def readme_examples():
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    return re.findall(r"<!-- example: (\w+) -->\n```(?:python)?\n(.*?)```", text, re.S)
-
-
-@pytest.fixture(scope="module")
-def example_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("examples")
-    run(CLICKTURE, "--sample", "--out-dir", folder / "clickture", "--quiet")
-    return folder
-
-
-@pytest.mark.parametrize("kind,code", readme_examples(), ids=[k for k, _ in readme_examples()])
-def test_readme_examples_run_as_written(example_folder, kind, code):
-    needs = {"torch": "torch", "datasets": "datasets", "parquet": "pyarrow"}.get(kind)
-    if needs:
-        pytest.importorskip(needs, reason=f"{needs} is not installed")
-    if kind in ("parquet", "datasets") and not (example_folder / "dev.parquet").exists():
-        pytest.importorskip("pyarrow")
-        subprocess.run([sys.executable, "-m", "amc_keywords", "export",
-                        "clickture/" + DEV, "dev.parquet", "--words"], cwd=example_folder,
-                       check=True, capture_output=True)
-    if kind == "shell":
-        pytest.importorskip("pyarrow")
-        command = code.strip().split()
-        assert command[0] == "amc-keywords"
-        proc = subprocess.run([sys.executable, "-m", "amc_keywords", *command[1:]],
-                              cwd=example_folder, capture_output=True, text=True)
-    else:
-        proc = subprocess.run([sys.executable, "-c", code], cwd=example_folder,
-                              capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-
-
-def test_readme_has_the_examples():
-    assert {kind for kind, _ in readme_examples()} >= {"loader", "torch", "encode", "shell",
-                                                       "parquet", "datasets"}
 
 
 def test_dataloader_with_spawned_workers_shares_the_files(hard):
