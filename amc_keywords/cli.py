@@ -138,7 +138,7 @@ def build_parser():
                           ("coco", "MSCOCO (Karpathy splits)")):
         sub = commands.add_parser(dataset, help=f"encode {what} keywords as [img_id, word_id] "
                                   "rows", description=f"Encode {what} keywords as rows "
-                                  "[img_id, word_id]; the formats are in README.md.")
+                                  "[img_id, word_id]; the formats are in docs/formats.md.")
         add_dataset_options(sub, dataset, base)
 
     verify = commands.add_parser("verify", help="check output sets for consistency",

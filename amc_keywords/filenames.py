@@ -65,7 +65,7 @@ def output_names(dataset: str, set_name: str, min_df: int) -> Dict[str, str]:
 
 def original_names(dataset: str, set_name: str, min_df: int) -> Dict[str, str]:
     """File names the original scripts wrote (the original layout): the rows as their
-    earlier revision saved them, the range table under the README's names, and the pickled
+    earlier revision saved them, the range table under the original README's names, and the pickled
     CountVectorizer."""
     tag = set_tag(dataset, set_name)
     vectorizer = ("count_vectorizer_coco_keyword" if set_name == dataset

@@ -58,7 +58,7 @@ class _KeywordFile(msgspec.Struct, gc=False):
 
 
 # Decodes only ["tagging"]["keywords"] (a list of str) and skips every other field without
-# building it: several times faster than the json module (README, Performance), and fewer
+# building it: several times faster than the json module (docs/performance.md), and fewer
 # objects for the garbage collector to visit.
 _decode_keyword_file = msgspec.json.Decoder(_KeywordFile).decode
 # Python (3.11+) refuses to convert integers of more digits than this, and json with it.

@@ -119,7 +119,7 @@ def add_dataset_options(parser, dataset, base):
     parser.add_argument("--original-layout", action="store_true",
                         help="write the original scripts' files instead of the default set, "
                              "for code written against them: the per-image range table (with "
-                             "its quirks) under the README's names, the rows as "
+                             "its quirks) under the original README's names, the rows as "
                              "img_keyword_rec_*.npy, and the pickled CountVectorizer")
     parser.add_argument("--sample", action="store_true",
                         help="run on the small synthetic sample shipped with the package and "

@@ -62,7 +62,7 @@ class RunSettings:
     layout : {"default", "original"}, default="default"
         ``"original"`` writes the original scripts' files instead of the default set: the
         rows as ``img_keyword_rec_*.npy``, their range table (quirks included) under the
-        README's names, and the pickled CountVectorizer.
+        original README's names, and the pickled CountVectorizer.
     jobs : int, default=1
         Worker processes; the outputs are the same for any value.
     progress : bool or None, default=None

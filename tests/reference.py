@@ -1,6 +1,6 @@
 """A plain, obviously correct implementation of the algorithm, written from its statement alone.
 
-The algorithm (the original AMC scripts', as README.md "What differs" states it):
+The algorithm (the original AMC scripts', as docs/algorithm.md states it):
 1. An image's document is ``" ".join(keywords)``, its keywords being the list at
    ``["tagging"]["keywords"]`` of its JSON keyword file.
 2. The vocabulary is ``CountVectorizer(min_df=6, stop_words="english")`` fitted on the
