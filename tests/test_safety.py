@@ -36,8 +36,8 @@ def data(good, tmp_path):
 
 
 def one_line_error(proc, *phrases, status=2):
-    """Exit ``status`` (2: bad input) and one error line naming the phrases (with --extract, after its progress
-    notices "extracting <archive> ...")."""
+    """Exit ``status`` (2: bad input) and one error line naming the phrases (with --extract,
+    after its progress notices "extracting <archive> ...")."""
     lines = [line for line in proc.stderr.strip().splitlines()
              if not (line.startswith("extracting ") and line.endswith(" ..."))]
     assert proc.returncode == status, proc.stderr

@@ -13,9 +13,9 @@ import zipfile
 
 import numpy as np
 import pytest
-
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+
 from amc_keywords import load_keywords, sample
 from amc_keywords.analyzer import make_vectorizer
 from amc_keywords.vocabulary import Vocabulary
