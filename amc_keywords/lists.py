@@ -4,17 +4,34 @@ Input
     list file       ``clickture-dev.lst`` / ``clickture-lite.lst``: one entry per line, the
                     keyword file's path inside the archive's top folder without ``.json``; the
                     image id is ``int()`` of its last ``/`` component (ASCII digits only). A
-                    Git LFS pointer in its place counts as no list.
+                    Git LFS pointer in its place counts as no list. Read as the original
+                    script's ``line.strip()`` reads it: LF or CRLF line ends, a UTF-8
+                    byte-order mark, blanks around an entry and empty lines make no difference;
+                    a file that is not UTF-8 text (a NUL byte, bytes that do not decode) is
+                    refused, naming the line.
     dataset.json    COCO's Karpathy split file: ``{"images": [{"split": ..., "filename": ...,
                     "imgid": ...}, ...]}``; other fields are ignored.
     id map          ``(ids, names)`` from :func:`amc_keywords.idmap.read_id_map`, to join.
 Output
     :class:`Entries`: each image's keyword file key, image id and (where known) its name, in
     output order. Every problem is an :class:`InputError` naming the file and entry.
+
+Every maker of :class:`Entries` checks two rules before anything is sized or read:
+
+*Image ids*: the range and names tables get one row per id up to the largest, so a set's
+largest image id may be at most ``2**31`` and at most 100 times its number of images plus
+1,000,000 (:func:`check_id_range`); a larger one is refused, naming the file, the entry and
+the id.
+
+*Keys*: an entry names a keyword file inside the set's folder (or archive): a relative path of
+plain ``/``-separated components, such as ``00048500`` or ``sub/00048500``. A key that is
+absolute, holds a ``..``, ``.`` or empty component, a backslash, a NUL byte, or a ``:`` in its
+first component (a drive) is refused, naming the file and the entry (:func:`check_keys`);
+the same rule as for the members of an archive (:func:`amc_keywords.zip_reader.inside`).
 """
 import os
 from dataclasses import dataclass
-from typing import List
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union, overload
 
 import msgspec
 import numpy as np
@@ -23,7 +40,23 @@ from .byte_arrays import find_sorted, gather_strings
 from .errors import InputError
 from .lfs import is_lfs_pointer
 
+if TYPE_CHECKING:  # the sources import this module
+    from .sources import FolderSource, ZipSource
+    Source = Union[FolderSource, ZipSource]
+
 COCO_SPLITS = ("train", "restval", "val", "test")
+
+# The image id rule (see the module's docstring).
+MAX_IMAGE_ID = 2 ** 31
+IDS_PER_IMAGE = 100
+ID_ALLOWANCE = 1_000_000
+
+UTF8_BOM = b"\xef\xbb\xbf"
+# What Python 2's str.strip() and bytes.strip() strip: ASCII whitespace, spelled out so that
+# the result does not depend on numpy's own definition.
+WHITESPACE = b" \t\n\r\x0b\x0c"
+
+Where = Callable[[int], str]  # ``where(i)``: text naming entry i (file, line) for a message
 
 
 @dataclass
@@ -43,52 +76,183 @@ class Entries:
     keys: np.ndarray
     ids: np.ndarray
     origin: str
-    names: np.ndarray = None
+    names: Optional[np.ndarray] = None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.ids)
 
 
-def first_repeat(sorted_values):
+def first_repeat(sorted_values: np.ndarray) -> Optional[int]:
     """Index ``i`` of the first value equal to the next one in a sorted array, or None."""
     repeats = np.flatnonzero(sorted_values[1:] == sorted_values[:-1])
     return int(repeats[0]) if len(repeats) else None
 
 
-def image_id_of(key, where):
+def _text(key: bytes) -> str:
+    return key.decode("utf-8", "replace")
+
+
+def image_id_of(key: bytes, where: str) -> int:
     """Image id of a list entry or keyword file name: ``int()`` of its last path component."""
     last = key.rsplit(b"/", 1)[-1]
     # bytes.isdigit() is ASCII-only: "+1", " 1", "1_0" and "١" are refused, as in Python 2.
     if not last.isdigit() or int(last) >= 2 ** 63:
-        shown = key.decode("utf-8", "replace")
-        raise InputError(f"{where}: entry '{shown}': its last path component is not an integer "
-                         "image id (expected digits such as '00048500')")
+        raise InputError(f"{where}: entry '{_text(key)}': its last path component is not an "
+                         "integer image id (expected digits such as '00048500')")
     return int(last)
 
 
-def read_list(path):
+# --------------------------------------------------------------------------------------------
+# The two rules every maker of Entries applies
+
+
+def id_limit(n_images: int) -> int:
+    """The largest image id a set of ``n_images`` images may have (module docstring)."""
+    return min(MAX_IMAGE_ID, IDS_PER_IMAGE * n_images + ID_ALLOWANCE)
+
+
+def check_id_range(entries: Entries, where: Where) -> None:
+    """Refuse a set whose largest image id would size the range and names tables beyond
+    :func:`id_limit`, before any table is made (an absurd id ended in "out of memory");
+    ``where(i)`` names entry i (file, line, entry)."""
+    check_largest_id(entries.ids, where)
+
+
+def check_largest_id(ids: np.ndarray, where: Where) -> None:
+    """:func:`check_id_range` of the image ids ``ids`` of a set."""
+    if not len(ids):
+        return
+    i = int(np.argmax(ids))
+    largest, limit = int(ids[i]), id_limit(len(ids))
+    if largest > limit:
+        raise InputError(
+            f"{where(i)}: image id {largest} is too large for a set of {len(ids)} images: the "
+            "range and names tables get a row for every id up to the largest, so ids may be "
+            f"at most 100 x the number of images + 1,000,000 and at most 2**31 (here {limit}); "
+            "check the entry, or renumber the images")
+
+
+def unsafe_reason(key: bytes) -> Optional[str]:
+    """Why ``key`` does not name a file inside the set's folder, or None when it does."""
+    if b"\0" in key:
+        return "holds a NUL byte"
+    if b"\\" in key:
+        return "holds a backslash"
+    text = _text(key)
+    if key.startswith(b"/") or os.path.isabs(text):
+        return "is an absolute path"
+    parts = key.split(b"/")
+    if b".." in parts:
+        return "holds a '..' component, which leads out of the folder"
+    if b"." in parts or b"" in parts:
+        return "holds an empty or '.' component"
+    if b":" in parts[0]:
+        return "has a ':' in its first component (a drive)"
+    return None
+
+
+def _holds_nul(keys: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Which keys hold a NUL byte before their end (``np.char.find`` cannot look for one)."""
+    out = np.zeros(len(keys), bool)
+    width = keys.dtype.itemsize
+    for start in range(0, len(keys), chunk):
+        part = np.ascontiguousarray(keys[start:start + chunk])
+        view = part.view(np.uint8).reshape(len(part), width)
+        out[start:start + chunk] = np.count_nonzero(view, axis=1) != np.char.str_len(part)
+    return out
+
+
+def check_keys(keys: np.ndarray, where: Where) -> None:
+    """Refuse any key that would reach outside the set's folder (the module's docstring):
+    the keys of a list, of a map's images, of ``dataset.json``'s filenames alike."""
+    if not len(keys):
+        return
+    # Vectorised: only the suspects (a few, usually none) are looked at one by one.
+    # ("." and ".." components: a key starting with "." or holding "/.".)
+    suspect = (np.char.startswith(keys, b"/") | (np.char.find(keys, b"\\") >= 0) |
+               (np.char.find(keys, b"//") >= 0) | np.char.endswith(keys, b"/") |
+               (np.char.find(keys, b":") >= 0) | np.char.startswith(keys, b".") |
+               (np.char.find(keys, b"/.") >= 0) | _holds_nul(keys))
+    for i in np.flatnonzero(suspect):
+        reason = unsafe_reason(bytes(keys[i]))
+        if reason:
+            raise InputError(
+                f"{where(int(i))}: entry '{_text(keys[i])}': the path {reason}; expected a "
+                "keyword file's path inside the set's folder, such as '00048500' or "
+                "'sub/00048500' (nothing outside it is read)")
+
+
+# --------------------------------------------------------------------------------------------
+# List files
+
+
+def _list_text(data: bytes, path: str) -> bytes:
+    """The list's bytes without a UTF-8 byte-order mark; refuse a file that is not text."""
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    expected = "expected one keyword file name per line, UTF-8 text"
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputError(f"{path}: line {line}: a NUL byte: not a text file ({expected})")
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise InputError(f"{path}: line {line}: byte {exc.start + 1} is not UTF-8: not a "
+                             f"text file ({expected})") from None
+    return data
+
+
+def read_list(path: str) -> Optional[Entries]:
     """Read a Clickture list file into :class:`Entries`; None if it is missing or an LFS pointer.
     """
     if not os.path.isfile(path) or is_lfs_pointer(path):
         return None
     with open(path, "rb") as f:
-        data = f.read()
+        data = _list_text(f.read(), path)
     # Vectorised: a million lines without a Python object each.
     newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
-    keys = np.char.strip(gather_strings(data, starts, ends - starts))
+    keys = np.char.strip(gather_strings(data, starts, ends - starts), WHITESPACE)
     del data, newlines, starts, ends
     line_numbers = np.flatnonzero(keys != b"") + 1
     keys = keys[line_numbers - 1]
     if not len(keys):
         raise InputError(f"{path}: the list is empty (expected one keyword file name per line)")
-    entries = Entries(keys, image_ids(keys, lambda i: f"{path}: line {line_numbers[i]}"), path)
+    # As wide as the longest entry, not as the longest line: blanks stripped from a line must
+    # not widen the names table (which, without a map, holds the entries).
+    keys = keys.astype(f"S{int(np.char.str_len(keys).max())}")
+
+    def where(i: int) -> str:
+        return f"{path}: line {line_numbers[i]}"
+
+    def entry(i: int) -> str:
+        return f"{where(i)}: entry '{_text(keys[i])}'"
+
+    carriage = np.flatnonzero(np.char.find(keys, b"\r") >= 0)
+    if len(carriage):
+        i = int(carriage[0])
+        raise InputError(f"{where(i)}: entry '{_text(keys[i])}' holds a carriage return: "
+                         "the list has old Mac (CR) line ends; expected LF or CRLF")
+    check_keys(keys, where)
+    entries = Entries(keys, image_ids(keys, where), path)
     check_unique_ids(entries, path)
+    check_id_range(entries, entry)
     return entries
 
 
-def strip_top(entries, top):
+@overload
+def strip_top(entries: Entries, top: str) -> Entries: ...
+
+
+@overload
+def strip_top(entries: None, top: str) -> None: ...
+
+
+def strip_top(entries: Optional[Entries], top: str) -> Optional[Entries]:
     """Drop a leading ``top/`` (an archive's top folder) from the entries' keys, so that lists
     written either relative to the folder or to the archive root match."""
     if top and entries is not None:
@@ -101,22 +265,22 @@ def strip_top(entries, top):
     return entries
 
 
-def image_ids(keys, where):
+def image_ids(keys: np.ndarray, where: Where) -> np.ndarray:
     """Image ids of keys (``int()`` of the last path component); ``where(i)`` names entry i."""
     ids = np.empty(len(keys), np.int64)
     plain = np.char.isdigit(keys)  # ASCII digits only, as bytes.isdigit()
-    for i in np.flatnonzero(~plain):  # entries with a folder prefix, or bad ones: one by one
-        ids[i] = image_id_of(keys[i], where(i))
+    for bad in np.flatnonzero(~plain):  # with a folder prefix, or bad ones: one by one
+        ids[bad] = image_id_of(keys[bad], where(int(bad)))
     try:
         ids[plain] = keys[plain].astype(np.int64)  # the common case, vectorised
     except (ValueError, OverflowError):
-        i = next(i for i in np.flatnonzero(plain) if int(keys[i]) >= 2 ** 63)
+        i = next(int(j) for j in np.flatnonzero(plain) if int(keys[j]) >= 2 ** 63)
         raise InputError(f"{where(i)}: entry '{keys[i].decode()}': the image id is too "
                          "large") from None
     return ids
 
 
-def check_unique_ids(entries, where):
+def check_unique_ids(entries: Entries, where: str) -> None:
     """An image listed twice would double its rows and break the range table: refuse it."""
     order = np.argsort(entries.ids, kind="stable")
     i = first_repeat(entries.ids[order])
@@ -124,12 +288,13 @@ def check_unique_ids(entries, where):
         first, second = order[i], order[i + 1]
         raise InputError(
             f"{where}: image id {entries.ids[first]} is listed twice (entry "
-            f"'{entries.keys[first].decode('utf-8', 'replace')}' at position {first + 1} and "
-            f"'{entries.keys[second].decode('utf-8', 'replace')}' at position {second + 1}); "
+            f"'{_text(entries.keys[first])}' at position {first + 1} and "
+            f"'{_text(entries.keys[second])}' at position {second + 1}); "
             "remove the repeated entry")
 
 
-def attach_names(entries, id_map, where):
+def attach_names(entries: Entries, id_map: Optional[Tuple[np.ndarray, np.ndarray]],
+                 where: str) -> Entries:
     """Check every entry's id against the map and attach the image names (None: no map)."""
     if id_map is None:
         return entries
@@ -138,38 +303,63 @@ def attach_names(entries, id_map, where):
     if len(missing):
         i = missing[0]
         raise InputError(f"{where}: image id {entries.ids[i]} (entry "
-                         f"'{entries.keys[i].decode('utf-8', 'replace')}') is not in the id map; "
+                         f"'{_text(entries.keys[i])}') is not in the id map; "
                          f"{len(missing)} listed image(s) are missing from it: check that the "
                          "list and the map are of the same set")
     entries.names = map_names[pos]
     return entries
 
 
-def entries_from_map(id_map, source):
-    """The image set of a map, ordered by id, with keys found in the source by image id."""
+def entries_from_map(id_map: Tuple[np.ndarray, np.ndarray], source: "Source",
+                     map_path: str = "the id map") -> Entries:
+    """The image set of a map, ordered by id, with keys found in the source by image id
+    (``map_path`` names the map in messages)."""
     ids, names = id_map
-    return Entries(keys_by_id(source, ids), ids.copy(), "the id map, ordered by id", names)
+    check_largest_id(ids, lambda i: f"{map_path}: image '{_text(names[i])}'")
+    keys = keys_by_id(source, ids)
+    check_keys(keys, lambda i: f"{source.path}: {source.display(keys[i])} (image "
+                               f"'{_text(names[i])}' of {map_path})")
+    return Entries(keys, ids.copy(), "the id map, ordered by id", names)
 
 
-def entries_from_source(source):
+def _no_keyword_file(source: "Source") -> InputError:
+    advice = (" (is it fully unzipped? finish unzipping, or remove the folder so that the "
+              "archive beside it is read)" if source.kind == "folder" else "")
+    return InputError(f"{source.path}: holds no keyword file (*.json){advice}")
+
+
+def entries_from_source(source: "Source") -> Entries:
     """Every keyword file of a source, ordered by image id (the fallback without list or map)."""
     keys = source.all_keys()
+    if not len(keys):
+        raise _no_keyword_file(source)
+
+    def where(i: int) -> str:
+        return f"{source.path}: {source.display(keys[i])}"
+
+    check_keys(keys, where)
     ids = image_ids(keys, lambda i: source.path)
     order = np.argsort(ids, kind="stable")
-    entries = Entries(keys[order], ids[order], f"{source.path}, ordered by image id")
+    keys = keys[order]
+    entries = Entries(keys, ids[order], f"{source.path}, ordered by image id")
     check_unique_ids(entries, source.path)
+    check_id_range(entries, where)  # where(i) names keys[i]: the file, the entry
     return entries
 
 
-def keys_by_id(source, ids):
+def keys_by_id(source: "Source", ids: np.ndarray) -> np.ndarray:
     """Keys of the keyword files of the given image ids (for the map fallback)."""
     keys = source.all_keys()
+    if not len(keys):
+        raise _no_keyword_file(source)
     key_ids = image_ids(keys, lambda i: source.path)
     order = np.argsort(key_ids, kind="stable")
     pos, missing = find_sorted(key_ids[order], ids)
     if len(missing):
+        hint = (" (is the folder fully unzipped? finish unzipping, or remove it so that the "
+                "archive beside it is read)" if source.kind == "folder" else "")
         raise InputError(f"{source.path}: no keyword file for image id {ids[missing[0]]} of the "
-                         f"id map ({len(missing)} missing)")
+                         f"id map ({len(missing)} missing){hint}")
     return keys[order][pos]
 
 
@@ -192,12 +382,12 @@ class _CocoDataset(msgspec.Struct, gc=False):
 _decode_coco = msgspec.json.Decoder(_CocoDataset).decode
 
 
-def coco_key(split, filename):
+def coco_key(split: str, filename: str) -> str:
     """Key of an image's keyword file in keywords_coco: ``keyword_<split>/<filename stem>``."""
     return f"keyword_{split}/{os.path.splitext(filename)[0]}"
 
 
-def read_coco_images(raw, where, splits):
+def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
     """Entries of COCO's ``dataset.json`` (bytes) whose split is in ``splits``, in file order."""
     try:
         if not raw.isascii():
@@ -206,25 +396,38 @@ def read_coco_images(raw, where, splits):
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         _refuse_coco(raw, where)  # the json module names what is wrong
         raise  # not reached: _refuse_coco raises
-    keys, ids, names = [], [], []
-    for image in images:
+    keys, ids, names, positions = [], [], [], []
+    for position, image in enumerate(images):
         if image.split in splits:
+            if "\0" in image.filename:  # numpy byte strings would drop a trailing one
+                raise InputError(f"{where}: images[{position}]: \"filename\" "
+                                 f"'{image.filename}' holds a NUL byte")
             keys.append(coco_key(image.split, image.filename).encode("utf-8"))
             ids.append(image.imgid)
             names.append(image.filename.encode("utf-8"))
+            positions.append(position)
     if not ids:
         raise InputError(f"{where}: no image has a split in {', '.join(splits)}")
     if not all(0 <= i < 2 ** 63 for i in (min(ids), max(ids))):
         i = next(i for i, image in enumerate(images) if not 0 <= image.imgid < 2 ** 63)
         raise InputError(f"{where}: images[{i}]: \"imgid\" is {images[i].imgid}, expected a "
                          "non-negative 64-bit integer")
-    entries = Entries(np.array(keys, dtype=bytes), np.array(ids, np.int64), where,
-                      np.array(names, dtype=bytes))
+    filenames = np.array(names, dtype=bytes)
+    entries = Entries(np.array(keys, dtype=bytes), np.array(ids, np.int64), where, filenames)
+    del keys, ids, names
+
+    def entry(i: int) -> str:
+        return f"{where}: images[{positions[i]}]: \"filename\""
+
+    check_keys(filenames, entry)  # the filename, as the user wrote it
+    check_keys(entries.keys, entry)  # and the key made of it
     check_unique_ids(entries, where)
+    check_id_range(entries, lambda i: f"{where}: images[{positions[i]}] "
+                                      f"('{_text(filenames[i])}'): \"imgid\"")
     return entries
 
 
-def _refuse_coco(raw, where):
+def _refuse_coco(raw: bytes, where: str) -> None:
     """Raise the InputError that says why ``dataset.json`` is not the Karpathy split file."""
     import json
     try:

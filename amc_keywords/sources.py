@@ -9,20 +9,27 @@ Output
     order, written to a file and read back a chunk at a time; small picklable *payloads* made
     from a chunk of the plan; and :func:`keyword_lists`, which a worker calls on a payload to
     get each image's keywords. Every problem is an :class:`InputError` naming file and entry.
+
+An unzipped folder is used only when it holds what the archive would give: at least one
+keyword file (``*.json``), and for ``keywords_coco/`` its ``dataset.json``; an empty or
+partly unzipped folder is refused, saying to finish unzipping it or to remove it so that the
+archive beside it is read. No key leading out of the folder is ever opened
+(:func:`amc_keywords.lists.check_keys`).
 """
 import os
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
 from .byte_arrays import find_sorted, hash_keys
 from .errors import InputError
 from .extract import extract_archive, say
+from .filenames import archive_name
 from .fingerprints import file_facts
 from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, parse_keyword_files
-from .lists import first_repeat
+from .lists import Entries, check_keys, first_repeat, unsafe_reason
 from .writing import open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members
-
 
 
 class Plan:
@@ -121,7 +128,7 @@ class FolderSource:
         self.top = ""
         self.strict = strict  # fingerprint the files by content too (see manifest)
 
-    def display(self, key):
+    def display(self, key: bytes) -> str:
         return os.path.join(self.path, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
 
     def all_keys(self):
@@ -135,9 +142,11 @@ class FolderSource:
         return np.array([n[:-len(KEYWORD_SUFFIX)] for n in names[keyword_file_mask(names)]],
                         dtype=bytes)
 
-    def plan(self, entries, path=None):
+    def plan(self, entries: Entries, path: Optional[str] = None) -> Plan:
         """The :class:`Plan` of ``entries`` (in ``path`` when given); a folder's files are
-        checked as they are read."""
+        checked as they are read. Keys leading out of the folder are refused here too, for
+        entries not made by :mod:`amc_keywords.lists` (which checks them as it makes them)."""
+        check_keys(entries.keys, lambda i: f"{entries.origin}: position {i + 1}")
         return make_plan(entries, None, path)[0]
 
     def forget_directory(self):
@@ -146,11 +155,15 @@ class FolderSource:
     def payload(self, chunk):
         return ("folder", self.path, chunk["key"].copy(), self.strict)
 
-    def has(self, key):
-        return os.path.isfile(self.display(key))
+    def has(self, key: bytes) -> bool:
+        """Whether ``<key>.json`` is in the folder (never, for a key that leads out of it)."""
+        return unsafe_reason(key) is None and os.path.isfile(self.display(key))
 
-    def read(self, key):
-        """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent."""
+    def read(self, key: bytes) -> Optional[bytes]:
+        """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent (or
+        when the key leads out of the folder)."""
+        if unsafe_reason(key) is not None:
+            return None
         try:
             with open(self.display(key), "rb") as f:
                 return f.read()
@@ -256,12 +269,62 @@ class ZipSource:
                                  self.table[i:i + 1], limit=MAX_SINGLE_FILE))
 
 
-def open_source(keyword_dir, name, extract=False):
+# What an unzipped folder must hold besides keyword files, by its name.
+FOLDER_MUST_HOLD = {archive_name("coco"): "dataset.json"}
+
+
+def _holds_keyword_file(folder: str, besides: Optional[str]) -> bool:
+    """Whether ``folder`` holds a keyword file (``*.json``, not ``besides`` at its top, nor
+    under ``__MACOSX/`` or a ``._`` file), looking only as far as the first one: a complete
+    folder answers at once, however many files it holds."""
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        subfolders = []
+        with os.scandir(current) as listing:
+            for entry in listing:
+                if entry.is_dir():
+                    if entry.name != "__MACOSX":
+                        subfolders.append(entry.path)
+                elif (entry.name.endswith(KEYWORD_SUFFIX) and not entry.name.startswith("._")
+                      and not (current == folder and entry.name == besides)):
+                    return True
+        pending.extend(sorted(subfolders, reverse=True))
+    return False
+
+
+def check_unzipped(folder: str, name: str) -> None:
+    """Refuse an unzipped folder that cannot be the whole archive: no keyword file in it (or,
+    for COCO, no ``dataset.json``), as an unzip that was stopped or has not started leaves
+    it. The message says what to do: finish unzipping, or remove the folder so that the
+    archive beside it is read."""
+    required = FOLDER_MUST_HOLD.get(name)
+    if required and not os.path.isfile(os.path.join(folder, required)):
+        missing = f"holds no {required}"
+    elif not _holds_keyword_file(folder, required):
+        missing = f"holds no keyword file (*{KEYWORD_SUFFIX})"
+    else:
+        return
+    archive = folder + ".zip"
+    if os.path.isfile(archive):
+        remedy = (f"finish unzipping {name}.zip into it, or remove the folder so that the "
+                  f"archive beside it ({archive}) is read")
+    else:
+        remedy = (f"finish unzipping {name}.zip into it, or remove the folder and download "
+                  f"{name}.zip into {os.path.dirname(folder) or '.'} (see README.md)")
+    raise InputError(f"{folder}/: an unzipped keyword folder that {missing}: {remedy}")
+
+
+def open_source(keyword_dir: str, name: str,
+                extract: bool = False) -> Union["FolderSource", "ZipSource"]:
     """The keyword source for ``name`` (e.g. ``keywords_dev``): its folder if unzipped, else
-    its zip archive, which ``extract`` unpacks into that folder first."""
+    its zip archive, which ``extract`` unpacks into that folder first. An unzipped folder
+    that holds no keyword file (or no dataset.json, for COCO) is refused
+    (:func:`check_unzipped`)."""
     folder = os.path.join(keyword_dir, name)
     archive = folder + ".zip"
     if os.path.isdir(folder):
+        check_unzipped(folder, name)
         if extract:
             say(f"{folder}: already extracted; using it")
         return FolderSource(folder)
@@ -278,11 +341,12 @@ def open_source(keyword_dir, name, extract=False):
 # Reading in workers
 
 
-def _folder_file(root, key):
+def _folder_file(root: str, key: bytes) -> str:
     return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
 
 
-def _read_folder_files(root, keys, strict, stats):
+def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
+                       stats: list) -> Iterator[bytes]:
     """Yield each file's bytes; append its ``fstat`` to ``stats`` (for the fingerprint: the
     file is open anyway)."""
     for key in keys:
@@ -294,7 +358,9 @@ def _read_folder_files(root, keys, strict, stats):
         except FileNotFoundError:
             raise InputError(f"{path}: no keyword file for list entry "
                              f"'{key.decode('utf-8', 'replace')}'; check that the list and "
-                             "the folder are of the same set") from None
+                             "the folder are of the same set, and that the folder is fully "
+                             "unzipped (finish unzipping, or remove the folder so that the "
+                             "archive beside it is read)") from None
 
 
 def read_payload(payload, stats=None):

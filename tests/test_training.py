@@ -48,8 +48,11 @@ def test_keywords_is_a_sequence_over_image_ids(hard):
         np.testing.assert_array_equal(kw[img_id], word_ids)
     with pytest.raises(KeyError):
         kw[len(kw)]
+    # A sequence: -1 is the last image (tests/test_container.py); an image id is never
+    # negative, so word_ids refuses it.
+    np.testing.assert_array_equal(kw[-1], plain_words_of(rows, len(kw) - 1))
     with pytest.raises(KeyError):
-        kw[-1]
+        kw.word_ids(-1)
 
 
 def test_pickles_by_path_and_reopens_the_memory_maps(hard):
