@@ -174,7 +174,8 @@ def open_clickture_set(settings: RunSettings, set_name: str, extract: bool) -> O
         fallback = "the id map" if id_map else "the keyword files"
         notices.append(f"notice: {list_path}: missing or a Git LFS pointer; using the images "
                        f"of {fallback}, ordered by id")
-        entries = entries_from_map(id_map, source) if id_map else entries_from_source(source)
+        entries = (entries_from_map(id_map, source, map_path) if id_map else
+                   entries_from_source(source))
     inputs.records[f"{set_name} list"].images = len(entries)
     inputs.records[f"{set_name} map"].images = len(entries)
     return OpenedSet(source, strip_top(entries, source.top), notices, inputs)

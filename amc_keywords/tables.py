@@ -8,12 +8,13 @@ Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive 
 import numpy as np
 
 
-def range_table(ids, counts, size):
+def range_table(ids: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
     """Inclusive ``[first, last]`` row numbers per image id; ``[-1, -1]`` for none."""
     return fill_ranges(np.full((size, 2), -1, np.int64), ids, counts, 0)
 
 
-def fill_ranges(table, ids, counts, first_row):
+def fill_ranges(table: np.ndarray, ids: np.ndarray, counts: np.ndarray,
+                first_row: int) -> np.ndarray:
     """Enter the ranges of images ``ids`` with ``counts`` rows each, whose rows start at row
     ``first_row``, into a range table (a chunk at a time, as rows are written)."""
     starts = first_row + np.cumsum(counts, dtype=np.int64) - counts
@@ -23,7 +24,7 @@ def fill_ranges(table, ids, counts, first_row):
     return table
 
 
-def ranges_from_rows(rows):
+def ranges_from_rows(rows: np.ndarray) -> np.ndarray:
     """Range table of rows whose images are contiguous (as every output is)."""
     ids = np.asarray(rows[:, 0])
     if not len(ids):
@@ -34,7 +35,7 @@ def ranges_from_rows(rows):
     return range_table(ids[starts], counts, int(ids.max()) + 1)
 
 
-def original_range_table(ranges, n_rows):
+def original_range_table(ranges: np.ndarray, n_rows: int) -> np.ndarray:
     """The range table as the original scripts wrote it, from ours: it stops at the largest
     image id that has rows, and image 0 is ``[0, -1]`` when it has none (their loop starts
     at image 0, row 0). No rows at all: an empty table (the original failed there)."""
@@ -47,7 +48,7 @@ def original_range_table(ranges, n_rows):
     return table
 
 
-def names_table(ids, names, size):
+def names_table(ids: np.ndarray, names: np.ndarray, size: int) -> np.ndarray:
     """``table[img_id] == name`` for each listed image, ``b""`` elsewhere."""
     table = np.zeros(size, dtype=names.dtype if len(names) else "S1")
     table[ids] = names

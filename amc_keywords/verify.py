@@ -98,10 +98,10 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
                     SimpleNamespace(write=chunks.append), ranges, jobs=1, progress=False)
     got = np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
     expected = np.concatenate([np.column_stack([np.full(len(k), i), k])
-                               for i in ids for k in [keywords.keywords(int(i))]])
+                               for i in ids for k in [keywords.word_ids(int(i))]])
     if not np.array_equal(got, expected):
         first = next(int(i) for i in ids if not np.array_equal(
-            got[got[:, 0] == i, 1], keywords.keywords(int(i))))
+            got[got[:, 0] == i, 1], keywords.word_ids(int(i))))
         raise CheckFailed(f"{path}: image {first}: its rows differ from its keyword file in "
                          f"{source.path}")
     return len(ids), source.path

@@ -48,7 +48,7 @@ def test_load_keywords_matches_plain_computation(outputs):
     assert empty, "the hard data has images without keywords"
     for img_id in listed:
         expected = plain_keywords(rows, img_id)
-        assert kw.keywords(img_id).tolist() == expected
+        assert kw.word_ids(img_id).tolist() == expected
         assert kw.words(img_id) == [words[w] for w in expected]
     assert kw.image_name(3) == "img3"
 
@@ -87,7 +87,7 @@ def test_padded_batches(outputs):
 def test_out_of_range_and_bad_files(outputs, tmp_path):
     kw = load_keywords(outputs / DEV)
     with pytest.raises(KeyError, match="outside the range table"):
-        kw.keywords(700)
+        kw.word_ids(700)
     with pytest.raises(KeyError, match="not in the vocabulary"):
         kw.vocabulary.word_id("no-such-word")
     bad = tmp_path / "img_keyword_ind_clickture_dev_sk_6_sparse.npy"
@@ -198,7 +198,7 @@ def test_stats_plot_writes_png(outputs, tmp_path):
 
 def test_show(outputs):
     kw = load_keywords(outputs / DEV)
-    img = next(i for i in range(700) if len(kw.keywords(i)))
+    img = next(i for i in range(700) if len(kw.word_ids(i)))
     assert cli("show", outputs / DEV, img).stdout.strip() == \
         f"{img} (img{img}): {', '.join(kw.words(img))}"
     proc = cli("show", outputs / DEV, 5000, check=False)
@@ -213,7 +213,7 @@ def test_coco_outputs_load_and_verify(hard_coco, tmp_path):
     kw = load_keywords(path)
     rows = np.load(path)
     img = int(rows[0, 0])
-    assert kw.keywords(img).tolist() == plain_keywords(rows, img)
+    assert kw.word_ids(img).tolist() == plain_keywords(rows, img)
     assert kw.image_name(img).startswith("COCO_")
     assert "identical" in cli("verify", path, "--keyword-dir", hard_coco).stdout
 
