@@ -16,27 +16,18 @@ Output
     :class:`Entries`: each image's keyword file key, image id and (where known) its name, in
     output order. Every problem is an :class:`InputError` naming the file and entry.
 
-Every maker of :class:`Entries` checks two rules before anything is sized or read:
-
-*Image ids*: the range and names tables get one row per id up to the largest, so a set's
-largest image id may be at most ``2**31`` and at most 100 times its number of images plus
-1,000,000 (:func:`check_id_range`); a larger one is refused, naming the file, the entry and
-the id.
-
-*Keys*: an entry names a keyword file inside the set's folder (or archive): a relative path of
-plain ``/``-separated components, such as ``00048500`` or ``sub/00048500``. A key that is
-absolute, holds a ``..``, ``.`` or empty component, a backslash, a NUL byte, or a ``:`` in its
-first component (a drive) is refused, naming the file and the entry (:func:`check_keys`);
-the same rule as for the members of an archive (:func:`amc_keywords.zip_reader.inside`).
+Every maker of :class:`Entries` checks the rules of :mod:`amc_keywords.entry_checks` (image
+ids within reason, keys inside the folder) before anything is sized or read.
 """
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union, overload
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union, overload
 
 import msgspec
 import numpy as np
 
 from .byte_arrays import find_sorted, gather_strings
+from .entry_checks import Where, check_id_range, check_keys, check_largest_id, text_of
 from .errors import InputError
 from .lfs import is_lfs_pointer
 
@@ -44,19 +35,12 @@ if TYPE_CHECKING:  # the sources import this module
     from .sources import FolderSource, ZipSource
     Source = Union[FolderSource, ZipSource]
 
-COCO_SPLITS = ("train", "restval", "val", "test")
-
-# The image id rule (see the module's docstring).
-MAX_IMAGE_ID = 2 ** 31
-IDS_PER_IMAGE = 100
-ID_ALLOWANCE = 1_000_000
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # What Python 2's str.strip() and bytes.strip() strip: ASCII whitespace, spelled out so that
 # the result does not depend on numpy's own definition.
 WHITESPACE = b" \t\n\r\x0b\x0c"
 
-Where = Callable[[int], str]  # ``where(i)``: text naming entry i (file, line) for a message
 
 
 @dataclass
@@ -88,105 +72,21 @@ def first_repeat(sorted_values: np.ndarray) -> Optional[int]:
     return int(repeats[0]) if len(repeats) else None
 
 
-def _text(key: bytes) -> str:
-    return key.decode("utf-8", "replace")
-
-
 def image_id_of(key: bytes, where: str) -> int:
     """Image id of a list entry or keyword file name: ``int()`` of its last path component."""
     last = key.rsplit(b"/", 1)[-1]
     # bytes.isdigit() is ASCII-only: "+1", " 1", "1_0" and "١" are refused, as in Python 2.
     if not last.isdigit() or int(last) >= 2 ** 63:
-        raise InputError(f"{where}: entry '{_text(key)}': its last path component is not an "
+        raise InputError(f"{where}: entry '{text_of(key)}': its last path component is not an "
                          "integer image id (expected digits such as '00048500')")
     return int(last)
-
-
-# --------------------------------------------------------------------------------------------
-# The two rules every maker of Entries applies
-
-
-def id_limit(n_images: int) -> int:
-    """The largest image id a set of ``n_images`` images may have (module docstring)."""
-    return min(MAX_IMAGE_ID, IDS_PER_IMAGE * n_images + ID_ALLOWANCE)
-
-
-def check_id_range(entries: Entries, where: Where) -> None:
-    """Refuse a set whose largest image id would size the range and names tables beyond
-    :func:`id_limit`, before any table is made (an absurd id ended in "out of memory");
-    ``where(i)`` names entry i (file, line, entry)."""
-    check_largest_id(entries.ids, where)
-
-
-def check_largest_id(ids: np.ndarray, where: Where) -> None:
-    """:func:`check_id_range` of the image ids ``ids`` of a set."""
-    if not len(ids):
-        return
-    i = int(np.argmax(ids))
-    largest, limit = int(ids[i]), id_limit(len(ids))
-    if largest > limit:
-        raise InputError(
-            f"{where(i)}: image id {largest} is too large for a set of {len(ids)} images: the "
-            "range and names tables get a row for every id up to the largest, so ids may be "
-            f"at most 100 x the number of images + 1,000,000 and at most 2**31 (here {limit}); "
-            "check the entry, or renumber the images")
-
-
-def unsafe_reason(key: bytes) -> Optional[str]:
-    """Why ``key`` does not name a file inside the set's folder, or None when it does."""
-    if b"\0" in key:
-        return "holds a NUL byte"
-    if b"\\" in key:
-        return "holds a backslash"
-    text = _text(key)
-    if key.startswith(b"/") or os.path.isabs(text):
-        return "is an absolute path"
-    parts = key.split(b"/")
-    if b".." in parts:
-        return "holds a '..' component, which leads out of the folder"
-    if b"." in parts or b"" in parts:
-        return "holds an empty or '.' component"
-    if b":" in parts[0]:
-        return "has a ':' in its first component (a drive)"
-    return None
-
-
-def _holds_nul(keys: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """Which keys hold a NUL byte before their end (``np.char.find`` cannot look for one)."""
-    out = np.zeros(len(keys), bool)
-    width = keys.dtype.itemsize
-    for start in range(0, len(keys), chunk):
-        part = np.ascontiguousarray(keys[start:start + chunk])
-        view = part.view(np.uint8).reshape(len(part), width)
-        out[start:start + chunk] = np.count_nonzero(view, axis=1) != np.char.str_len(part)
-    return out
-
-
-def check_keys(keys: np.ndarray, where: Where) -> None:
-    """Refuse any key that would reach outside the set's folder (the module's docstring):
-    the keys of a list, of a map's images, of ``dataset.json``'s filenames alike."""
-    if not len(keys):
-        return
-    # Vectorised: only the suspects (a few, usually none) are looked at one by one.
-    # ("." and ".." components: a key starting with "." or holding "/.".)
-    suspect = (np.char.startswith(keys, b"/") | (np.char.find(keys, b"\\") >= 0) |
-               (np.char.find(keys, b"//") >= 0) | np.char.endswith(keys, b"/") |
-               (np.char.find(keys, b":") >= 0) | np.char.startswith(keys, b".") |
-               (np.char.find(keys, b"/.") >= 0) | _holds_nul(keys))
-    for i in np.flatnonzero(suspect):
-        reason = unsafe_reason(bytes(keys[i]))
-        if reason:
-            raise InputError(
-                f"{where(int(i))}: entry '{_text(keys[i])}': the path {reason}; expected a "
-                "keyword file's path inside the set's folder, such as '00048500' or "
-                "'sub/00048500' (nothing outside it is read)")
 
 
 # --------------------------------------------------------------------------------------------
 # List files
 
 
-def _list_text(data: bytes, path: str) -> bytes:
+def _listtext_of(data: bytes, path: str) -> bytes:
     """The list's bytes without a UTF-8 byte-order mark; refuse a file that is not text."""
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
@@ -211,7 +111,7 @@ def read_list(path: str) -> Optional[Entries]:
     if not os.path.isfile(path) or is_lfs_pointer(path):
         return None
     with open(path, "rb") as f:
-        data = _list_text(f.read(), path)
+        data = _listtext_of(f.read(), path)
     # Vectorised: a million lines without a Python object each.
     newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     starts = np.concatenate(([0], newlines + 1))
@@ -230,12 +130,12 @@ def read_list(path: str) -> Optional[Entries]:
         return f"{path}: line {line_numbers[i]}"
 
     def entry(i: int) -> str:
-        return f"{where(i)}: entry '{_text(keys[i])}'"
+        return f"{where(i)}: entry '{text_of(keys[i])}'"
 
     carriage = np.flatnonzero(np.char.find(keys, b"\r") >= 0)
     if len(carriage):
         i = int(carriage[0])
-        raise InputError(f"{where(i)}: entry '{_text(keys[i])}' holds a carriage return: "
+        raise InputError(f"{where(i)}: entry '{text_of(keys[i])}' holds a carriage return: "
                          "the list has old Mac (CR) line ends; expected LF or CRLF")
     check_keys(keys, where)
     entries = Entries(keys, image_ids(keys, where), path)
@@ -288,8 +188,8 @@ def check_unique_ids(entries: Entries, where: str) -> None:
         first, second = order[i], order[i + 1]
         raise InputError(
             f"{where}: image id {entries.ids[first]} is listed twice (entry "
-            f"'{_text(entries.keys[first])}' at position {first + 1} and "
-            f"'{_text(entries.keys[second])}' at position {second + 1}); "
+            f"'{text_of(entries.keys[first])}' at position {first + 1} and "
+            f"'{text_of(entries.keys[second])}' at position {second + 1}); "
             "remove the repeated entry")
 
 
@@ -303,7 +203,7 @@ def attach_names(entries: Entries, id_map: Optional[Tuple[np.ndarray, np.ndarray
     if len(missing):
         i = missing[0]
         raise InputError(f"{where}: image id {entries.ids[i]} (entry "
-                         f"'{_text(entries.keys[i])}') is not in the id map; "
+                         f"'{text_of(entries.keys[i])}') is not in the id map; "
                          f"{len(missing)} listed image(s) are missing from it: check that the "
                          "list and the map are of the same set")
     entries.names = map_names[pos]
@@ -315,10 +215,10 @@ def entries_from_map(id_map: Tuple[np.ndarray, np.ndarray], source: "Source",
     """The image set of a map, ordered by id, with keys found in the source by image id
     (``map_path`` names the map in messages)."""
     ids, names = id_map
-    check_largest_id(ids, lambda i: f"{map_path}: image '{_text(names[i])}'")
+    check_largest_id(ids, lambda i: f"{map_path}: image '{text_of(names[i])}'")
     keys = keys_by_id(source, ids)
     check_keys(keys, lambda i: f"{source.path}: {source.display(keys[i])} (image "
-                               f"'{_text(names[i])}' of {map_path})")
+                               f"'{text_of(names[i])}' of {map_path})")
     return Entries(keys, ids.copy(), "the id map, ordered by id", names)
 
 
@@ -423,7 +323,7 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
     check_keys(entries.keys, entry)  # and the key made of it
     check_unique_ids(entries, where)
     check_id_range(entries, lambda i: f"{where}: images[{positions[i]}] "
-                                      f"('{_text(filenames[i])}'): \"imgid\"")
+                                      f"('{text_of(filenames[i])}'): \"imgid\"")
     return entries
 
 

@@ -14,7 +14,7 @@ An unzipped folder is used only when it holds what the archive would give: at le
 keyword file (``*.json``), and for ``keywords_coco/`` its ``dataset.json``; an empty or
 partly unzipped folder is refused, saying to finish unzipping it or to remove it so that the
 archive beside it is read. No key leading out of the folder is ever opened
-(:func:`amc_keywords.lists.check_keys`).
+(:func:`amc_keywords.entry_checks.check_keys`).
 """
 import os
 from typing import Iterator, Optional, Union
@@ -22,12 +22,13 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from .byte_arrays import find_sorted, hash_keys
+from .entry_checks import check_keys, unsafe_reason
 from .errors import InputError
 from .extract import extract_archive, say
 from .filenames import archive_name
 from .fingerprints import file_facts
 from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, parse_keyword_files
-from .lists import Entries, check_keys, first_repeat, unsafe_reason
+from .lists import Entries, first_repeat
 from .writing import open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members
 

@@ -19,7 +19,8 @@ import numpy as np
 from . import encoding
 from .errors import CheckFailed
 from .filenames import archive_name, names_beside, parse_rows_name
-from .lists import COCO_SPLITS, Entries, coco_key, keys_by_id
+from .lists import Entries, coco_key, keys_by_id
+from .settings import COCO_SPLITS
 from .loader import Keywords
 from .sources import open_source
 from .stats import open_rows_file

@@ -14,15 +14,9 @@ import pytest
 from conftest import CLICKTURE, MSCOCO, REAL_DEV_LIST, clickture_args, run, run_in_process
 
 from amc_keywords import sample
+from amc_keywords.entry_checks import check_id_range, check_keys, id_limit
 from amc_keywords.errors import InputError
-from amc_keywords.lists import (
-    check_id_range,
-    check_keys,
-    entries_from_map,
-    entries_from_source,
-    id_limit,
-    read_list,
-)
+from amc_keywords.lists import entries_from_map, entries_from_source, read_list
 from amc_keywords.sources import FolderSource
 
 LISTS = ("clickture-dev.lst", "clickture-lite.lst")
