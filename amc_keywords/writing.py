@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
+from .workers import interrupt_held
 from .hashing import file_sha256
 
 PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
@@ -178,8 +179,11 @@ class OutputSet:
         for temp in self.pending.values():
             self._finished(temp)
         order = sorted(self.pending.items(), key=lambda item: os.path.basename(item[0]) == last)
-        for final, temp in order:  # readable as np.save's files are
-            _publish(temp, final, 0o666)
+        # A Ctrl-C here waits for the last rename: only a killed process or a crashed machine
+        # can stop the renames part-way.
+        with interrupt_held():
+            for final, temp in order:  # readable as np.save's files are
+                _publish(temp, final, 0o666)
         _fsync_folder(self.folder)  # the renames themselves on disk
         written = list(self.pending)
         self.pending = {}

@@ -190,6 +190,7 @@ def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_pa
     assert sorted(out.commit()) == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]
     assert (tmp_path / "a.npy").read_bytes() == b"a.npy" and out.syncing == {}
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    out.close()  # the folder's lock released: the next run may write
 
     out = outputs_module.OutputSet(str(tmp_path))
     with open(out.path("a.npy"), "wb") as f:
@@ -199,6 +200,6 @@ def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_pa
     out.sync_soon(out.pending[str(tmp_path / "a.npy")])
     with pytest.raises(OSError, match="Input/output error"):
         out.commit()
-    out.abort()
+    out.close()
     assert (tmp_path / "a.npy").read_bytes() == b"a.npy"  # the earlier file, untouched
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
