@@ -13,7 +13,8 @@ import numpy as np
 from .errors import InputError
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
-from .writing import PREFIX, umask as _umask
+from .writing import PREFIX
+from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
 MAX_RATIO = 200       # keyword JSON deflates ~5-10x; far more than this is a zip bomb

@@ -6,9 +6,11 @@ Input
 Output
     ``(ids, names)``: int64 ids sorted ascending and the matching names as a UTF-8 ``S``
     array. The common layout (what cPickle writes) is walked vectorised, without a Python
-    object per entry; anything else goes through an unpickler that refuses every global, so
-    a pickle that asks for a function or class (the way pickles run code) is rejected before
-    anything is imported or called. Every problem is an :class:`InputError` naming the file.
+    object per entry; anything else passes two layers, each of which alone refuses every way
+    a pickle runs code (a global, a call, an extension code, a persistent id): a walk of its
+    opcodes that admits only those of plain data (:func:`_check_opcodes`), then an unpickler
+    that refuses every global and persistent id (:class:`_DictOnlyUnpickler`). Nothing is
+    imported or called. Every problem is an :class:`InputError` naming the file.
 """
 import io
 import os

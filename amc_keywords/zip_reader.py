@@ -9,8 +9,15 @@ Output
     ``.json``) and a compact member table (offset, sizes, CRC, method), parsed vectorised in
     about 30 bytes an image instead of zipfile's ~500-byte ZipInfo objects;
     :func:`read_members` yields the inflated, CRC-checked bytes of members;
-    :func:`archive_read_ahead` reads an archive into the page cache while other work goes on.
+    :func:`archive_read_ahead` reads an archive into the page cache while other work goes on
+    (and stops at its next block when that work fails or is interrupted).
     A damaged archive is an :class:`InputError` naming it (and the member).
+
+Defences against a crafted archive, each one enough on its own: members whose path would
+leave their folder are set aside (:func:`inside`); each member's data lies in a range of the
+file of its own, before the central directory; its local header names it; it may declare at
+most a keyword file's size; its inflation stops at the size it declares, however far its
+stream would inflate; its bytes have the size and CRC-32 it declares.
 """
 import contextlib
 import os
@@ -18,6 +25,7 @@ import struct
 import threading
 import zlib
 from array import array
+from typing import Any, Iterator, NoReturn, Optional, Tuple, Type, cast
 
 import numpy as np
 from isal import isal_zlib
@@ -46,14 +54,16 @@ class ZipDirectory:
         try:
             with open(path, "rb") as f:
                 keys, table = self._read_directory(f)
-        except (struct.error, ValueError, IndexError) as exc:
+        except (struct.error, ValueError, IndexError, OverflowError) as exc:
             raise InputError(f"{path}: not a valid zip archive ({exc}); download it again") \
                 from None
+        # Every key :func:`inside` could refuse (and a few it keeps), found vectorised: a
+        # part that is empty, "." or "..", a backslash, a colon.
         suspect = np.flatnonzero(
-            np.char.startswith(keys, b"/") | np.char.startswith(keys, b"\\") |
-            np.char.startswith(keys, b"./") | (np.char.find(keys, b"/./") >= 0) |
-            (np.char.find(keys, b"..") >= 0) | (np.char.find(keys, b":") >= 0) |
-            (np.char.find(keys, b"//") >= 0))
+            np.char.startswith(keys, b"/") | (np.char.find(keys, b"\\") >= 0) |
+            np.char.startswith(keys, b".") | (np.char.find(keys, b"/.") >= 0) |
+            (np.char.find(keys, b":") >= 0) | (np.char.find(keys, b"//") >= 0) |
+            np.char.endswith(keys, b"/") | (keys == b""))
         unsafe = [i for i in suspect if not inside(keys[i].decode("utf-8", "replace"))]
         self.unsafe = [keys[i].decode("utf-8", "replace") + KEYWORD_SUFFIX for i in unsafe]
         if unsafe:
@@ -135,13 +145,12 @@ class ZipDirectory:
         starts, stops = (offsets, ends) if order is None else (offsets[order], ends[order])
         overlap = np.flatnonzero(stops[:-1] > starts[1:])
         beyond = np.flatnonzero(stops > directory_start)
-        for found in (overlap, beyond):
+        for found, what in ((overlap, "another member"), (beyond, "the central directory")):
             if len(found):
                 i = int(found[0]) if order is None else int(order[found[0]])
                 raise InputError(f"{self.path}: {keys[i].decode('utf-8', 'replace')}"
-                                 f"{KEYWORD_SUFFIX}: its data overlaps another member or the "
-                                 "central directory: a crafted or damaged archive; download "
-                                 "it again")
+                                 f"{KEYWORD_SUFFIX}: its data overlaps {what}: a crafted or "
+                                 "damaged archive; download it again")
 
     def _parse_records(self, cd, starts, shift, size):
         """Keys and member table of the records of one block (vectorised: a Python object per
@@ -259,72 +268,98 @@ def _common_top(keys):
     return ""
 
 
-_open_files = {}
-
-
-def _open_fd(path):
-    """A file descriptor of ``path``, opened once a process for each file at that path (an
-    archive replaced since, by a new download, is opened anew)."""
-    info = os.stat(path)
-    key = (info.st_dev, info.st_ino, info.st_mtime_ns)
-    known = _open_files.get(path)
-    if known is None or known[0] != key:
-        if known is not None:
-            os.close(known[1])
-        known = _open_files[path] = (key, os.open(path, os.O_RDONLY))
-    return known[1]
-
-
 HEADER_SLACK = 256  # local name + extra fields fit in this in practice: one read a member
 # Inflated in one call up to this packed size: deflate expands at most ~1032x, so at most
 # ~16 MiB; a larger member is inflated in bounded steps.
 SMALL_MEMBER = 1 << 14
 MAX_KEYWORD_FILE = 16 << 20  # keyword files are a few hundred bytes; far more is a bomb
+# What a damaged deflate stream raises (isal's stub declares its error an instance).
+_INFLATE_ERRORS: Tuple[Type[Exception], ...] = (zlib.error, cast(Type[Exception],
+                                                                  isal_zlib.error))
 
 
-def read_members(path, top, keys, table, limit=MAX_KEYWORD_FILE):
+def read_members(path: str, top: str, keys: np.ndarray, table: np.ndarray,
+                 limit: int = MAX_KEYWORD_FILE) -> Iterator[bytes]:
     """Yield the raw (inflated, CRC-checked) bytes of each member of ``table``; an error names
     the member by its key. A member's local header must carry its name, and it may not
-    inflate to more than ``limit`` bytes."""
+    declare, nor inflate to, more than ``limit`` bytes.
+
+    The archive is open while the members are read: closed when the last one is yielded, or
+    when the caller stops (an error, or the generator closed or dropped). A worker opens it
+    once a chunk of the plan (thousands of members), so no descriptor outlives its reading.
+    """
+    _check_declared_sizes(path, top, keys, table, limit)
     # Names bound once: this loop runs once an image, a million times for Lite.
-    fd, header, names_at = _open_fd(path), _LOCAL.size, struct.Struct("<2H").unpack_from
+    header, names_at = _LOCAL.size, struct.Struct("<2H").unpack_from
     # ISA-L's inflate gives zlib's output, faster (README, Performance).
     pread, inflate, crc32 = os.pread, isal_zlib.decompress, zlib.crc32
     prefix, suffix = (top + "/" if top else "").encode("utf-8"), KEYWORD_SUFFIX.encode()
     key_list = keys.tolist()
-    for i, (offset, csize, usize, crc, method) in enumerate(table.tolist()):
-        if usize > limit:
-            raise InputError(f"{member_location(path, top, keys[i])}: declares {usize} bytes "
-                             f"unpacked, more than a keyword file holds ({limit}); refusing it")
-        block = pread(fd, header + HEADER_SLACK + csize, offset)
-        if len(block) < header or not block.startswith(b"PK\x03\x04"):
-            raise InputError(f"{member_location(path, top, keys[i])}: bad local header: the "
-                             "archive is damaged; download it again")
-        name_len, extra_len = names_at(block, 26)
-        start = header + name_len + extra_len
-        name = prefix + key_list[i] + suffix
-        if block[header:header + name_len] != name and not _same_name(block, fd, offset, name):
-            raise InputError(f"{member_location(path, top, keys[i])}: its local header names "
-                             "another file: a crafted or damaged archive; download it again")
-        data = block[start:start + csize] if start <= header + HEADER_SLACK else \
-            pread(fd, csize, offset + start)
-        if len(data) != csize:
-            raise InputError(f"{member_location(path, top, keys[i])}: cut short: the archive "
-                             "is truncated; download it again")
-        try:
-            if method != 8:
-                raw = data
-            elif csize <= SMALL_MEMBER:  # at most ~1000x larger: no bound needed, and faster
-                raw = inflate(data, -15)
-            else:  # a large member could claim a small size and inflate without end: bound it
-                raw = zlib.decompressobj(-15).decompress(data, min(usize, limit) + 1)
-        except (zlib.error, isal_zlib.error) as exc:
-            raise InputError(f"{member_location(path, top, keys[i])}: cannot be decompressed "
-                             f"({exc}): the archive is damaged; download it again") from None
-        if len(raw) != usize or crc32(raw) != crc:
-            raise InputError(f"{member_location(path, top, keys[i])}: CRC check failed: the "
-                             "archive is damaged; download it again")
-        yield raw
+    with open(path, "rb", buffering=0) as archive:
+        fd = archive.fileno()
+        for i, (offset, csize, usize, crc, method) in enumerate(table.tolist()):
+            block = pread(fd, header + HEADER_SLACK + csize, offset)
+            if len(block) < header or not block.startswith(b"PK\x03\x04"):
+                raise InputError(f"{member_location(path, top, keys[i])}: bad local header: "
+                                 "the archive is damaged; download it again")
+            name_len, extra_len = names_at(block, 26)
+            start = header + name_len + extra_len
+            name = prefix + key_list[i] + suffix
+            if block[header:header + name_len] != name and \
+                    not _same_name(block, fd, offset, name):
+                raise InputError(f"{member_location(path, top, keys[i])}: its local header "
+                                 "names another file: a crafted or damaged archive; download "
+                                 "it again")
+            data = block[start:start + csize] if start <= header + HEADER_SLACK else \
+                pread(fd, csize, offset + start)
+            if len(data) != csize:
+                raise InputError(f"{member_location(path, top, keys[i])}: cut short: the "
+                                 "archive is truncated; download it again")
+            try:
+                if method != 8:
+                    raw = data
+                elif csize <= SMALL_MEMBER:  # at most ~1000x larger: no bound needed, faster
+                    raw = inflate(data, -15)
+                else:  # a large member could claim a small size and inflate without end
+                    raw = _inflate_bounded(data, min(usize, limit), path, top, keys[i])
+            except _INFLATE_ERRORS as exc:
+                raise InputError(f"{member_location(path, top, keys[i])}: cannot be "
+                                 f"decompressed ({exc}): the archive is damaged; download it "
+                                 "again") from None
+            if len(raw) != usize or crc32(raw) != crc:
+                if len(raw) > usize:
+                    _refuse_bomb(path, top, keys[i], usize)
+                raise InputError(f"{member_location(path, top, keys[i])}: CRC check failed: "
+                                 "the archive is damaged; download it again")
+            yield raw
+
+
+def _check_declared_sizes(path: str, top: str, keys: np.ndarray, table: np.ndarray,
+                          limit: int) -> None:
+    """Refuse the first member that declares more than ``limit`` bytes unpacked (vectorised,
+    before any member is read)."""
+    over = np.flatnonzero(table["usize"] > limit)
+    if len(over):
+        i = int(over[0])
+        raise InputError(f"{member_location(path, top, keys[i])}: declares "
+                         f"{int(table['usize'][i])} bytes unpacked, more than a keyword file "
+                         f"holds ({limit}); refusing it")
+
+
+def _inflate_bounded(data: bytes, bound: int, path: str, top: str, key: bytes) -> bytes:
+    """Inflate a raw deflate stream, stopping once it has given ``bound`` bytes: an
+    InputError names the member if its stream holds more (a zip bomb declaring a small
+    size), whatever its declared size and CRC say; the most ever held is ``bound + 1``."""
+    inflater = zlib.decompressobj(-15)
+    raw = inflater.decompress(data, bound + 1)  # never 0: that would mean "no limit"
+    if len(raw) > bound:
+        _refuse_bomb(path, top, key, bound)
+    return raw
+
+
+def _refuse_bomb(path: str, top: str, key: bytes, bound: int) -> NoReturn:
+    raise InputError(f"{member_location(path, top, key)}: inflates to more than the {bound} "
+                     "bytes it may hold: a crafted archive (zip bomb?); refusing it")
 
 
 def _same_name(block, fd, offset, name):
@@ -340,28 +375,54 @@ def _same_name(block, fd, offset, name):
         return False
 
 
+READ_AHEAD_BLOCK = 4 << 20  # bytes the read-ahead reads at a time
+
+
+class ReadAhead(threading.Thread):
+    """The thread of :func:`archive_read_ahead`: reads an archive through, a block at a time,
+    until its end or until :attr:`stop` is set; :attr:`done` is the bytes it has read."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(target=_read_through, args=(path,), name="amc-keywords read-ahead",
+                         daemon=True)
+        self.stop = threading.Event()
+        self.done = 0
+
+    def advanced(self, n: int) -> None:
+        """``n`` more bytes read (a block; tests observe the read here)."""
+        self.done += n
+
+
 @contextlib.contextmanager
-def archive_read_ahead(source):
+def archive_read_ahead(source: Any) -> Iterator[Optional[ReadAhead]]:
     """While the block runs, read ``source``'s archive once from start to end, in a thread,
-    so that the page cache holds it before the images are read.
+    so that the page cache holds it before the images are read; yields the thread (None
+    when there is none).
 
     A list's order is not the archive's (dev's is shuffled), so the images' members are read
     at random places; from a cold cache that is one disk seek each, where one sequential read
     costs a fraction of a second (README, Performance). Skipped for a folder, and for an archive
     larger than half the memory available, which the page cache could not keep.
+
+    When the block ends, the read is waited for; when the block fails or is interrupted
+    (Ctrl-C), or Ctrl-C comes while the read is waited for, the read stops at its next block
+    instead of going on to the end of the archive.
     """
     thread = None
     if source.kind == "zip" and os.path.getsize(source.path) < _available_memory() // 2:
-        thread = threading.Thread(target=_read_through, args=(source.path,), daemon=True)
+        thread = ReadAhead(source.path)
         thread.start()
     try:
-        yield
-    finally:
+        yield thread
         if thread is not None:
             thread.join()
+    finally:
+        if thread is not None:  # failed, or interrupted: at most one block more
+            thread.stop.set()
+            thread.join()  # (after a Ctrl-C in the join above, Python 3.11 may not wait)
 
 
-def _available_memory():
+def _available_memory() -> int:
     """Bytes of memory available without swapping (0 when unknown: no read-ahead)."""
     try:
         with open("/proc/meminfo") as f:
@@ -373,20 +434,32 @@ def _available_memory():
     return 0
 
 
-def _read_through(path, block=4 << 20):
+def _read_through(path: str, block: int = 0) -> None:
+    """Read ``path`` to its end, ``block`` bytes at a time (default
+    :data:`READ_AHEAD_BLOCK`); in a :class:`ReadAhead` thread, only until its ``stop`` is
+    set."""
+    thread = threading.current_thread()
+    ahead = thread if isinstance(thread, ReadAhead) else None
+    stop = ahead.stop if ahead is not None else threading.Event()
     try:
         with open(path, "rb", buffering=0) as f:
             with contextlib.suppress(AttributeError, OSError):
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            buffer = bytearray(block)
-            while f.readinto(buffer):  # the GIL is released while the disk is read
-                pass
+            buffer = bytearray(block or READ_AHEAD_BLOCK)
+            while not stop.is_set():
+                n = f.readinto(buffer)  # the GIL is released while the disk is read
+                if not n:
+                    break
+                if ahead is not None:
+                    ahead.advanced(n)
     except OSError:
         pass  # only an optimisation: the reads that matter report their own errors
 
 
-def inside(name):
-    """True when a member path stays inside the folder it is unpacked into."""
+def inside(name: str) -> bool:
+    """True when a member path stays inside the folder it is unpacked into: by POSIX's
+    reckoning and by Windows' (a backslash separates; a colon names a drive, or a stream of
+    a file, in any part: the top folder is stripped before the path is used)."""
     parts = name.replace("\\", "/").split("/")
     return not (name.startswith(("/", "\\")) or os.path.isabs(name) or ".." in parts or
-                "." in parts or ":" in parts[0] or "" in parts)
+                "." in parts or ":" in name or "" in parts)
