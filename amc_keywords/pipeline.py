@@ -40,12 +40,12 @@ from .filenames import manifest_name, original_names, output_names, vocabulary_n
 from .fingerprints import SetInputs, folder_fingerprint, source_record
 from .lists import Entries
 from .log import logger, timed
+from .read_ahead import archive_read_ahead
 from .settings import RunSettings
 from .sources import Plan
 from .tables import names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
 from .writing import OutputSet, open_temporary, output_record
-from .zip_reader import archive_read_ahead
 
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
 

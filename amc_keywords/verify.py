@@ -20,8 +20,8 @@ from . import encoding
 from .errors import CheckFailed
 from .filenames import archive_name, names_beside, parse_rows_name
 from .lists import Entries, coco_key, keys_by_id
-from .settings import COCO_SPLITS
 from .loader import Keywords
+from .settings import COCO_SPLITS
 from .sources import open_source
 from .stats import open_rows_file
 from .tables import ranges_from_rows

@@ -35,8 +35,8 @@ import numpy as np
 
 from .errors import SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
-from .workers import interrupt_held
 from .hashing import file_sha256
+from .workers import interrupt_held
 
 PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40

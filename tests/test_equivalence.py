@@ -511,7 +511,7 @@ def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkey
     large for the memory available; a failed read is no error (it is only an optimisation)."""
     import threading
 
-    from amc_keywords import sources, zip_reader
+    from amc_keywords import read_ahead, sources
     path = str(tmp_path / "keywords_x.zip")
     sample.write_zip(path, [(f"{i:08d}.json", os.urandom(3000)) for i in range(400)],
                      "keywords_x")
@@ -520,19 +520,19 @@ def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkey
     def blocked_read_through(p):
         release.wait()
         read.append(p)
-    monkeypatch.setattr(zip_reader, "_read_through", blocked_read_through)
-    with zip_reader.archive_read_ahead(sources.ZipSource(path)):
+    monkeypatch.setattr(read_ahead, "_read_through", blocked_read_through)
+    with read_ahead.archive_read_ahead(sources.ZipSource(path)):
         assert read == []  # in a thread, while the block runs
         release.set()
     assert read == [path]  # and over when the block is left
     folder = tmp_path / "keywords_y"
     folder.mkdir()
-    with zip_reader.archive_read_ahead(sources.FolderSource(str(folder))):
+    with read_ahead.archive_read_ahead(sources.FolderSource(str(folder))):
         pass
-    monkeypatch.setattr(zip_reader, "_available_memory", lambda: 2 * os.path.getsize(path) - 2)
-    with zip_reader.archive_read_ahead(sources.ZipSource(path)):
+    monkeypatch.setattr(read_ahead, "_available_memory", lambda: 2 * os.path.getsize(path) - 2)
+    with read_ahead.archive_read_ahead(sources.ZipSource(path)):
         pass
     assert read == [path]
     monkeypatch.undo()
-    zip_reader._read_through(path, block=4096)
-    zip_reader._read_through(str(tmp_path / "gone.zip"))  # no exception
+    read_ahead._read_through(path, block=4096)
+    read_ahead._read_through(str(tmp_path / "gone.zip"))  # no exception

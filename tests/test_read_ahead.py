@@ -15,7 +15,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 import pytest
 
-from amc_keywords import pipeline, sample, zip_reader
+from amc_keywords import pipeline, read_ahead, sample
 from amc_keywords.errors import InputError
 from amc_keywords.fingerprints import SetInputs
 from amc_keywords.lists import Entries
@@ -37,8 +37,8 @@ def python_ctrl_c() -> Iterator[None]:
 @pytest.fixture
 def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A ~1.2 MB archive of 300 members: about twenty blocks of the read-ahead."""
-    monkeypatch.setattr(zip_reader, "READ_AHEAD_BLOCK", BLOCK)
-    monkeypatch.setattr(zip_reader, "_available_memory", lambda: 1 << 40)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_BLOCK", BLOCK)
+    monkeypatch.setattr(read_ahead, "_available_memory", lambda: 1 << 40)
     path = str(tmp_path / "keywords_dev.zip")
     rng = np.random.default_rng(0)
     sample.write_zip(path, [(f"{i:08d}.json", rng.bytes(4000)) for i in range(300)],
@@ -56,20 +56,20 @@ class Held:
 
     def __init__(self, then: Callable[[], None] = lambda: None) -> None:
         self.first, self.ended = threading.Event(), threading.Event()
-        self.threads: List[zip_reader.ReadAhead] = []
+        self.threads: List[read_ahead.ReadAhead] = []
         self.then = then
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> "Held":
-        monkeypatch.setattr(zip_reader.ReadAhead, "advanced",
+        monkeypatch.setattr(read_ahead.ReadAhead, "advanced",
                             lambda thread, n: self.advanced(thread, n))
-        read_through = zip_reader._read_through
+        read_through = read_ahead._read_through
 
         def observed(path: str) -> None:
             try:
                 read_through(path)
             finally:
                 self.ended.set()
-        monkeypatch.setattr(zip_reader, "_read_through", observed)
+        monkeypatch.setattr(read_ahead, "_read_through", observed)
         return self
 
     def read(self, archive: str) -> int:
@@ -81,7 +81,7 @@ class Held:
         assert thread.done < size, f"the read-ahead read all {size} bytes of the archive"
         return thread.done
 
-    def advanced(self, thread: zip_reader.ReadAhead, n: int) -> None:
+    def advanced(self, thread: read_ahead.ReadAhead, n: int) -> None:
         thread.done += n
         if not self.first.is_set():
             self.threads.append(thread)
@@ -162,7 +162,7 @@ def test_ctrl_c_while_the_read_ahead_is_waited_for_stops_it(archive: str,
     held = Held(ctrl_c_once_joining).install(monkeypatch)
     try:
         with pytest.raises(KeyboardInterrupt), \
-                zip_reader.archive_read_ahead(ZipSource(archive)) as ahead:
+                read_ahead.archive_read_ahead(ZipSource(archive)) as ahead:
             assert held.first.wait(GUARD), "the read-ahead never started"
     finally:
         stop_watching.set()
@@ -172,13 +172,13 @@ def test_ctrl_c_while_the_read_ahead_is_waited_for_stops_it(archive: str,
 def test_read_ahead_reads_the_whole_archive_when_nothing_fails(
         archive: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: the same run, planned without trouble, reads the archive to its end."""
-    threads: List[zip_reader.ReadAhead] = []
+    threads: List[read_ahead.ReadAhead] = []
 
-    def counted(thread: zip_reader.ReadAhead, n: int) -> None:
+    def counted(thread: read_ahead.ReadAhead, n: int) -> None:
         thread.done += n
         if thread not in threads:
             threads.append(thread)
-    monkeypatch.setattr(zip_reader.ReadAhead, "advanced", counted)
+    monkeypatch.setattr(read_ahead.ReadAhead, "advanced", counted)
     plan_path, names_path = scratch(tmp_path)
     image_set = pipeline._open_set("dev", opener_of(archive), plan_path, names_path, False)
     assert len(image_set.plan) == 300
@@ -192,7 +192,7 @@ def test_read_ahead_stops_at_any_exception_in_its_block(archive: str,
     read-ahead ends at its next block."""
     held = Held().install(monkeypatch)
     with pytest.raises(RuntimeError, match="boom"), \
-            zip_reader.archive_read_ahead(ZipSource(archive)) as ahead:
+            read_ahead.archive_read_ahead(ZipSource(archive)) as ahead:
         assert held.first.wait(GUARD), "the read-ahead never started"
         raise RuntimeError("boom")
     assert ahead is not None and held.read(archive) == BLOCK
