@@ -27,9 +27,14 @@ from .errors import InputError
 from .extract import extract_archive, say
 from .filenames import archive_name
 from .fingerprints import file_facts
-from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, parse_keyword_files
+from .keyword_files import (
+    KEYWORD_SUFFIX,
+    keyword_file_mask,
+    keyword_file_path,
+    parse_keyword_files,
+)
 from .lists import Entries, first_repeat
-from .writing import open_temporary
+from .writing import npy_header, open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members
 
 
@@ -46,13 +51,7 @@ class Plan:
     def __init__(self, array=None, path=None):
         self.array, self.path = array, path
         if path is not None:
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
-                          np.lib.format.read_array_header_2_0)
-                (length,), _, self.dtype = header(f)
-                self.offset = f.tell()
-            self.length = length
+            (self.length,), self.dtype, self.offset = npy_header(path)
         else:
             self.dtype, self.length = array.dtype, len(array)
 
@@ -130,7 +129,7 @@ class FolderSource:
         self.strict = strict  # fingerprint the files by content too (see manifest)
 
     def display(self, key: bytes) -> str:
-        return os.path.join(self.path, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+        return keyword_file_path(self.path, key)
 
     def all_keys(self):
         names = []
@@ -342,16 +341,12 @@ def open_source(keyword_dir: str, name: str,
 # Reading in workers
 
 
-def _folder_file(root: str, key: bytes) -> str:
-    return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
-
-
 def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
                        stats: list) -> Iterator[bytes]:
     """Yield each file's bytes; append its ``fstat`` to ``stats`` (for the fingerprint: the
     file is open anyway)."""
     for key in keys:
-        path = _folder_file(root, key)
+        path = keyword_file_path(root, key)
         try:
             with open(path, "rb") as f:
                 stats.append(os.fstat(f.fileno()))
@@ -378,7 +373,7 @@ def payload_location(payload, i):
         _, path, top, keys, _ = payload
         return path, top, keys[i]
     _, root, keys, _ = payload
-    return _folder_file(root, keys[i])
+    return keyword_file_path(root, keys[i])
 
 
 def keyword_lists(payload):

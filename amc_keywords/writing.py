@@ -246,12 +246,18 @@ def output_record(path, sha256=None, array=None):
         sha256 = sha256["sha256"]
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if path.endswith(".npy") if array is None else array:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
-                               np.lib.format.read_array_header_2_0)(f)
+        shape, dtype, _ = npy_header(path)
         record["dtype"], record["shape"] = dtype.str, list(shape)
     return record
+
+
+def npy_header(path):
+    """``(shape, dtype, offset of the data)`` of a ``.npy`` file, from its header alone."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                           np.lib.format.read_array_header_2_0)(f)
+        return shape, dtype, f.tell()
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 import reference
-from conftest import CLICKTURE, MSCOCO, ROOT, run, run_in_process, unzip
+from conftest import ROOT, run_in_process, unzip
 
 from amc_keywords import sample
 from amc_keywords.filenames import ORIGINAL_FILES, SAMPLE_FILES
@@ -171,7 +171,7 @@ def test_bad_manifest_is_one_line_and_never_stops_a_run(tmp_path, content, phras
 
 def test_manifest_of_another_dataset(tmp_path):
     out = tmp_path / "coco"
-    run(MSCOCO, "--sample", "--out-dir", out, "--quiet")
+    run_in_process("coco", "--sample", "--out-dir", out, "--quiet")
     other = tmp_path / "clickture"
     other.mkdir()
     shutil.copy(out / "manifest_coco_sk_6.json", other / MANIFEST)
@@ -181,7 +181,7 @@ def test_manifest_of_another_dataset(tmp_path):
     assert "same dataset" in cli("compare", out / "manifest_coco_sk_6.json",
                                  out / "manifest_coco_sk_6.json").stdout
     # COCO: an unchanged rerun is up to date too.
-    assert "outputs are up to date" in run(MSCOCO, "--sample", "--out-dir",
+    assert "outputs are up to date" in run_in_process("coco", "--sample", "--out-dir",
                                            out).stdout
 
 
@@ -290,7 +290,7 @@ def test_coco_from_a_folder_sees_a_changed_dataset_json(tmp_path):
 
 def test_outputs_are_readable_as_np_save_would_leave_them(tmp_path):
     out = tmp_path / "out"
-    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
+    run_in_process("clickture", "--sample", "--out-dir", out, "--quiet")
     umask = os.umask(0)
     os.umask(umask)
     for name in os.listdir(out):

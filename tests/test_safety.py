@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 import reference
-from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, run_in_process, unzip
 
 from amc_keywords import sample
 from amc_keywords.errors import InputError
@@ -131,7 +131,7 @@ def test_planted_symlinks_at_old_temporary_names_are_not_followed(data, tmp_path
     for name in names:
         for pid in range(start, min(start + 400, pid_max)):
             os.symlink(victim, out / f".{name}.{pid}.tmp")
-    run(CLICKTURE, *clickture_args(data, out))
+    run_in_process("clickture", *clickture_args(data, out))
     assert victim.read_text() == "precious"
     for name in os.listdir(out):
         if not name.endswith(".tmp"):
@@ -205,7 +205,7 @@ def test_extract_never_follows_a_link_it_did_not_create(data, tmp_path):
     victim.mkdir()
     for pid in range(os.getpid(), os.getpid() + 300):  # the old temporary names
         os.symlink(victim, data / f"keywords_dev.{pid}.tmp")
-    run(CLICKTURE, *clickture_args(data, tmp_path / "out"), "--extract")
+    run_in_process("clickture", *clickture_args(data, tmp_path / "out"), "--extract")
     assert os.listdir(victim) == []
     assert (data / "keywords_dev").is_dir() and not (data / "keywords_dev").is_symlink()
     assert not [n for n in os.listdir(data) if n.startswith(PREFIX)]
@@ -387,7 +387,7 @@ def test_deep_dataset_json_and_vocabulary_are_one_line(tmp_path):
 
 def test_word_id_equal_to_the_vocabulary_size_is_rejected(tmp_path):
     out = tmp_path / "out"
-    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
+    run_in_process("clickture", "--sample", "--out-dir", out, "--quiet")
     rows_path = out / "img_keyword_ind_clickture_dev_sk_6_sparse.npy"
     words = json.loads((out / "vocabulary_clickture_sk_6.json").read_text())["words"]
     rows = np.load(rows_path)
@@ -423,7 +423,7 @@ def sample_run(tmp_path_factory):
     Lite rows and dev rows of the same shipped sample."""
     from amc_keywords.filenames import SAMPLE_FILES
     folder = tmp_path_factory.mktemp("sample_run")
-    run(CLICKTURE, "--sample", "--out-dir", folder / "out", "--quiet")
+    run_in_process("clickture", "--sample", "--out-dir", folder / "out", "--quiet")
     for name in ("keywords_dev", "keywords_lite"):
         unzip(os.path.join(SHIPPED, name + ".zip"), folder)
     plain = reference.clickture(
@@ -441,7 +441,7 @@ def test_sample_outputs_equal_the_plain_implementation(sample_run, tmp_path):
     np.testing.assert_array_equal(np.load(out / "img_keyword_ind_clickture_dev_sk_6_sparse.npy"),
                                   dev)
     coco = tmp_path / "coco"
-    run(MSCOCO, "--sample", "--out-dir", coco, "--quiet")
+    run_in_process("coco", "--sample", "--out-dir", coco, "--quiet")
     unzip(os.path.join(SHIPPED, "keywords_coco.zip"), tmp_path)
     vocabulary, rows = reference.coco(tmp_path / "keywords_coco")
     np.testing.assert_array_equal(np.load(coco / "img_keyword_ind_coco_sk_6.npy"), rows)

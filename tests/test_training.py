@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 import reference
-from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, unzip
+from conftest import ROOT, clickture_args, run_in_process, unzip
 
 from amc_keywords import load_keywords, sample
 from amc_keywords.analyzer import make_vectorizer
@@ -26,7 +26,7 @@ DEV = "img_keyword_ind_clickture_dev_sk_6_sparse.npy"
 @pytest.fixture(scope="module")
 def hard(hard_clickture, tmp_path_factory):
     out = tmp_path_factory.mktemp("hard_out")
-    run(CLICKTURE, *clickture_args(hard_clickture, out))
+    run_in_process("clickture", *clickture_args(hard_clickture, out))
     return out
 
 
@@ -143,7 +143,7 @@ def test_encode_equals_the_analyzer_on_the_joined_document(stop_words):
 
 def test_encode_and_vectorizer_equal_the_outputs_of_the_sample(tmp_path):
     out = tmp_path / "out"
-    run(CLICKTURE, "--sample", "--out-dir", out, "--quiet")
+    run_in_process("clickture", "--sample", "--out-dir", out, "--quiet")
     kw = load_keywords(out / DEV)
     archive = os.path.join(ROOT, "amc_keywords", "sample_data", "keywords_dev.zip")
     documents = {}
@@ -218,7 +218,7 @@ def test_loader_bad_input(hard, hard_clickture, tmp_path):
     shutil.copytree(hard, copy)
     # A vocabulary of another run (other stop words) put beside the rows.
     other = tmp_path / "other"
-    run(CLICKTURE, *clickture_args(hard_clickture, other), "--stop-words", "none")
+    run_in_process("clickture", *clickture_args(hard_clickture, other), "--stop-words", "none")
     shutil.copy(other / "vocabulary_clickture_sk_6.json", copy / "vocabulary_clickture_sk_6.json")
     with pytest.raises(ValueError, match="not the vocabulary .* was encoded with"):
         load_keywords(copy / DEV)
@@ -245,7 +245,7 @@ def test_loader_bad_input(hard, hard_clickture, tmp_path):
 
 def test_original_layout_equals_the_original_scripts(hard_clickture, tmp_path):
     out = tmp_path / "out"
-    run(CLICKTURE, *clickture_args(hard_clickture, out), "--original-layout")
+    run_in_process("clickture", *clickture_args(hard_clickture, out), "--original-layout")
     assert sorted(os.listdir(out)) == sorted([
         "count_vectorizer_clickture_dev_sk_6.pkl", "img_keyword_ind_clickture_dev_sk_6_sparse.npy",
         "img_keyword_ind_clickture_lite_sk_6_sparse.npy", "img_keyword_rec_clickture_dev_sk_6.npy",
@@ -272,7 +272,8 @@ def test_original_layout_equals_the_original_scripts(hard_clickture, tmp_path):
 
 def test_original_layout_coco_and_image_zero(hard_coco, tmp_path):
     out = tmp_path / "out"
-    run(MSCOCO, "--keyword-dir", hard_coco, "--out-dir", out, "--quiet", "--original-layout")
+    run_in_process("coco", "--keyword-dir", hard_coco, "--out-dir", out, "--quiet",
+                   "--original-layout")
     unzip(hard_coco / "keywords_coco.zip", tmp_path)
     vocabulary, rows = reference.coco(tmp_path / "keywords_coco")
     np.testing.assert_array_equal(np.load(out / "img_keyword_rec_coco_sk_6.npy"), rows)
@@ -326,8 +327,8 @@ def test_original_layout_beside_a_default_run_is_not_vouched_for(hard_clickture,
     and an original-layout run in one folder, the loader does not take the range table for
     rows on the manifest's word (it checks the ids, and they are row numbers)."""
     out = tmp_path / "out"
-    run(CLICKTURE, *clickture_args(hard_clickture, out))
-    run(CLICKTURE, *clickture_args(hard_clickture, out), "--original-layout")
+    run_in_process("clickture", *clickture_args(hard_clickture, out))
+    run_in_process("clickture", *clickture_args(hard_clickture, out), "--original-layout")
     manifest = json.loads((out / "manifest_clickture_sk_6.json").read_text())
     assert "vocabulary_clickture_sk_6.json" in manifest["outputs"]  # reused: recorded
     with pytest.raises(ValueError, match="beyond the vocabulary"):
