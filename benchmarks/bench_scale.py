@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -182,6 +183,8 @@ def main():
                         help="page cache before each run: 'warm' (the data read once "
                              "beforehand, as on a rerun), 'cold' (the data evicted, as on the "
                              "first run after an unzip), or a line of each (default: both)")
+    parser.add_argument("--ctrl-c", action="store_true",
+                        help="also time a Ctrl-C sent while Lite is being encoded, to exit")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the floor and of the toolkit, whose median is reported "
                              "(the plain implementation runs once) (default: %(default)s)")
@@ -206,6 +209,29 @@ def main():
             lines.append(f"{cache:>5} " + run_size(args, n_lite, data, folders,
                                                    paths if cache == "cold" else ()))
             print(header, *lines, sep="\n", flush=True)
+        if args.ctrl_c:
+            print(f"Ctrl-C at {n_lite} images: " + ctrl_c_to_exit(args, n_lite, data),
+                  flush=True)
+
+
+def ctrl_c_to_exit(args, n_lite, data):
+    """Seconds from a Ctrl-C (SIGINT to the run's process group, as a terminal sends it) to
+    the run's exit, sent as soon as the run says its vocabulary is fitted: Lite is then being
+    read, opened and encoded by the workers at full speed."""
+    out = os.path.join(args.data, f"out{n_lite}", "ctrl-c")
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--keyword-dir", data, "--lists-dir",
+                             data, "--out-dir", out, "--refit"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in proc.stdout:  # the observable point
+        if line.startswith("vocabulary: fitted"):
+            break
+    sent = time.perf_counter()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate()
+    seconds = time.perf_counter() - sent
+    said = stderr.strip().splitlines()[-1:] == ["interrupted: earlier outputs are unchanged"]
+    return (f"{seconds:.2f} s to exit (status {proc.returncode}"
+            f"{', interrupted: earlier outputs are unchanged' if said else ', NO LINE'})")
 
 
 def run_size(args, n_lite, data, folders, cold_paths):
