@@ -15,7 +15,7 @@ Example::
     from amc_keywords import prepare_clickture
     result = prepare_clickture(keyword_dir="keyword", lists_dir="clickture",
                                out_dir="clickture")
-    print(result.vocabulary_size, result.set("dev").rows, result.outputs["dev rows"])
+    rows_file, dev = result.outputs["dev rows"], result.set("dev")  # dev.rows, dev.images...
 """
 from __future__ import annotations
 

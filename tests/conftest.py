@@ -28,6 +28,17 @@ def run(script, *args, cwd=ROOT, check=True):
     return proc
 
 
+def one_line(proc, *phrases):
+    """The bad-input contract: non-zero, one stderr line holding the phrases, no traceback."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0, proc.stdout
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    return lines[0]
+
+
 def run_in_process(dataset, *args, check=True):
     """``amc-keywords <dataset> ARGS`` run in this process (through the Python API, as the
     command line runs it), for tests that need a run's outputs or lines but not a process of

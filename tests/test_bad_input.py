@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import CLICKTURE, MSCOCO, clickture_args, run, run_in_process
+from conftest import CLICKTURE, MSCOCO, clickture_args, one_line, run, run_in_process
 
 from amc_keywords import sample
 from amc_keywords.idmap import read_id_map
@@ -38,16 +38,10 @@ def snapshot(folder):
 def expect_error(script, args, out, *phrases):
     """Run, and check the contract: non-zero, one stderr line with the phrases, outputs intact."""
     before = snapshot(out) if os.path.isdir(out) else None
-    proc = run(script, *args, check=False)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode != 0, proc.stdout
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for phrase in phrases:
-        assert phrase in lines[0], lines[0]
+    line = one_line(run(script, *args, check=False), *phrases)
     if before is not None:
         assert snapshot(out) == before  # earlier outputs byte-identical, no temporaries left
-    return lines[0]
+    return line
 
 
 def members(archive):

@@ -11,7 +11,15 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import CLICKTURE, MSCOCO, REAL_DEV_LIST, clickture_args, run, run_in_process
+from conftest import (
+    CLICKTURE,
+    MSCOCO,
+    REAL_DEV_LIST,
+    clickture_args,
+    one_line,
+    run,
+    run_in_process,
+)
 
 from amc_keywords import sample
 from amc_keywords.entry_checks import check_id_range, check_keys, id_limit
@@ -45,17 +53,6 @@ def saved_as_windows(raw):
             out.append("")  # an empty line
             out.append("   ")  # and a blank one
     return b"\xef\xbb\xbf" + "\r\n".join(out).rstrip("\r\n").encode("utf-8")
-
-
-def one_line(proc, *phrases):
-    """The bad-input contract: non-zero, one stderr line holding the phrases, no traceback."""
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode != 0, proc.stdout
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for phrase in phrases:
-        assert phrase in lines[0], lines[0]
-    return lines[0]
 
 
 def outputs(folder):
