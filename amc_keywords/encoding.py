@@ -25,6 +25,7 @@ from tqdm import tqdm
 from . import workers
 from .analyzer import TOKEN_SEP, KeywordEncoder, analyzer_settings, word_index
 from .keyword_files import bad_keyword
+from .log import logger
 from .sources import keyword_lists, payload_location
 from .tables import fill_ranges
 
@@ -149,7 +150,7 @@ def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encodin
     enter each image's ``[first, last]`` rows into the range table ``ranges``; a folder's
     files go to ``fingerprint`` (a FolderFingerprint), when given."""
     return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer_settings(stop_words)),
-                             jobs, label, progress), writer, ranges, fingerprint)
+                             jobs, label, progress), writer, ranges, label, fingerprint)
 
 
 def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None):
@@ -180,12 +181,13 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=
         n_tokens = len(tokens) - images.count("")
         return counts, found[in_vocabulary], n_tokens
 
-    return _write(plan, encoded(), writer, ranges)
+    return _write(plan, encoded(), writer, ranges, label)
 
 
-def _write(plan, encoded, writer, ranges, fingerprint=None):
+def _write(plan, encoded, writer, ranges, label, fingerprint=None):
     """Write ``(chunk, (rows per image, word ids, tokens seen, facts of a folder's files))``
-    pairs in plan order."""
+    pairs in plan order. The first and the last chunk are marked in the debug log (``-v``):
+    what comes before the first and after the last is the run's fixed cost."""
     counts = np.empty(len(plan), np.int32)
     tokens = 0
     done = rows_done = 0
@@ -200,8 +202,11 @@ def _write(plan, encoded, writer, ranges, fingerprint=None):
         writer.write(rows)
         fill_ranges(ranges, chunk["id"], chunk_counts, rows_done)
         tokens += n_tokens
+        if not done:
+            logger.debug("time: %s: first chunk encoded", label)
         done += n
         rows_done += len(rows)
+    logger.debug("time: %s: last chunk encoded", label)
     if done != len(plan):  # cannot happen unless a worker lost a chunk
         raise RuntimeError(f"internal error: encoded {done} of {len(plan)} images")
     return EncodeStats(counts, tokens)
