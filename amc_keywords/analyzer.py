@@ -10,11 +10,15 @@ Output
 :class:`KeywordEncoder` analyses each distinct keyword once: the analyzer's tokens never span
 the joining space (its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all
 act within a keyword), so the tokens of the joined document are the tokens of each keyword in
-turn. Worker processes run the analyzer from its settings (:func:`analyzer_settings`, read off
-the CountVectorizer in the main process) and never import scikit-learn, which would cost each
-of them a second of start-up. The tests check both equalities on hard cases (unicode, case,
-punctuation, stop words).
+turn. The analyzer runs from its settings (:func:`analyzer_settings`, read from the installed
+scikit-learn's source as data), so a run never imports scikit-learn, which takes seconds. The
+tests check both equalities on hard cases (unicode, case, punctuation, stop words).
 """
+import ast
+import functools
+import importlib.metadata
+import importlib.util
+import os
 import re
 from array import array
 from itertools import chain
@@ -26,28 +30,112 @@ TOKEN_SEP = "\x1f"
 STOP_WORDS = ("english", "none")
 
 
+def sklearn_version():
+    """The installed scikit-learn's version (``sklearn.__version__``), from its package
+    metadata: no import."""
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        import sklearn
+        return sklearn.__version__
+
+
 def make_vectorizer(min_df=6, stop_words="english"):
     """The CountVectorizer of the original scripts (``stop_words="none"`` keeps every word)."""
     from sklearn.feature_extraction.text import CountVectorizer  # only where a fit needs it
     return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
 
 
+@functools.lru_cache(maxsize=None)
 def analyzer_settings(stop_words="english"):
-    """``(lowercase, token pattern, stop words)`` of the vectorizer's analyzer: plain data that
-    :func:`plain_analyzer` turns back into the same analyzer without scikit-learn.
+    """``(lowercase, token pattern, stop words)`` of ``make_vectorizer(stop_words=...)``'s
+    analyzer: plain data that :func:`plain_analyzer` turns back into the same analyzer.
 
-    Raises AssertionError if the vectorizer's analyzer were ever more than these three
-    settings (accent stripping, a custom preprocessor or tokenizer, n-grams).
+    Read from the installed scikit-learn without importing it (:func:`settings_in_source`):
+    the import takes seconds, and a run would wait for it before its first image. Where its
+    source is not as expected, from an imported CountVectorizer. Raises AssertionError if
+    the vectorizer's analyzer were ever more than these three settings (accent stripping, a
+    custom preprocessor or tokenizer, n-grams).
     """
+    found = settings_in_source(_sklearn_folder(), stop_words)
+    if found is not None:
+        return found
     vectorizer = make_vectorizer(1, stop_words)
     if (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
-            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != \
-            ("word", None, None, None, (1, 1)):
+            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != _PLAIN:
         raise AssertionError("CountVectorizer's analyzer is not lowercase + token pattern + "
                              "stop words")
     stop = vectorizer.get_stop_words()
     return (bool(vectorizer.lowercase), vectorizer.token_pattern,
             None if stop is None else frozenset(stop))
+
+
+# CountVectorizer's analyzer defaults that make it lowercase + token pattern + stop words.
+_PLAIN = ("word", None, None, None, (1, 1))
+
+
+def _sklearn_folder():
+    spec = importlib.util.find_spec("sklearn")  # finds the package; imports nothing
+    locations = spec.submodule_search_locations if spec is not None else None
+    return locations[0] if locations else None
+
+
+def settings_in_source(folder, stop_words):
+    """:func:`analyzer_settings` as the scikit-learn source in ``folder`` states them, read
+    as data (parsed, never run): the literal defaults of ``CountVectorizer.__init__`` and
+    the literal ``ENGLISH_STOP_WORDS``; None when the source does not state them so."""
+    try:
+        defaults = _literal_defaults(os.path.join(folder, "feature_extraction", "text.py"),
+                                     "CountVectorizer")
+        if tuple(defaults.get(k, "?") for k in ("analyzer", "preprocessor", "tokenizer",
+                                                  "strip_accents", "ngram_range")) != _PLAIN:
+            return None
+        lowercase, pattern = defaults["lowercase"], defaults["token_pattern"]
+        if not isinstance(lowercase, bool) or not isinstance(pattern, str):
+            return None
+        if stop_words == "none":
+            return lowercase, pattern, None
+        words = _literal_frozenset(os.path.join(folder, "feature_extraction",
+                                                "_stop_words.py"), "ENGLISH_STOP_WORDS")
+        return (lowercase, pattern, words) if words is not None else None
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+
+
+def _parse(path):
+    with open(path, "rb") as f:
+        return ast.parse(f.read(), path)
+
+
+def _literal_defaults(path, class_name):
+    """``{parameter: default}`` of the class's ``__init__`` keyword-only parameters whose
+    defaults are literals."""
+    for node in _parse(path).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    found = {}
+                    for arg, default in zip(item.args.kwonlyargs, item.args.kw_defaults):
+                        try:
+                            found[arg.arg] = ast.literal_eval(default)
+                        except ValueError:
+                            pass  # not a literal (e.g. dtype=np.int64): not needed
+                    return found
+    return {}
+
+
+def _literal_frozenset(path, name):
+    """The value of ``name = frozenset([<literal strings>])`` at the module's top level."""
+    for node in _parse(path).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] \
+                == [name]:
+            call = node.value
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "frozenset" \
+                    and len(call.args) == 1 and not call.keywords:
+                words = ast.literal_eval(call.args[0])
+                if all(isinstance(w, str) for w in words):
+                    return frozenset(words)
+    return None
 
 
 def plain_analyzer(settings):

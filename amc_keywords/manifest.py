@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from . import __version__
+from .analyzer import sklearn_version
 from .errors import InputError
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
@@ -39,9 +40,8 @@ FORMAT = "amc-keywords-manifest/1"
 
 
 def versions():
-    import sklearn
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__}
+            "scikit-learn": sklearn_version()}
 
 
 def build(dataset, options, inputs, outputs, summary):

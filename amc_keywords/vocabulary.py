@@ -15,13 +15,14 @@ Output
     ``words[word_id] == word``. A later run reuses the file only when min_df, stop words,
     source, the ids digest (:func:`ids_digest`) and the input fingerprints all match.
 """
+import collections
 import hashlib
 import json
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .analyzer import word_index
+from .analyzer import sklearn_version, word_index
 from .errors import InputError
 
 FORMAT = "amc-keywords-vocabulary/1"
@@ -177,11 +178,6 @@ class Vocabulary:
         return vocabulary
 
 
-def _as_given(tokens: List[str]) -> List[str]:
-    """CountVectorizer analyzer for documents that are already token lists."""
-    return tokens
-
-
 def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: str, source: str,
                    images: int, digest: str, where: str) -> Vocabulary:
     """Fit the vocabulary on the images' analyzer tokens (``token_lists``: an iterable of one
@@ -189,36 +185,24 @@ def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: st
 
     The tokens are what ``make_vectorizer(min_df, stop_words).build_analyzer()`` gives for each
     image's document, computed in the worker processes (:meth:`KeywordEncoder.token_texts`).
-    CountVectorizer counts them (``min_df=1``); the words found in at least ``min_df`` images
-    are kept, numbered in sorted order, which is what ``CountVectorizer(min_df=min_df)``
-    keeps and how it numbers them (a test checks the two agree). Counting first lets the
+    The words found in at least ``min_df`` images are kept, numbered in sorted order: what
+    ``CountVectorizer(min_df=min_df)`` keeps and how it numbers them (its ``max_df=1.0``
+    and ``max_features=None`` remove nothing; a test checks the two agree). Counting here
+    rather than in CountVectorizer spares the run the import of scikit-learn, and lets the
     error for a too-high ``min_df`` name the largest value that keeps a word.
     """
-    import sklearn
-    from sklearn.feature_extraction.text import CountVectorizer
-    seen = [0]  # tokens seen: none at all is the one way CountVectorizer's fit can fail here
-
-    def counted() -> Iterator[List[str]]:
-        for tokens in token_lists:
-            seen[0] += len(tokens)
-            yield tokens
-
-    vectorizer = CountVectorizer(analyzer=_as_given)
-    try:
-        counts = vectorizer.fit_transform(counted())
-    except ValueError:
-        if seen[0]:
-            raise
+    document_frequency: "collections.Counter[str]" = collections.Counter()
+    count = document_frequency.update
+    for tokens in token_lists:
+        count(set(tokens))
+    if not document_frequency:
         raise InputError(f"{where}: no keyword has a word of two or more letters that is "
-                         "not a stop word; nothing to build a vocabulary from") from None
-    # A CSR matrix holds one entry per (image, word) present: a column's entries are its
-    # document frequency.
-    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-    if document_frequency.max() < min_df:
+                         "not a stop word; nothing to build a vocabulary from")
+    largest = max(document_frequency.values())
+    if largest < min_df:
         raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
                          f"{min_df} is too high (the largest value that keeps a word is "
-                         f"{int(document_frequency.max())})")
-    words = sorted(word for word, column in vectorizer.vocabulary_.items()
-                   if document_frequency[column] >= min_df)
-    return Vocabulary(words, min_df, stop_words, source, images, digest,
-                      sklearn.__version__)
+                         f"{largest})")
+    words = sorted(word for word, frequency in document_frequency.items()
+                   if frequency >= min_df)
+    return Vocabulary(words, min_df, stop_words, source, images, digest, sklearn_version())

@@ -2,6 +2,8 @@
 import dataclasses
 import logging
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -172,3 +174,19 @@ def test_the_public_names_are_exported():
     assert SetFigures.__module__ == "amc_keywords.pipeline"
     with pytest.raises(AttributeError, match="no attribute 'prepare'"):
         amc_keywords.prepare  # noqa: B018
+
+
+def test_a_run_never_imports_scikit_learn(hard_clickture, tmp_path):
+    """Importing scikit-learn takes seconds that a run would wait for: the analyzer's settings
+    are read from its source and the vocabulary is counted here (the tests of
+    test_equivalence show both equal to scikit-learn's). The original layout, which pickles
+    a CountVectorizer, is the one run that needs it."""
+    code = ("import sys\n"
+            "from amc_keywords import prepare_clickture\n"
+            "data, out = sys.argv[1:]\n"
+            "result = prepare_clickture(keyword_dir=data, lists_dir=data, out_dir=out, "
+            "progress=False)\n"
+            "print(result.vocabulary_size, 'sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(hard_clickture), str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) > 0 and out[1] == "False"
