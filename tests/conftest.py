@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+import amc_keywords
 from amc_keywords import sample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,6 +17,14 @@ MSCOCO = os.path.join(ROOT, "mscoco", "pro_keyword_mscoco.py")
 # The real Clickture-dev list and id map, as the original repository ships them.
 REAL_DEV_LIST = os.path.join(ROOT, "clickture", "clickture-dev.lst")
 REAL_DEV_MAP = os.path.join(ROOT, "clickture", "img_id_map_dev.pkl")
+
+
+def pytest_sessionstart(session):
+    """Compile the package's bytecode once, as installing a package does: where
+    PYTHONDONTWRITEBYTECODE is set (as on this project's machines), each of the suite's
+    hundreds of interpreters (runs, their worker servers) would otherwise compile it anew."""
+    import compileall
+    compileall.compile_dir(os.path.dirname(amc_keywords.__file__), quiet=1)
 
 
 def run(script, *args, cwd=ROOT, check=True):

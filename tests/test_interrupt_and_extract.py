@@ -1,5 +1,6 @@
 """Interruption (kill -9, Ctrl-C) leaves earlier outputs intact; --extract stays in its folder."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,9 +50,17 @@ def start(folder, out, *extra):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def full_run(folder, out):
-    """A good run whose outputs a later, interrupted run would overwrite."""
-    run(CLICKTURE, *clickture_args(folder, out), "--min-df", 3, "--jobs", 1)
+@pytest.fixture(scope="module")
+def earlier_outputs(big_clickture, tmp_path_factory):
+    """The outputs of a good run, which a later, interrupted run would overwrite."""
+    out = tmp_path_factory.mktemp("earlier") / "out"
+    run(CLICKTURE, *clickture_args(big_clickture, out), "--min-df", 3, "--jobs", 1)
+    return out
+
+
+def full_run(earlier, out):
+    """``out`` as a good run left it (a copy of its outputs, times included)."""
+    shutil.copytree(earlier, out)
 
 
 # Observable points of a run, in the order it reaches them: its worker server is started
@@ -95,9 +104,10 @@ def wait_for(proc, out, before, point, share):
 
 
 @pytest.mark.parametrize("point,share", POINTS)
-def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, point, share):
+def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, earlier_outputs, tmp_path, point,
+                                             share):
     out = tmp_path / "out"
-    full_run(big_clickture, out)
+    full_run(earlier_outputs, out)
     before = outputs(out)
     # Same file names, other stop words: every output would be rewritten with new content.
     proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
@@ -117,9 +127,10 @@ def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, tmp_path, point, sh
 
 
 @pytest.mark.parametrize("point,share", POINTS)
-def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, tmp_path, point, share):
+def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, earlier_outputs, tmp_path, point,
+                                               share):
     out = tmp_path / "out"
-    full_run(big_clickture, out)
+    full_run(earlier_outputs, out)
     before = outputs(out)
     proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
     wait_for(proc, out, before, point, share)
