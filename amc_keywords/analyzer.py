@@ -21,7 +21,8 @@ import importlib.util
 import os
 import re
 from array import array
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_, not_
 
 import numpy as np
 
@@ -152,6 +153,23 @@ def plain_analyzer(settings):
     return analyze
 
 
+def analyzer_of_each(settings):
+    """:func:`plain_analyzer` for a list of documents at once: their token lists, each step
+    mapped over all of them (the documents are strings)."""
+    lowercase, pattern, stop_words = settings
+    findall = re.compile(pattern).findall
+
+    def analyze_each(documents):
+        token_lists = list(map(findall, map(str.lower, documents) if lowercase else documents))
+        if stop_words is not None:
+            # Most keywords hold no stop word: only those that do are filtered, one by one.
+            for i in compress(range(len(token_lists)),
+                              map(not_, map(stop_words.isdisjoint, token_lists))):
+                token_lists[i] = [token for token in token_lists[i] if token not in stop_words]
+        return token_lists
+    return analyze_each
+
+
 def word_index(words):
     """``{word: word_id}`` of a vocabulary's words (``words[word_id] == word``)."""
     return {word: i for i, word in enumerate(words)}
@@ -168,7 +186,7 @@ class KeywordEncoder:
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
 
     def __init__(self, words, settings):
-        self.analyzer = plain_analyzer(settings)  # settings: from analyzer_settings()
+        self.analyze_each = analyzer_of_each(settings)  # settings: analyzer_settings()
         self.ids = word_index(words) if words is not None else {}
         self._clear()
 
@@ -179,21 +197,34 @@ class KeywordEncoder:
         self._n_tokens, self._word_ids = array("q"), array("i")
         self._views = None
 
-    def learn(self, keyword):
-        """Analyse a new keyword and return its number; TypeError when it is not a string."""
-        if not isinstance(keyword, str):  # json gives only str, numbers, lists, ...
-            raise TypeError(keyword)
+    def learn(self, keywords):
+        """Analyse new keywords (distinct, none of them known) and number them, in order;
+        TypeError when one is not a string.
+
+        All at once: the analyzer's steps each map over the keywords, and their word ids are
+        looked up and counted with numpy, so a new keyword costs no Python loop of its own.
+        """
+        keywords = list(keywords)
+        if not all(map(isinstance, keywords, repeat(str))):  # json gives str, numbers, ...
+            raise TypeError(next(k for k in keywords if not isinstance(k, str)))
         self._views = None  # numpy views of the arrays below: they must go before a resize
-        tokens = self.analyzer(keyword)
-        ids = [self.ids[t] for t in tokens if t in self.ids]
-        k = len(self.number)
-        self.number[keyword] = k
-        self.token_text[keyword] = TOKEN_SEP.join(tokens)
-        self._starts.append(len(self._word_ids))
-        self._lengths.append(len(ids))
-        self._n_tokens.append(len(tokens))
-        self._word_ids.extend(ids)
-        return k
+        token_lists = self.analyze_each(keywords)
+        n_tokens = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+        tokens = list(chain.from_iterable(token_lists))
+        ids = np.fromiter(map(self.ids.get, tokens, repeat(-1)), np.int64, len(tokens))
+        known = ids >= 0
+        # Ids per keyword: the known tokens between its first and its last token.
+        known_before = np.concatenate(([0], np.cumsum(known)))
+        token_bounds = np.concatenate(([0], np.cumsum(n_tokens)))
+        lengths = np.diff(known_before[token_bounds])
+        starts = len(self._word_ids) + known_before[token_bounds[:-1]]
+        first = len(self.number)
+        self.number.update(zip(keywords, range(first, first + len(keywords))))
+        self.token_text.update(zip(keywords, map(TOKEN_SEP.join, token_lists)))
+        self._starts.frombytes(starts.astype(np.int64).tobytes())
+        self._lengths.frombytes(lengths.astype(np.int64).tobytes())
+        self._n_tokens.frombytes(n_tokens.tobytes())
+        self._word_ids.frombytes(ids[known].astype(np.int32).tobytes())
 
     def trim(self):
         """Bound the caches (called between chunks, never while lists are being encoded)."""
@@ -207,9 +238,15 @@ class KeywordEncoder:
         try:
             return np.frombuffer(array("q", found), np.int64)  # TypeError when one is None
         except TypeError:
-            number = self.number
-            return np.array([k if k is not None else number[w] if w in number
-                             else self.learn(w) for k, w in zip(found, keywords)], np.int64)
+            pass
+        # The new ones (found None): learned together, each once, in order of first sight;
+        # then their places filled in, the only Python loop, over them alone.
+        missing = list(compress(range(len(found)), map(is_, found, repeat(None))))
+        self.learn(dict.fromkeys([keywords[i] for i in missing]))
+        number = self.number
+        for i in missing:
+            found[i] = number[keywords[i]]
+        return np.frombuffer(array("q", found), np.int64)
 
     def token_texts(self, keyword_lists):
         """Each list's analyzer tokens joined by TOKEN_SEP (those of its joined document)."""

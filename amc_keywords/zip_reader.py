@@ -287,8 +287,8 @@ def read_members(path: str, top: str, keys: np.ndarray, table: np.ndarray,
     _check_declared_sizes(path, top, keys, table, limit)
     # Names bound once: this loop runs once an image, a million times for Lite.
     header, names_at = _LOCAL.size, struct.Struct("<2H").unpack_from
-    # ISA-L's inflate gives zlib's output, faster (README, Performance).
-    pread, inflate, crc32 = os.pread, isal_zlib.decompress, zlib.crc32
+    # ISA-L's inflate and CRC-32 give zlib's results, faster (docs/performance.md).
+    pread, inflate, crc32 = os.pread, isal_zlib.decompress, isal_zlib.crc32
     prefix, suffix = (top + "/" if top else "").encode("utf-8"), KEYWORD_SUFFIX.encode()
     key_list = keys.tolist()
     with open(path, "rb", buffering=0) as archive:

@@ -8,7 +8,7 @@ i % jobs, each with its own ``KeywordEncoder`` (as each worker learns on its own
     inflate + CRC      zip_reader.read_members (pread, header checks, inflate, CRC-32)
     JSON decode        keyword_files.parse_keyword_files
     keyword lookup     KeywordEncoder.numbers, less the time in learn
-    learning           KeywordEncoder.learn (wrapped to time it) of the keywords new to it
+    learning           KeywordEncoder.learn (wrapped to time it): a chunk's new keywords
     rest of encoding   the rest of KeywordEncoder.encode_lists (flattening, numpy gathering)
     sending            pickle.dumps of the chunk's result tuple, as the pool sends it
 
@@ -125,14 +125,16 @@ def replay(folder, words, sample=100000, jobs=None):
     workers = []
     for _ in range(jobs):
         encoder = KeywordEncoder(words, settings)
-        timing = {"learn": 0.0, "numbers": 0.0, "calls": 0, "new": []}
+        timing = {"learn": 0.0, "numbers": 0.0, "calls": 0, "learned": 0, "new": []}
 
-        def learn(keyword, _learn=encoder.learn, timing=timing):
+        def learn(keywords, _learn=encoder.learn, timing=timing):
+            keywords = list(keywords)  # a chunk's new keywords, learned in one call
             t = clock()
-            k = _learn(keyword)
+            k = _learn(keywords)
             timing["learn"] += clock() - t
             timing["calls"] += 1
-            timing["new"].append(keyword)
+            timing["new"].extend(keywords)
+            timing["learned"] += len(keywords)
             return k
 
         def numbers(keywords, _numbers=encoder.numbers, timing=timing):
@@ -199,7 +201,7 @@ def replay(folder, words, sample=100000, jobs=None):
     return {"stages": {s: (spent[s] * per, floor[s] * per if FLOORS[i] else None)
                        for i, s in enumerate(STAGES)},
             "images": images, "jobs": jobs,
-            "learned": sum(timing["calls"] for _, timing, _ in workers)}
+            "learned": sum(timing["learned"] for _, timing, _ in workers)}
 
 
 _WRAPPER = _wrapper_cost()

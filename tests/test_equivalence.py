@@ -314,6 +314,34 @@ def test_keyword_encoder_equals_analyzer_on_joined_document(stop_words):
         assert (got.tolist(), n_tokens) == (ids, len(tokens)), keywords
 
 
+@pytest.mark.parametrize("stop_words", ["english", "none"])
+def test_a_chunk_s_new_keywords_learned_at_once_are_analysed_as_each_alone(stop_words):
+    """A chunk's new keywords are analysed in one batch: the tokens and ids are the
+    analyzer's of each image's document, for non-ASCII keywords, keywords that are all stop
+    words or empty, and a new keyword repeated within an image and across images."""
+    settings = analyzer_settings(stop_words)
+    analyze = plain_analyzer(settings)
+    keywords = ["the and of", "Café", "ΣΑΣ", "東京 タワー", "", "dog", "a", "İstanbul",
+                "x y", "The Dog", "ﬁsh ǅemal", *sample.HARD]
+    tokens = sorted({t for k in keywords for t in analyze(k)})
+    words = tokens[::2]  # half of the tokens in the vocabulary
+    index = {w: i for i, w in enumerate(words)}
+    lists = [keywords[:5], ["dog", "dog", "the and of"], [], keywords, ["dog"] * 3 + ["Café"],
+             ["a", "the and of", ""]]
+    encoder = KeywordEncoder(words, settings)
+    counts, ids, n_tokens = encoder.encode_lists(lists)
+    expected = [[index[t] for t in analyze(" ".join(k)) if t in index] for k in lists]
+    assert counts.tolist() == [len(e) for e in expected]
+    assert ids.tolist() == [i for e in expected for i in e]
+    assert n_tokens == sum(len(analyze(" ".join(k))) for k in lists)
+    assert len(encoder.number) == len(set(keywords))  # each distinct keyword learned once
+    texts = KeywordEncoder(words, settings).token_texts(lists)
+    assert [t.split(TOKEN_SEP) if t else [] for t in texts] == \
+        [analyze(" ".join(k)) for k in lists]
+    with pytest.raises(TypeError):  # a new keyword that is not a string, among new ones
+        KeywordEncoder(words, settings).encode_lists([["new one", 7, "dog"]])
+
+
 # Keyword files the fast JSON path must read exactly as json.loads does, or hand over to it:
 # fields it skips holding invalid UTF-8 or NaN, lone surrogates, repeated keys (the last one
 # counts), escaped key names, trailing data, deep nesting, non-string keywords.

@@ -11,6 +11,7 @@ import random
 import string
 import struct
 import zipfile
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -271,3 +272,11 @@ def test_macosx_named_keyword_file_is_kept_and_the_folder_skipped(tmp_path):
         zf.writestr("x.json", b"[]")
     source = ZipSource(str(path))
     assert sorted(source.keys.tolist()) == [b"__MACOSX", b"x"]
+
+
+@given(st.binary(max_size=5000), st.integers(0, 2**32 - 1))
+def test_isal_crc32_is_zlib_s(data, start):
+    """Members' CRC-32 are checked with ISA-L's (faster): the zip format's, as zlib's is."""
+    from isal import isal_zlib
+    assert isal_zlib.crc32(data) == zlib.crc32(data)
+    assert isal_zlib.crc32(data, start) == zlib.crc32(data, start)
