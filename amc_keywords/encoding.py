@@ -153,9 +153,15 @@ def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encodin
                              jobs, label, progress), writer, ranges, label, fingerprint)
 
 
-def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None):
+class Stopped(Exception):
+    """:func:`encode_tokens` was asked to stop."""
+
+
+def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None,
+                  stop=None):
     """As :func:`encode`, from the packed tokens that :func:`token_lists` kept for ``plan``
-    while the vocabulary was fitted: the set is not read a second time.
+    while the vocabulary was fitted: the set is not read a second time. ``stop``: a
+    ``threading.Event``, checked before each chunk (:class:`Stopped` once it is set).
 
     The tokens are the analyzer's own (see :meth:`KeywordEncoder.token_texts`), so the rows
     are those of :func:`encode`: the words of the vocabulary, in token order.
@@ -165,6 +171,8 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=
     def encoded():
         with _bar(plan, label, progress) as bar:
             for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
+                if stop is not None and stop.is_set():
+                    raise Stopped
                 yield chunk, (*encode_packed(packed, n), None)
                 bar.update(n)
 

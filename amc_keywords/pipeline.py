@@ -15,9 +15,11 @@ Output
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import pickle
+import threading
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -249,10 +251,37 @@ def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
             for role, fingerprint in s.inputs.fingerprints(skip=" map").items()}
 
 
+def encode_sets(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
+                vocabulary: Vocabulary) -> Tuple[SetFigures, ...]:
+    """:func:`encode_set` of each set; their figures, in the order of ``sets``.
+
+    A set that is encoded from the tokens kept from the fit is encoded in a thread while the
+    workers encode the sets that are read again: the main process mostly waits on them then,
+    so its rows are done by the time theirs are, rather than after. Stopped (at its next
+    chunk) and waited for when the others fail or Ctrl-C comes.
+    """
+    kept = [s for s in sets if s.tokens is not None]
+    if settings.jobs == 1 or not kept or len(kept) == len(sets):
+        return tuple(encode_set(outputs, settings, s, vocabulary) for s in sets)
+    stop = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(1) as meanwhile:
+        background = {s.name: meanwhile.submit(encode_set, outputs, settings, s, vocabulary,
+                                               stop) for s in kept}
+        try:
+            figures = {s.name: encode_set(outputs, settings, s, vocabulary) for s in sets
+                       if s.name not in background}
+        except BaseException:
+            stop.set()  # leaving the block waits for the thread to stop
+            raise
+        figures.update((name, future.result()) for name, future in background.items())
+    return tuple(figures[s.name] for s in sets)
+
+
 def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
-               vocabulary: Vocabulary) -> SetFigures:
+               vocabulary: Vocabulary, stop: Optional[threading.Event] = None) -> SetFigures:
     """Write one set's rows and range table (under the original scripts' names, with their
-    range table, in the original layout); return its figures."""
+    range table, in the original layout); return its figures. ``stop``: set when a set
+    encoded from kept tokens in a thread (no progress bar then) should stop."""
     names = (original_names if settings.layout == "original" else output_names)(
         settings.dataset, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)
@@ -263,7 +292,8 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
             if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
                 stats = encoding.encode_tokens(image_set.tokens, image_set.plan,
                                                vocabulary.words, writer, ranges, label,
-                                               settings.progress)
+                                               settings.progress if stop is None else False,
+                                               stop)
             else:
                 with image_set.inputs.reading(image_set.source.strict) as files:
                     stats = encoding.encode(image_set.source, image_set.plan,

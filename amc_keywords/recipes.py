@@ -102,9 +102,9 @@ def prepare(dataset: Dataset, settings: RunSettings) -> PrepareResult:
             vocabulary = pipeline.obtain_vocabulary(
                 outputs, settings, [opened(name) for name in dataset.fitted_on(settings)])
             sets = [opened(name) for name in dataset.set_names]
-        # 3. Each set's rows, in encoding order: [img_id, word_id] for each in-vocabulary
-        #    token.
-        figures = tuple(pipeline.encode_set(outputs, settings, s, vocabulary) for s in sets)
+        # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token (a set fitted on
+        #    from the tokens kept from the fit, meanwhile).
+        figures = pipeline.encode_sets(outputs, settings, sets, vocabulary)
         # 4. The manifest; everything moved into place together.
         written = pipeline.finish(outputs, settings, sets, figures, vocabulary)
     pipeline.log_summary(figures, vocabulary, written)

@@ -613,3 +613,36 @@ def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkey
     monkeypatch.undo()
     read_ahead._read_through(path, block=4096)
     read_ahead._read_through(str(tmp_path / "gone.zip"))  # no exception
+
+
+def test_encoding_from_kept_tokens_stops_when_asked(tmp_path):
+    """The set encoded from kept tokens meanwhile (in a thread) stops at its next chunk once
+    asked: the run that failed or was interrupted then waits for it only that long."""
+    import threading
+
+    from amc_keywords import encoding
+
+    class Plan:
+        def __len__(self):
+            return 3 * encoding.CHUNK
+
+        def chunks(self, size):
+            for start in range(0, len(self), size):
+                yield {"id": np.arange(start, start + size), "key": None}
+
+    kept = [(encoding.IMAGE_SEP.join(["dog"] * encoding.CHUNK), encoding.CHUNK)] * 3
+    stop = threading.Event()
+    (tmp_path / "rows.npy").touch()  # as OutputSet makes a temporary
+    writer = RowWriter(str(tmp_path / "rows.npy"))
+    written = []
+    real_write = writer.write
+
+    def write(rows):  # the first chunk written: ask to stop
+        written.append(len(rows))
+        real_write(rows)
+        stop.set()
+    writer.write = write
+    with pytest.raises(encoding.Stopped):
+        encoding.encode_tokens(kept, Plan(), ["dog"], writer,
+                               np.full((3 * encoding.CHUNK, 2), -1), progress=False, stop=stop)
+    assert written == [encoding.CHUNK]
