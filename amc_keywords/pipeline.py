@@ -251,29 +251,41 @@ def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
             for role, fingerprint in s.inputs.fingerprints(skip=" map").items()}
 
 
-def encode_sets(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
-                vocabulary: Vocabulary) -> Tuple[SetFigures, ...]:
-    """:func:`encode_set` of each set; their figures, in the order of ``sets``.
-
-    A set that is encoded from the tokens kept from the fit is encoded in a thread while the
-    workers encode the sets that are read again: the main process mostly waits on them then,
-    so its rows are done by the time theirs are, rather than after. Stopped (at its next
-    chunk) and waited for when the others fail or Ctrl-C comes.
-    """
-    kept = [s for s in sets if s.tokens is not None]
-    if settings.jobs == 1 or not kept or len(kept) == len(sets):
-        return tuple(encode_set(outputs, settings, s, vocabulary) for s in sets)
+@contextlib.contextmanager
+def kept_sets_encoded_meanwhile(
+        outputs: OutputSet, settings: RunSettings, fitted: Sequence[ImageSet],
+        vocabulary: Vocabulary, set_names: Sequence[str]
+) -> Iterator[Dict[str, "concurrent.futures.Future[SetFigures]"]]:
+    """Start encoding, in a thread, each set of ``fitted`` whose tokens were kept from the
+    fit; yields ``{set name: future of its SetFigures}`` for :func:`encode_sets`. From the
+    fit on, the main process mostly waits (for the other sets to be opened, then on the
+    workers encoding them): its thread encodes the kept sets meanwhile, not after. None when
+    every set was kept, or with ``jobs=1``. Leaving waits for the thread, first told to stop
+    (at its next chunk) if the block failed or Ctrl-C came."""
+    kept = [s for s in fitted if s.tokens is not None]
+    if settings.jobs == 1 or not kept or {s.name for s in kept} >= set(set_names):
+        yield {}
+        return
     stop = threading.Event()
-    with concurrent.futures.ThreadPoolExecutor(1) as meanwhile:
-        background = {s.name: meanwhile.submit(encode_set, outputs, settings, s, vocabulary,
-                                               stop) for s in kept}
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        futures = {s.name: thread.submit(encode_set, outputs, settings, s, vocabulary, stop)
+                   for s in kept}
         try:
-            figures = {s.name: encode_set(outputs, settings, s, vocabulary) for s in sets
-                       if s.name not in background}
+            yield futures
         except BaseException:
             stop.set()  # leaving the block waits for the thread to stop
             raise
-        figures.update((name, future.result()) for name, future in background.items())
+
+
+def encode_sets(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
+                vocabulary: Vocabulary,
+                meanwhile: Mapping[str, "concurrent.futures.Future[SetFigures]"]
+                ) -> Tuple[SetFigures, ...]:
+    """:func:`encode_set` of each set that is not being encoded ``meanwhile`` (see
+    :func:`kept_sets_encoded_meanwhile`), then the figures of those: all in set order."""
+    figures = {s.name: encode_set(outputs, settings, s, vocabulary) for s in sets
+               if s.name not in meanwhile}
+    figures.update((name, future.result()) for name, future in meanwhile.items())
     return tuple(figures[s.name] for s in sets)
 
 
@@ -281,7 +293,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
                vocabulary: Vocabulary, stop: Optional[threading.Event] = None) -> SetFigures:
     """Write one set's rows and range table (under the original scripts' names, with their
     range table, in the original layout); return its figures. ``stop``: set when a set
-    encoded from kept tokens in a thread (no progress bar then) should stop."""
+    encoded from kept tokens in a thread (no progress bar) should stop."""
     names = (original_names if settings.layout == "original" else output_names)(
         settings.dataset, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)

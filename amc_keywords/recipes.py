@@ -18,6 +18,7 @@ Output
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -93,18 +94,22 @@ def prepare(dataset: Dataset, settings: RunSettings) -> PrepareResult:
         recorded = pipeline.up_to_date(settings, dataset.planned_inputs(settings), checking)
         if recorded is not None:
             return _recorded_result(settings, dataset, recorded)
-    with OutputSet(settings.out_dir, settings.wait) as outputs:
+    with OutputSet(settings.out_dir, settings.wait) as outputs, \
+            contextlib.ExitStack() as stack:
         # 1. Read lists, maps and archive directories, in workers and in parallel; they write
         #    each set's plan and names table.
         with pipeline.opening(outputs, settings, openers) as opened:
             # 2. The vocabulary: CountVectorizer(min_df, stop_words) on the images it is
             #    fitted on, while the other sets are still being opened.
-            vocabulary = pipeline.obtain_vocabulary(
-                outputs, settings, [opened(name) for name in dataset.fitted_on(settings)])
+            fitted = [opened(name) for name in dataset.fitted_on(settings)]
+            vocabulary = pipeline.obtain_vocabulary(outputs, settings, fitted)
+            # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. A set
+            #    fitted on is encoded from the tokens kept from the fit, from now on, in a
+            #    thread; the others once opened, by the workers.
+            meanwhile = stack.enter_context(pipeline.kept_sets_encoded_meanwhile(
+                outputs, settings, fitted, vocabulary, dataset.set_names))
             sets = [opened(name) for name in dataset.set_names]
-        # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token (a set fitted on
-        #    from the tokens kept from the fit, meanwhile).
-        figures = pipeline.encode_sets(outputs, settings, sets, vocabulary)
+        figures = pipeline.encode_sets(outputs, settings, sets, vocabulary, meanwhile)
         # 4. The manifest; everything moved into place together.
         written = pipeline.finish(outputs, settings, sets, figures, vocabulary)
     pipeline.log_summary(figures, vocabulary, written)
