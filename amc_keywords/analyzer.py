@@ -142,20 +142,13 @@ def _literal_frozenset(path, name):
 def plain_analyzer(settings):
     """The analyzer of :func:`analyzer_settings`, as sklearn's ``_analyze`` applies it to a
     ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
-    lowercase, pattern, stop_words = settings
-    findall = re.compile(pattern).findall
-
-    def analyze(document):
-        tokens = findall(document.lower() if lowercase else document)
-        if stop_words is not None:
-            tokens = [token for token in tokens if token not in stop_words]
-        return tokens
-    return analyze
+    analyze_each = analyzer_of_each(settings)
+    return lambda document: analyze_each([document])[0]
 
 
 def analyzer_of_each(settings):
-    """:func:`plain_analyzer` for a list of documents at once: their token lists, each step
-    mapped over all of them (the documents are strings)."""
+    """:func:`plain_analyzer` of a list of documents (strings) at once: their token lists,
+    each step mapped over all of them."""
     lowercase, pattern, stop_words = settings
     findall = re.compile(pattern).findall
 
