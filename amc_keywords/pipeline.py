@@ -259,9 +259,9 @@ def kept_sets_encoded_meanwhile(
     """Start encoding, in a thread, each set of ``fitted`` whose tokens were kept from the
     fit; yields ``{set name: future of its SetFigures}`` for :func:`encode_sets`. From the
     fit on, the main process mostly waits (for the other sets to be opened, then on the
-    workers encoding them): its thread encodes the kept sets meanwhile, not after. None when
-    every set was kept, or with ``jobs=1``. Leaving waits for the thread, first told to stop
-    (at its next chunk) if the block failed or Ctrl-C came."""
+    workers encoding them): its thread encodes the kept sets meanwhile, not after. Nothing
+    starts (``{}``) when every set was kept, or with ``jobs=1``. Leaving waits for the
+    thread, first told to stop (at its next chunk) if the block failed or Ctrl-C came."""
     kept = [s for s in fitted if s.tokens is not None]
     if settings.jobs == 1 or not kept or {s.name for s in kept} >= set(set_names):
         yield {}
