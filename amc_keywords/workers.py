@@ -6,13 +6,17 @@ Input
 Output
     Their results, in order. Workers come from a forkserver that has imported
     :mod:`amc_keywords.encoding` once: fast to start, and they do not inherit the main
-    process's memory. Each worker exits when the main process does, ``kill -9`` included;
-    Ctrl-C reaches only the main process.
+    process's memory. They never run the caller's main script again (a script with no
+    ``if __name__ == "__main__":`` guard, or ``python -``, works as ``python -c`` does), and
+    start under any ``TMPDIR``. Each worker exits when the main process does, ``kill -9``
+    included; Ctrl-C reaches only the main process.
 """
 import contextlib
 import gc
+import io
 import math
 import multiprocessing
+import multiprocessing.context
 import os
 import select
 import signal
@@ -21,6 +25,8 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from multiprocessing.context import set_spawning_popen
 
 from . import log
 from .errors import SystemLimit
@@ -29,18 +35,74 @@ PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in
 
 
 def context():
-    """The forkserver where there is one; plain fork elsewhere."""
+    """The forkserver where there is one (workers that leave ``__main__`` alone); plain fork
+    elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
-        forkserver = multiprocessing.get_context("forkserver")
+        forkserver = _WorkerContext()
         forkserver.set_forkserver_preload(PRELOAD)
         return forkserver
     return multiprocessing.get_context()
 
 
+class _WorkerPopen(popen_forkserver.Popen):
+    """A forkserver child that does not run the caller's ``__main__`` again.
+
+    multiprocessing has each new child import the parent's main script (as ``__mp_main__``)
+    before its task, so that functions defined there can be unpickled. Ours are all in this
+    package, and running the script again is harmful: a script that calls the API at its top
+    level, with no ``if __name__ == "__main__":`` guard, would start the same run again in
+    every worker (and wait for its own output folder for ever), and a script read from
+    standard input (``python -``) cannot be imported at all. So the two entries that name
+    the main module are left out of what the child is told; the rest (``sys.path``, the
+    current folder, the authentication key) is passed as usual. The launch below is
+    multiprocessing's own (unchanged from Python 3.8 to 3.13), with that one filter.
+    """
+
+    def _launch(self, process_obj):
+        prep_data = {key: value
+                     for key, value in spawn.get_preparation_data(process_obj._name).items()
+                     if key not in ("init_main_from_path", "init_main_from_name")}
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        # As multiprocessing does: a duplicate of the data pipe's write end is the child's
+        # sign that its parent is alive.
+        parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _WorkerPopen(process_obj)
+
+
+class _WorkerContext(multiprocessing.context.ForkServerContext):
+    Process = _WorkerProcess
+
+
 def start_early():
-    """Start the worker server now, so that its imports overlap with the main process's."""
+    """Start the worker server now, so that its imports overlap with the main process's
+    (the command line, before its heavy imports). Where it cannot start, the pool says why
+    later, within the command's one-line error handling."""
+    try:
+        ensure_server()
+    except SystemLimit:
+        pass
+
+
+def ensure_server():
+    """The worker server, started if it is not running yet."""
     if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver, resource_tracker
+        from multiprocessing import resource_tracker
         # The resource tracker first, on its own: starting it unblocks Ctrl-C (see below).
         resource_tracker.ensure_running()
         # Started with Ctrl-C ignored (inherited through exec): a Ctrl-C during their start-up
@@ -48,13 +110,53 @@ def start_early():
         # meanwhile, so that a Ctrl-C coming in that moment waits and is then delivered to
         # this process, rather than lost (the run would go on): Linux queues a blocked signal
         # even when it is ignored.
+        if threading.current_thread() is not threading.main_thread():  # no signals there
+            _start_forkserver()
+            return
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            forkserver.ensure_running()
+            _start_forkserver()
         finally:
             signal.signal(signal.SIGINT, previous)
             signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+# A Unix socket's path holds at most 107 bytes on Linux (108 with its NUL; fewer elsewhere).
+SOCKET_PATH_MAX = 107
+# The worker server listens on <temporary folder>/pymp-XXXXXXXX/listener-XXXXXXXX.
+SOCKET_SUFFIX = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+
+
+# Where the worker server's socket goes when the temporary folder's path is too long for it.
+SHORT_TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _start_forkserver():
+    """``forkserver.ensure_running()``, with its socket in a folder whose path fits.
+
+    multiprocessing puts the socket under the temporary folder (``TMPDIR``); a long one (a
+    cluster job's scratch folder, say) fails with "AF_UNIX path too long". Then the first of
+    :data:`SHORT_TEMP_FOLDERS` that is short enough and writable holds the socket's folder
+    instead; where there is none, the run stops in one line that says what to do.
+    """
+    import tempfile
+    chosen = tempfile.gettempdir()
+    fits = [folder for folder in (chosen, *SHORT_TEMP_FOLDERS)
+            if len(os.fsencode(folder)) + SOCKET_SUFFIX <= SOCKET_PATH_MAX
+            and os.access(folder, os.W_OK | os.X_OK)]
+    previous = tempfile.tempdir
+    tempfile.tempdir = fits[0] if fits else chosen
+    try:
+        forkserver.ensure_running()
+    except OSError as exc:
+        if "too long" not in str(exc):
+            raise
+        raise SystemLimit(f"TMPDIR={chosen}: too long a path for the worker processes' Unix "
+                          f"socket (at most {SOCKET_PATH_MAX - SOCKET_SUFFIX} characters "
+                          "here); set TMPDIR to a shorter folder, or give --jobs 1") from None
+    finally:
+        tempfile.tempdir = previous
 
 
 def init_worker(main_pid, log_config=None, setup=None, *setup_args):
@@ -105,6 +207,7 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     worker freed is not always returned to the system, so two such tasks in one worker would
     add up their peaks, while a worker that ends takes its peak along.
     """
+    ensure_server()  # the same start, with its Ctrl-C rule and socket folder, for API callers
     options = dict(mp_context=context(), initializer=init_worker,
                    initargs=(os.getpid(), log.worker_config(), setup, *setup_args))
     if one_task_each and sys.version_info >= (3, 11):

@@ -154,10 +154,40 @@ def test_examples_run_as_written(example_folder, tmp_path, kind, code):
                                   capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
         return None
-    proc = subprocess.run([sys.executable, "-c", code], cwd=example_folder,
+    if kind == "api":
+        return run_api_example(example_folder, tmp_path, code)
+    # As a user saves and runs it: a plain script file, no main guard.
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=example_folder,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return None
+
+
+def run_api_example(example_folder, tmp_path, code):
+    """An API example, as a user runs it: saved as a plain script (no ``if __name__ ==
+    "__main__":``), and piped into ``python -``, each in a copy of the folder without its
+    outputs, so that the run really starts its worker processes (they must not run the
+    script again). Both write what the command line wrote in the example folder."""
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    for how, argv, stdin in (("script", [str(script)], None), ("stdin", ["-"], code)):
+        folder = tmp_path / how
+        shutil.copytree(example_folder / "keyword", folder / "keyword")
+        shutil.copytree(example_folder / "clickture", folder / "clickture",
+                        ignore=shutil.ignore_patterns("*.npy", "*.json"))
+        proc = subprocess.run([sys.executable, *argv], cwd=folder, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{how}: {proc.stderr}"
+        assert "waiting for" not in proc.stderr and "worker" not in proc.stderr, proc.stderr
+        written = sorted(p.name for p in (folder / "clickture").glob("*.npy"))
+        if "prepare_clickture(" in code:
+            assert written, f"{how}: the example wrote nothing"
+        for name in written:
+            assert (folder / "clickture" / name).read_bytes() == \
+                (example_folder / "clickture" / name).read_bytes(), f"{how}: {name} differs"
+        assert not list(folder.glob("clickture/.amc-keywords-*")), f"{how}: temporaries left"
 
 
 # --------------------------------------------------------------------------------------------
