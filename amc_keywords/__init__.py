@@ -10,6 +10,8 @@ The public API:
     Open an output set in training code (:mod:`amc_keywords.loader`).
 :class:`Vocabulary`
     The fitted words and the analyzer (:mod:`amc_keywords.vocabulary`).
+:func:`sample_inputs`
+    The inputs of the sample shipped in the package, as parameters of ``prepare_*``.
 :class:`InputError`
     Bad input: ``str()`` is one line naming the file and what is wrong.
 
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError
 
 __all__ = ["InputError", "Keywords", "PrepareResult", "SetFigures", "Vocabulary",
-           "load_keywords", "prepare_clickture", "prepare_coco"]
+           "load_keywords", "prepare_clickture", "prepare_coco", "sample_inputs"]
 __version__ = "1.2.0"
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on first use
@@ -29,11 +31,12 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on f
     from .loader import Keywords, load_keywords
     from .pipeline import SetFigures
     from .recipes import PrepareResult
+    from .sample import sample_inputs
     from .vocabulary import Vocabulary
 
 _LAZY = {"prepare_clickture": "api", "prepare_coco": "api", "Keywords": "loader",
          "load_keywords": "loader", "SetFigures": "pipeline", "PrepareResult": "recipes",
-         "Vocabulary": "vocabulary"}
+         "Vocabulary": "vocabulary", "sample_inputs": "sample"}
 
 
 def __getattr__(name: str) -> Any:

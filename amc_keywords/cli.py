@@ -38,6 +38,13 @@ EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify,
 input or usage; 3 the system (disk full, permission denied, a worker killed, out of memory);
 130 interrupted"""
 
+# The top-level --help, for users (the module docstring above is for developers).
+DESCRIPTION = """Turn the AMC keyword archives (Microsoft Clickture, MSCOCO) into [img_id, word_id]
+rows that training code loads with numpy."""
+EPILOG = """Start here: amc-keywords clickture --sample  (runs on the small sample shipped inside
+the package, and says where it wrote). 'amc-keywords COMMAND --help' gives a command's options.
+Documentation: README.md and docs/ in the project's repository (docs/cli.md: every command)."""
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad option is one line (an InputError), not a usage block; the
@@ -128,17 +135,20 @@ def run_script(dataset, description, repository):
 
 def build_parser():
     """The ``amc-keywords`` parser with all its subcommands."""
-    parser = ArgumentParser(prog="amc-keywords", description=__doc__)
+    parser = ArgumentParser(prog="amc-keywords", description=DESCRIPTION,
+                            epilog=f"{EPILOG}\n\n{EXIT_STATUSES}")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show a traceback instead of a one-line error")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser,
+                                     # wide enough that each command's help stays on its line
+                                     title="commands", metavar="COMMAND [options]")
     base = os.curdir
     for dataset, what in (("clickture", "Clickture-Lite and Clickture-dev"),
                           ("coco", "MSCOCO (Karpathy splits)")):
-        sub = commands.add_parser(dataset, help=f"encode {what} keywords as [img_id, word_id] "
-                                  "rows", description=f"Encode {what} keywords as rows "
-                                  "[img_id, word_id]; the formats are in docs/formats.md.")
+        sub = commands.add_parser(dataset, help=f"encode {what} keywords",
+                                  description=f"Encode {what} keywords as rows [img_id, "
+                                  "word_id]; the formats are in docs/formats.md.")
         add_dataset_options(sub, dataset, base)
 
     verify = commands.add_parser("verify", help="check output sets for consistency",

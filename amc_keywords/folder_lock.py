@@ -45,7 +45,7 @@ class FolderLock:
         if not wait:
             self.release()
             raise InputError(f"{folder}: the run {holder} is writing there; wait for it to "
-                             "end, or choose another folder with --out-dir")
+                             "end, or choose another folder with out_dir=")
         logger.warning("waiting for the run %s writing %s", holder, folder)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)  # Ctrl-C interrupts the wait

@@ -120,7 +120,7 @@ def out_of_memory_names(what: str) -> Iterator[None]:
         yield
     except MemoryError:
         raise SystemLimit(f"{what}: out of memory while reading it; close other programs, "
-                          "or run with fewer --jobs") from None
+                          "or run with fewer jobs=") from None
 
 
 @contextlib.contextmanager
@@ -395,5 +395,7 @@ def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
                 return None  # the run itself says what is wrong with the input
     if not manifest.folder_fingerprints_match(recorded, folders):
         return None
-    logger.info("outputs are up to date (%s); --force to run again", name)
+    # The folder in full: a --sample run's is an earlier run's, reused.
+    logger.info("outputs are up to date (%s); --force to run again",
+                os.path.join(settings.out_dir, name))
     return recorded

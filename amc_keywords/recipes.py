@@ -201,9 +201,9 @@ CLICKTURE = Dataset(
     name="clickture", set_names=("lite", "dev"),
     fitted_on=lambda settings: VOCAB_FROM[settings.vocab_from],
     open_set=open_clickture_set, planned_inputs=_clickture_inputs,
-    folders=lambda s: ((s.keyword_dir, "--keyword-dir",
+    folders=lambda s: ((s.keyword_dir, "keyword_dir=",
                         "the downloaded keywords_*.zip archives"),
-                       (s.lists_dir or "", "--lists-dir", "the .lst and .pkl files")))
+                       (s.lists_dir or "", "lists_dir=", "the .lst and .pkl files")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def _coco_inputs(settings: RunSettings) -> Dict[str, Tuple[str, str]]:
 COCO = Dataset(
     name="coco", set_names=("coco",), fitted_on=lambda settings: ("coco",),
     open_set=open_coco_set, planned_inputs=_coco_inputs,
-    folders=lambda s: ((s.keyword_dir, "--keyword-dir",
+    folders=lambda s: ((s.keyword_dir, "keyword_dir=",
                         "the downloaded keywords_coco.zip archive"),))
 
 DATASETS: Dict[str, Dataset] = {"clickture": CLICKTURE, "coco": COCO}

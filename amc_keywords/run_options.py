@@ -11,11 +11,14 @@ Output
 """
 import argparse
 import os
+import re
 import stat
 
 from . import workers
 from .errors import InputError
+from .filenames import ORIGINAL_FILES, SAMPLE_FILES
 from .log import configure_cli
+from .sample import sample_folder
 
 DATASET_FOLDERS = {"clickture": "clickture", "coco": "mscoco"}  # outputs and side files
 
@@ -40,12 +43,6 @@ def splits_option(text):
         raise argparse.ArgumentTypeError(f"unknown split {', '.join(unknown) or text!r}; "
                                          f"expected some of {','.join(COCO_SPLITS)}")
     return splits
-
-
-def sample_folder():
-    """The synthetic sample shipped inside the package (``amc_keywords/sample_data``)."""
-    from importlib.resources import files
-    return str(files("amc_keywords") / "sample_data")
 
 
 def sample_copy(private):
@@ -151,12 +148,30 @@ def add_dataset_options(parser, dataset, base):
     parser.set_defaults(out_default=out_default)
 
 
+# Library messages name a run's settings as the API's parameters (``out_dir=``, ``refit=True``);
+# a dataset command shows its own options instead.
+SETTING = re.compile(r"\b(keyword_dir|lists_dir|out_dir|min_df|jobs|refit|force|wait|extract|"
+                     r"vocab_from|splits|strict_fingerprint)=(True|False|[^\s,;:)]*)")
+
+
+def in_option_terms(message):
+    """``message`` with each ``name=value`` of a run setting written as the option."""
+    def option(match):
+        name, value = match.group(1), match.group(2)
+        flag = "--" + name.replace("_", "-")
+        if value == "True":
+            return flag
+        if value == "False":
+            return f"--no-{name}"  # wait=False
+        return f"{flag} {value}" if value else flag
+    return SETTING.sub(option, message)
+
+
 def run_dataset(dataset, args):
     """Run ``clickture`` or ``coco`` with parsed options, through the Python API."""
     import tempfile
 
     from . import api
-    from .filenames import ORIGINAL_FILES, SAMPLE_FILES
     configure_cli(quiet=args.quiet, verbose=args.verbose)
     keyword_dir, out_dir = args.keyword_dir, args.out_dir or args.out_default
     lists_dir = getattr(args, "lists_dir", None)
@@ -172,9 +187,13 @@ def run_dataset(dataset, args):
                   wait=not args.no_wait,
                   strict_fingerprint=args.strict_fingerprint,
                   layout="original" if args.original_layout else "default")
-    if dataset == "clickture":
-        api.prepare_clickture(lists_dir=lists_dir, vocab_from=args.vocab_from,
-                              side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
-                              **common)
-    else:
-        api.prepare_coco(splits=args.splits, **common)
+    try:
+        if dataset == "clickture":
+            api.prepare_clickture(lists_dir=lists_dir, vocab_from=args.vocab_from,
+                                  side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
+                                  **common)
+        else:
+            api.prepare_coco(splits=args.splits, **common)
+    except InputError as exc:
+        exc.args = (in_option_terms(str(exc)),)
+        raise

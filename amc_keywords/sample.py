@@ -1,7 +1,8 @@
 """Synthetic keyword data in the exact formats of the AMC downloads.
 
-Used by ``--sample`` (the copy shipped in the package, ``amc_keywords/sample_data/``), by the
-tests and by the benchmark. Regenerate the shipped sample with::
+Used by ``--sample`` and :func:`sample_inputs` (the copy shipped in the package,
+``amc_keywords/sample_data/``), by the tests and by the benchmark. Regenerate the shipped
+sample with::
 
     python -m amc_keywords.sample amc_keywords/sample_data
 
@@ -24,7 +25,9 @@ import os
 import random
 import struct
 import zipfile
+from typing import Any, Dict
 
+from .errors import InputError
 from .filenames import ORIGINAL_FILES, SAMPLE_FILES
 
 # Everyday tagger vocabulary, plus phrases and stop words, so min_df and stop words matter.
@@ -47,6 +50,24 @@ HARD = ["Dog", "DOG", "Puppy!", "rock'n'roll", "e-mail", "C++", "x", "3d", "2017
         "don't", "U.S.A.", "  spaced   out  ", "tab\tand\nnewline", "", "🐶 dog", "über-cool",
         "snake_case_word", "ﾃｽﾄ", "a b c", "١٢٣", "ⅷ", "straße STRASSE"]
 TIMESTAMP = (2017, 7, 21, 12, 0, 0)
+
+
+def sample_folder():
+    """The synthetic sample shipped inside the package (``amc_keywords/sample_data``)."""
+    from importlib.resources import files
+    return str(files("amc_keywords") / "sample_data")
+
+
+def sample_inputs(dataset: str) -> Dict[str, Any]:
+    """The input parameters that point a dataset's run at the sample shipped in the package:
+    ``prepare_clickture(**sample_inputs("clickture"), out_dir="out")``. The sample is read in
+    place (never written: do not add ``extract=True``)."""
+    folder = sample_folder()
+    if dataset == "clickture":
+        return {"keyword_dir": folder, "lists_dir": folder, "side_files": SAMPLE_FILES}
+    if dataset == "coco":
+        return {"keyword_dir": folder}
+    raise InputError(f"dataset={dataset!r}: expected 'clickture' or 'coco'")
 
 
 def pseudo_words(n, rng):

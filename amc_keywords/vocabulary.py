@@ -164,11 +164,11 @@ class Vocabulary:
         except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge ints
             why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
             raise InputError(f"{path}: not a vocabulary file ({why}); delete it or use "
-                             "--refit") from None
+                             "refit=True") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or \
                 not isinstance(data.get("words"), list):
             raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
-                             "delete it or use --refit")
+                             "delete it or use refit=True")
         inputs = data.get("inputs")
         vocabulary = cls(data["words"], data.get("min_df", 0), data.get("stop_words", ""),
                          data.get("source", ""), data.get("images", 0),
@@ -200,7 +200,7 @@ def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: st
                          "not a stop word; nothing to build a vocabulary from")
     largest = max(document_frequency.values())
     if largest < min_df:
-        raise InputError(f"{where}: no word appears in {min_df} or more images: --min-df "
+        raise InputError(f"{where}: no word appears in {min_df} or more images: min_df="
                          f"{min_df} is too high (the largest value that keeps a word is "
                          f"{largest})")
     words = sorted(word for word, frequency in document_frequency.items()

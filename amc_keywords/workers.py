@@ -154,7 +154,7 @@ def _start_forkserver():
             raise
         raise SystemLimit(f"TMPDIR={chosen}: too long a path for the worker processes' Unix "
                           f"socket (at most {SOCKET_PATH_MAX - SOCKET_SUFFIX} characters "
-                          "here); set TMPDIR to a shorter folder, or give --jobs 1") from None
+                          "here); set TMPDIR to a shorter folder, or give jobs=1") from None
     finally:
         tempfile.tempdir = previous
 
@@ -245,7 +245,7 @@ def result(future):
         return future.result()
     except BrokenProcessPool:
         raise SystemLimit("a worker process died (out of memory, or killed); earlier outputs "
-                         "are unchanged; try again with fewer --jobs") from None
+                         "are unchanged; try again with fewer jobs=") from None
 
 
 def default_jobs():

@@ -95,7 +95,7 @@ class OutputSet:
             self.lock = FolderLock(folder, wait)
         except OSError as exc:
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                 f"({exc.strerror}); choose another with --out-dir") from None
+                                 f"({exc.strerror}); choose another with out_dir=") from None
         try:
             fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
                                                dir=folder)
@@ -104,7 +104,7 @@ class OutputSet:
         except OSError as exc:
             self.lock.release()
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                 f"({exc.strerror}); choose another with --out-dir") from None
+                                 f"({exc.strerror}); choose another with out_dir=") from None
         self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
         remove_stale(folder)
 
@@ -219,7 +219,7 @@ class OutputSet:
         self.close()  # after commit() nothing is pending; on an error, drop the temporaries
         if isinstance(value, OSError) and value.errno in NO_ROOM:
             raise SystemLimit(f"{self.folder}: cannot write the outputs ({value.strerror}); "
-                             "free some space or choose another folder with --out-dir; "
+                             "free some space or choose another folder with out_dir=; "
                              "earlier outputs are unchanged") from None
 
 

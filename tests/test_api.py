@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,40 @@ def test_a_run_never_imports_scikit_learn(hard_clickture, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(hard_clickture), str(tmp_path)],
                          capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) > 0 and out[1] == "False"
+
+
+def test_sample_inputs_run_the_shipped_sample_as_the_command_line_does(tmp_path, quiet_logger,
+                                                                        caplog):
+    from amc_keywords import sample_inputs
+    for dataset, prepare in (("clickture", prepare_clickture), ("coco", prepare_coco)):
+        with caplog.at_level(logging.WARNING, logger="amc_keywords"):
+            result = prepare(**sample_inputs(dataset), out_dir=str(tmp_path / dataset))
+        assert not caplog.records, [r.getMessage() for r in caplog.records]  # no LFS notice
+        subprocess.run([sys.executable, "-m", "amc_keywords", dataset, "--sample", "--quiet",
+                        "--out-dir", tmp_path / f"cli-{dataset}"], check=True)
+        for role, path in result.outputs.items():
+            if path.endswith(".npy"):
+                other = tmp_path / f"cli-{dataset}" / os.path.basename(path)
+                assert other.read_bytes() == Path(path).read_bytes(), role
+    with pytest.raises(InputError, match="dataset='x'"):
+        sample_inputs("x")
+
+
+def test_errors_name_the_parameter_in_the_api_and_the_option_on_the_command_line(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(InputError) as caught:
+        prepare_clickture(keyword_dir=str(missing), lists_dir=SAMPLE, out_dir=str(tmp_path))
+    assert "keyword_dir=" in str(caught.value) and "--" not in str(caught.value)
+    proc = subprocess.run([sys.executable, "-m", "amc_keywords", "clickture", "--keyword-dir",
+                           missing, "--out-dir", tmp_path], capture_output=True, text=True)
+    assert proc.returncode == 2 and "give --keyword-dir" in proc.stderr
+    assert "keyword_dir=" not in proc.stderr
+
+
+def test_settings_in_messages_become_options():
+    from amc_keywords.run_options import in_option_terms
+    assert in_option_terms("give keyword_dir=; or min_df=5000 is too high; use refit=True, "
+                           "wait=False, fewer jobs=") == (
+        "give --keyword-dir; or --min-df 5000 is too high; use --refit, --no-wait, fewer --jobs")
+    assert in_option_terms("vocabulary fitted with min_dfx=3 (min_df)") == \
+        "vocabulary fitted with min_dfx=3 (min_df)"

@@ -143,6 +143,18 @@ def test_help_states_the_statuses():
     assert "exit status: 0 success" in run(CLICKTURE, "--help").stdout
 
 
+def test_the_top_level_help_is_written_for_users():
+    text = amc("--help").stdout
+    # No developer's markup, no module docstring.
+    for markup in ("``", ":data:", ":func:", "Input:", "Output:"):
+        assert markup not in text, markup
+    # Every command, one line each; where to start; where the docs are.
+    lines = text.splitlines()
+    for name in ("clickture", "coco", "verify", "stats", "compare", "export", "show"):
+        assert any(line.split()[:1] == [name] and len(line.split()) > 1 for line in lines), name
+    assert "amc-keywords clickture --sample" in text and "docs/cli.md" in text
+
+
 def test_out_of_memory_names_the_file_being_read(hard_clickture, tmp_path, monkeypatch):
     from amc_keywords import encoding
 

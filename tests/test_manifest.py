@@ -95,7 +95,8 @@ def test_unchanged_rerun_is_up_to_date_and_force_runs(tmp_path):
     run_in_process("clickture", *args(data, out))
     before = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
     proc = run_in_process("clickture", *args(data, out))
-    assert proc.stdout.strip() == ("outputs are up to date (manifest_clickture_sk_6.json); "
+    manifest_path = out / "manifest_clickture_sk_6.json"
+    assert proc.stdout.strip() == (f"outputs are up to date ({manifest_path}); "
                                    "--force to run again")
     assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before
     for flag in ("--force", "--refit"):
