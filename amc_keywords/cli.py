@@ -220,6 +220,8 @@ def command(argv):
         print("\n".join(differences) if differences else "same dataset")
         return 1 if differences else 0
     elif args.command == "stats":
+        if args.plot:
+            stats.pyplot()
         keywords = stats.open_rows_file(args.path)
         figures = stats.statistics(keywords, args.top)
         if args.json:

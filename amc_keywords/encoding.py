@@ -16,6 +16,7 @@ stays flat however many images there are. ``jobs=1`` runs in this process.
 """
 import collections
 import sys
+import time
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -199,6 +200,7 @@ def _write(plan, encoded, writer, ranges, label, fingerprint=None):
     counts = np.empty(len(plan), np.int32)
     tokens = 0
     done = rows_done = 0
+    started = time.perf_counter()
     for chunk, (chunk_counts, word_ids, n_tokens, facts) in encoded:
         if fingerprint is not None and facts is not None:
             fingerprint.add(chunk["key"], facts)
@@ -211,10 +213,12 @@ def _write(plan, encoded, writer, ranges, label, fingerprint=None):
         fill_ranges(ranges, chunk["id"], chunk_counts, rows_done)
         tokens += n_tokens
         if not done:
-            logger.debug("time: %s: first chunk encoded", label)
+            logger.debug("time: %s: first chunk encoded, %.2f s after the set's start", label,
+                         time.perf_counter() - started)
         done += n
         rows_done += len(rows)
-    logger.debug("time: %s: last chunk encoded", label)
+    logger.debug("time: %s: last chunk encoded, %.2f s after the set's start", label,
+                 time.perf_counter() - started)
     if done != len(plan):  # cannot happen unless a worker lost a chunk
         raise RuntimeError(f"internal error: encoded {done} of {len(plan)} images")
     return EncodeStats(counts, tokens)

@@ -2,8 +2,11 @@
 
 Input
     A path. Output: whether the file is such a pointer (a short text file starting
-    ``version https://git-lfs``), which the readers treat as a missing file.
+    ``version https://git-lfs``), which the readers treat as a missing file, and how a
+    notice says which of the two a file is.
 """
+import os
+
 LFS_POINTER_PREFIX = b"version https://git-lfs"
 
 
@@ -11,3 +14,13 @@ def is_lfs_pointer(path: str) -> bool:
     """True when ``path`` is a Git LFS pointer file instead of the real content."""
     with open(path, "rb") as f:
         return f.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+
+
+def absence(path: str) -> str:
+    """What a notice says of a list or map file the run goes on without: missing, or a Git
+    LFS pointer, and how to fetch it."""
+    if os.path.isfile(path):
+        return ("a Git LFS pointer, not the file itself (git lfs pull, in a clone of the "
+                "original repository, fetches it)")
+    return ("missing (it comes from the original repository's clickture/ folder, where "
+            "git lfs pull fetches it)")

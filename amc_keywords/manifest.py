@@ -183,14 +183,17 @@ def compare_manifests(path_a, path_b):
                             ("outputs", ("sha256", "dtype", "shape"))):
         for key in sorted(set(a[section]) | set(b[section])):
             left, right = a[section].get(key), b[section].get(key)
-            if fields and isinstance(left, dict) and isinstance(right, dict):
-                left = {f: left.get(f) for f in fields}
-                right = {f: right.get(f) for f in fields}
+            if fields:  # each side on its own: one may be absent
+                left, right = (_fields(side, fields) for side in (left, right))
             if left != right:
                 lines.append(f"{section} {key}: {_brief(left)} / {_brief(right)}")
     if a.get("toolkit") != b.get("toolkit"):
         lines.append(f"toolkit: {a.get('toolkit')} / {b.get('toolkit')}")
     return lines
+
+
+def _fields(record, fields):
+    return {f: record.get(f) for f in fields} if isinstance(record, dict) else record
 
 
 def _brief(value):

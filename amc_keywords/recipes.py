@@ -30,6 +30,7 @@ from .errors import InputError
 from .filenames import archive_name, manifest_name, original_names, output_names
 from .fingerprints import InputRecord, SetInputs, file_record
 from .idmap import read_id_map
+from .lfs import absence
 from .lists import (
     attach_names,
     entries_from_map,
@@ -169,16 +170,16 @@ def open_clickture_set(settings: RunSettings, set_name: str, extract: bool) -> O
     inputs.add("map", file_record(map_path, "map"))
     id_map = read_id_map(map_path)
     if id_map is None:
-        notices.append(f"warning: {map_path}: missing or a Git LFS pointer; the list entries "
-                       "stand in for image names")
+        notices.append(f"warning: {map_path}: {absence(map_path)}; the list entries stand in "
+                       "for image names")
     entries = read_list(list_path)
     if entries is not None:
         entries, id_map = attach_names(entries, id_map, map_path), None
     source = open_source(settings.keyword_dir, archive_name(set_name), extract)
     if entries is None:
         fallback = "the id map" if id_map else "the keyword files"
-        notices.append(f"notice: {list_path}: missing or a Git LFS pointer; using the images "
-                       f"of {fallback}, ordered by id")
+        notices.append(f"notice: {list_path}: {absence(list_path)}; using the images of "
+                       f"{fallback}, ordered by id")
         entries = (entries_from_map(id_map, source, map_path) if id_map else
                    entries_from_source(source))
     inputs.records[f"{set_name} list"].images = len(entries)

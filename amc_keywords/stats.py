@@ -121,8 +121,9 @@ def format_statistics(stats: Statistics) -> str:
     return "\n".join(lines)
 
 
-def plot(stats: Statistics, title: str, path: str) -> str:
-    """PNG: keywords-per-image histogram and word-frequency rank plot (log-log)."""
+def pyplot():
+    """matplotlib's pyplot, drawing to files; an InputError says how to install it. Asked
+    for before any figure is printed, so that a missing plot extra is the only output."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -130,6 +131,12 @@ def plot(stats: Statistics, title: str, path: str) -> str:
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'amc-keywords[plot]' (or "
                          "pip install matplotlib)") from None
+    return plt
+
+
+def plot(stats: Statistics, title: str, path: str) -> str:
+    """PNG: keywords-per-image histogram and word-frequency rank plot (log-log)."""
+    plt = pyplot()
     per_image, frequency = stats.per_image, stats.frequency
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.hist(per_image, bins=np.arange(per_image.max() + 2) - 0.5 if len(per_image) else 1,

@@ -276,14 +276,24 @@ def test_lfs_pointers_fall_back_with_a_notice(data, which):
     table = np.load(out / "img_keyword_range_clickture_lite_sk_6.npy")
     assert "Traceback" not in proc.stderr
     if which != "map":
-        assert "clickture-lite.lst: missing or a Git LFS pointer" in proc.stderr
+        assert "clickture-lite.lst: a Git LFS pointer, not the file itself (git lfs pull" \
+            in proc.stderr
         assert np.all(np.diff(rows[:, 0]) >= 0)  # ordered by id
         assert len(table) == 150
     if which != "list":
-        assert "img_id_map.pkl: missing or a Git LFS pointer" in proc.stderr
+        assert "img_id_map.pkl: a Git LFS pointer, not the file itself (git lfs pull" \
+            in proc.stderr
     # Names come from the map when there is one, else from the keyword file names.
     names = np.load(out / "img_names_clickture_lite.npy")
     assert names[7] == (b"lite_img7" if which == "list" else b"00000007")
+
+
+def test_a_missing_list_is_said_to_be_missing(data):
+    folder, out = data
+    os.remove(folder / "clickture-lite.lst")
+    proc = run_in_process("clickture", *clickture_args(folder, out))
+    assert "clickture-lite.lst: missing (it comes from the original repository's clickture/ " \
+        "folder, where git lfs pull fetches it)" in proc.stderr
 
 
 # ---- COCO ----------------------------------------------------------------------------------

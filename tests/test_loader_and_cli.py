@@ -196,6 +196,18 @@ def test_stats_plot_writes_png(outputs, tmp_path):
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10000
 
 
+def test_stats_plot_without_matplotlib_is_only_the_error(outputs, tmp_path, monkeypatch,
+                                                         capsys):
+    from amc_keywords import cli as command_line
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    status = command_line.report_errors(
+        command_line.command, ["stats", str(outputs / DEV), "--plot", str(tmp_path / "x.png")])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert err.strip() == ("error: --plot needs matplotlib: pip install 'amc-keywords[plot]' "
+                           "(or pip install matplotlib)")
+
+
 def test_show(outputs):
     kw = load_keywords(outputs / DEV)
     img = next(i for i in range(700) if len(kw.word_ids(i)))

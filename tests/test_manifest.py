@@ -150,6 +150,17 @@ def test_compare_two_clones_then_one_changed_file(tmp_path):
     assert any(line.startswith("outputs img_keyword_ind_clickture_lite_sk_6_sparse.npy: ")
                for line in lines), lines
     assert not any("dev" in line for line in lines), lines  # dev is the same
+    assert not any("mtime" in line for line in lines), lines  # not compared, not shown
+
+
+def test_compare_an_output_only_one_run_has_shows_no_modification_time(tmp_path):
+    data = sample_copy(tmp_path / "data")
+    run_in_process("clickture", *args(data, tmp_path / "out1"))
+    run_in_process("clickture", *args(data, tmp_path / "out2"), "--original-layout")
+    lines = cli("compare", tmp_path / "out1" / MANIFEST, tmp_path / "out2" / MANIFEST,
+                check=False).stdout.splitlines()
+    assert any("(absent)" in line for line in lines), lines
+    assert not any("mtime" in line or "size=" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("content,phrase", [
