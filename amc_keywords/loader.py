@@ -49,7 +49,7 @@ from typing import (
 import numpy as np
 
 from .errors import InputError
-from .filenames import manifest_name, names_beside, parse_rows_name
+from .filenames import manifest_name, names_beside, original_names, parse_rows_name
 from .hashing import file_sha256
 from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     RANGE_SAMPLE,
@@ -232,22 +232,29 @@ def _check_ranges(ranges: np.ndarray, ranges_path: str, rows: np.ndarray, rows_p
 def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, Any]]]:
     """``(manifest path, its outputs)`` when the run's manifest is beside the rows, is of the
     default layout and still describes the rows (size and modification time); else None."""
-    dataset = parse_rows_name(rows_path)["dataset"]
-    manifest_path = os.path.join(os.path.dirname(rows_path), manifest_name(dataset, min_df))
+    parts = parse_rows_name(rows_path)
+    manifest_path = os.path.join(os.path.dirname(rows_path),
+                                 manifest_name(parts["dataset"], min_df))
     try:
         with open(manifest_path, encoding="utf-8") as f:
             run = json.load(f)
-        if run["options"].get("original_layout", True):
-            return None  # the file under the rows' name is the original's range table
         outputs = run["outputs"]
         rows_record = outputs[os.path.basename(rows_path)]
-        if list(rows_record["shape"])[1:] != [2]:
-            return None
         stat = os.stat(rows_path)
         if (rows_record["size"], rows_record["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
-            return None  # the rows changed since: the manifest says nothing about them
+            return None  # the file changed since: the manifest says nothing about it
+        layout = run["options"].get("original_layout")
+        if layout is not True and (layout is not False or
+                                   list(rows_record["shape"])[1:] != [2]):
+            return None  # not a record of rows written by the default layout
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no manifest, or not one: nothing to check against
+    if layout is True:  # the file under the rows' name is the original's range table
+        rows_name = original_names(parts["dataset"], parts["set_name"], min_df)["rows"]
+        raise LoadError(f"{rows_path}: the original layout's range table, not rows "
+                        f"({os.path.basename(manifest_path)} records an --original-layout "
+                        f"run): its rows are {rows_name}, which np.load reads; for this "
+                        "loader, run again without --original-layout")
     if not isinstance(outputs, dict):
         return None
     return manifest_path, outputs

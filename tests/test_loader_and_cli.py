@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, clickture_args, run_in_process
 
 from amc_keywords import load_keywords
+from amc_keywords.keywords import LoadError
 from amc_keywords.vocabulary import Vocabulary
 
 DEV = "img_keyword_ind_clickture_dev_sk_6_sparse.npy"
@@ -278,3 +279,16 @@ def test_verify_samples_must_be_positive(outputs):
     proc = cli("verify", outputs / DEV, "--keyword-dir", outputs, "--samples", 0, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--samples" in proc.stderr and "positive integer" in proc.stderr
+
+
+def test_the_original_layout_s_range_table_is_named_as_such(outputs, hard_clickture, tmp_path):
+    """--original-layout into a folder of default outputs: its range table sits under the
+    rows' name, and loading it says so (not "word ids beyond the vocabulary")."""
+    out = tmp_path / "out"
+    shutil.copytree(outputs, out)
+    run_in_process("clickture", *clickture_args(hard_clickture, out), "--original-layout")
+    with pytest.raises(LoadError, match="the original layout's range table, not rows .*"
+                       "img_keyword_rec_clickture_dev_sk_6.npy"):
+        load_keywords(out / DEV)
+    proc = cli("stats", out / DEV, check=False)
+    assert proc.returncode == 2 and "the original layout's range table" in proc.stderr
