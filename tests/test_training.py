@@ -325,11 +325,11 @@ def test_dataloader_with_spawned_workers_shares_the_files(hard):
 def test_original_layout_beside_a_default_run_is_not_vouched_for(hard_clickture, tmp_path):
     """The original layout writes its range table under the rows' name: after a default run
     and an original-layout run in one folder, the loader does not take the range table for
-    rows on the manifest's word (it checks the ids, and they are row numbers)."""
+    rows on the manifest's word: the manifest tells it is the original layout's range table."""
     out = tmp_path / "out"
     run_in_process("clickture", *clickture_args(hard_clickture, out))
     run_in_process("clickture", *clickture_args(hard_clickture, out), "--original-layout")
     manifest = json.loads((out / "manifest_clickture_sk_6.json").read_text())
     assert "vocabulary_clickture_sk_6.json" in manifest["outputs"]  # reused: recorded
-    with pytest.raises(ValueError, match="beyond the vocabulary"):
+    with pytest.raises(ValueError, match="the original layout's range table, not rows"):
         load_keywords(out / DEV)
