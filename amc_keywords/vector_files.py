@@ -170,7 +170,7 @@ class VectorFile:
                 raise InputError(f"{self.name}: line 1: the header says vectors of dimension 0")
             self._head = head[end + 1:] if end >= 0 else b""
             self._offset += len(head) - len(self._head)
-            self.kind = KINDS[1] if self._is_text_record(self._head, self.dim) else KINDS[0]
+            self.kind = KINDS[1] if self._is_text_record(self._head) else KINDS[0]
             return
         fields = first.rstrip().split(b" ")
         self.kind, self.count, self.dim, self._head = KINDS[2], None, len(fields) - 1, head
@@ -179,11 +179,18 @@ class VectorFile:
                              f"'N d' header (word2vec, fastText) nor a word followed by numbers "
                              f"(GloVe): {shown(first[:60])}")
 
-    @staticmethod
-    def _is_text_record(body: bytes, dim: int) -> bool:
+    def _is_text_record(self, body: bytes) -> bool:
+        """Whether the first record is a line of a word and numbers (text) rather than a
+        word and ``dim`` float32 (binary, whose bytes are never all decimal numbers); a line
+        of another count of numbers than the header's is an error here, at line 2."""
         end = body.find(b"\n")
         fields = (body if end < 0 else body[:end]).rstrip().split(b" ")
-        return len(fields) > dim and _numbers(fields[-dim:])
+        if len(fields) < 2 or not _numbers(fields[1:]):
+            return False
+        if len(fields) - 1 != self.dim:
+            raise InputError(f"{self.name}: line 2: {len(fields) - 1} values, but the header "
+                             f"says vectors of dimension {self.dim}")
+        return True
 
     # -- the records ------------------------------------------------------------------------------
 
