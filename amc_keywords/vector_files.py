@@ -5,8 +5,8 @@ Input
     A word-vector file (:class:`VectorFile`): word2vec binary, word2vec/fastText text (both
     with an ``N d`` header line) or GloVe text (no header); plain, gzip (read with ISA-L),
     bzip2, xz, or one member of a zip archive (``member``: which one, when it holds several).
-    Which words to keep: ``keep(word) -> bool``, given the word's bytes as the file holds
-    them, called once a record.
+    Which words to keep: a set of words as UTF-8 bytes, and whether a word whose lowercase
+    (:func:`lowercase`) is one of them is kept too.
 Output
     ``kind`` (:data:`KINDS`), ``compression``, ``dim``, ``count`` (the header's, or None) and
     :meth:`VectorFile.records`, which yields ``(word, vector)`` (bytes, float32 array of
@@ -29,7 +29,7 @@ import os
 import re
 import zipfile
 import zlib
-from typing import IO, Any, Callable, Iterator, List, Optional, Tuple, cast
+from typing import IO, Any, Callable, Container, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -45,7 +45,6 @@ MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
 # What a damaged compressed stream raises, besides an OSError without errno.
 DAMAGED = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError, RuntimeError,
            NotImplementedError)
-Keep = Callable[[bytes], bool]
 
 
 class VectorFile:
@@ -96,8 +95,7 @@ class VectorFile:
                              f"{what}")
         try:
             if self.compression == "gzip":
-                from isal import igzip  # ISA-L: faster than zlib at decompressing
-                return cast(IO[bytes], igzip.IGzipFile(fileobj=self._raw, mode="rb"))
+                return _gzip_reader(self._raw)
             if self.compression == "bzip2":
                 return bz2.BZ2File(self._raw)
             if self.compression == "xz":
@@ -194,13 +192,17 @@ class VectorFile:
 
     # -- the records ------------------------------------------------------------------------------
 
-    def records(self, keep: Keep) -> Iterator[Tuple[bytes, np.ndarray]]:
-        """``(word, vector)`` of each record whose word ``keep`` accepts, in file order."""
+    def records(self, words: Container[bytes], by_case: bool = False
+                ) -> Iterator[Tuple[bytes, np.ndarray]]:
+        """``(word, vector)`` of each record whose word is one of ``words`` (or, with
+        ``by_case``, whose :func:`lowercase` is), in file order."""
+        def keep(word: bytes) -> bool:
+            return word in words or (by_case and lowercase(word) in words)
         if self.kind == KINDS[0]:
-            return self._binary_records(keep)
-        return self._text_records(keep)
+            return self._binary_records(words, by_case)
+        return self._text_records(keep if by_case else words.__contains__)
 
-    def _text_records(self, keep: Keep) -> Iterator[Tuple[bytes, np.ndarray]]:
+    def _text_records(self, keep: Callable[[bytes], bool]) -> Iterator[Tuple[bytes, np.ndarray]]:
         dim, pending, line_number = self.dim, self._head, 1 if self.count is not None else 0
         block: Optional[bytes] = b""
         while block is not None:
@@ -251,30 +253,38 @@ class VectorFile:
             raise InputError(f"{entry}: value {at + 1} is {vector[at]}, not a finite number")
         return vector
 
-    def _binary_records(self, keep: Keep) -> Iterator[Tuple[bytes, np.ndarray]]:
-        dim, size, count = self.dim, 4 * self.dim, self.count
-        assert count is not None
+    def _binary_records(self, words: Container[bytes], by_case: bool
+                        ) -> Iterator[Tuple[bytes, np.ndarray]]:
+        # The loop every record goes through: locals only, the test of a word inlined.
+        dim, size, count, done = self.dim, 4 * self.dim, self.count or 0, 0
         buffer, position, offset = self._head, 0, self._offset  # offset: buffer[0]'s
         block: Optional[bytes] = b""
-        while block is not None and self.records_read < count:
-            end = len(buffer)
-            while self.records_read < count:
-                space = buffer.find(b" ", position)
-                if space < 0 or space + 1 + size > end:
-                    break
-                word = buffer[position:space]
-                if word[:1] == b"\n":  # the newline after the previous vector
-                    word = word.lstrip(b"\n")
-                if keep(word):
-                    vector = np.frombuffer(buffer, "<f4", dim, space + 1).astype(np.float32)
-                    yield word, self._finite(vector, self._where(word, offset + position))
-                position = space + 1 + size
-                self.records_read += 1
-            block = self._read() or None
-            if len(buffer) - position > LONGEST_RECORD:
-                raise InputError(f"{self._where(b'', offset + position)}: no word of "
-                                 f"{LONGEST_RECORD} bytes or fewer: not word2vec binary")
-            buffer, offset, position = buffer[position:] + (block or b""), offset + position, 0
+        try:
+            while block is not None and done < count:
+                find, end = buffer.find, len(buffer)
+                while done < count:
+                    space = find(b" ", position)
+                    if space < 0 or space + 1 + size > end:
+                        break
+                    word = buffer[position:space]
+                    if word[:1] == b"\n":  # the newline after the previous vector
+                        word = word.lstrip(b"\n")
+                    if word in words or by_case and (
+                            word.lower() if word.isascii() else lowercase(word)) in words:
+                        self.records_read = done
+                        vector = np.frombuffer(buffer, "<f4", dim, space + 1).astype(np.float32)
+                        yield word, self._finite(vector, self._where(word, offset + position))
+                    position = space + 1 + size
+                    done += 1
+                block = self._read() or None
+                if len(buffer) - position > LONGEST_RECORD:
+                    self.records_read = done
+                    raise InputError(f"{self._where(b'', offset + position)}: no word of "
+                                     f"{LONGEST_RECORD} bytes or fewer: not word2vec binary")
+                buffer, offset = buffer[position:] + (block or b""), offset + position
+                position = 0
+        finally:
+            self.records_read = done
         self._binary_end(buffer, offset, block)
 
     def _binary_end(self, rest: bytes, offset: int, block: Optional[bytes]) -> None:
@@ -298,6 +308,28 @@ class VectorFile:
     def _where(self, word: bytes, at: int) -> str:
         said = f" (word {shown(word.decode('utf-8', 'replace'))})" if word else ""
         return f"{self.name}: record {self.records_read + 1} at byte {at}{said}"
+
+
+def _gzip_reader(raw: IO[bytes]) -> IO[bytes]:
+    """ISA-L's gzip reader (faster than zlib's), decompressing in a thread of its own where
+    this isal has one, while this thread parses (docs/performance.md)."""
+    try:
+        from isal import igzip_threaded
+    except ImportError:  # an older isal, without it
+        from isal import igzip
+        return cast(IO[bytes], igzip.IGzipFile(fileobj=raw, mode="rb"))
+    return cast(IO[bytes], igzip_threaded.open(raw, "rb", threads=1))
+
+
+def lowercase(word: bytes) -> bytes:
+    """A word's lowercase as the analyzer lowercases (``str.lower``), as UTF-8; a word that
+    is not UTF-8 has none (b"", never a vocabulary word)."""
+    if word.isascii():
+        return word.lower()
+    try:
+        return word.decode("utf-8").lower().encode("utf-8")
+    except UnicodeDecodeError:
+        return b""
 
 
 def _numbers(fields: List[bytes]) -> bool:

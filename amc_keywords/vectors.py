@@ -27,7 +27,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from .filenames import parse_rows_name
 from .keywords import Keywords, LoadError
 from .log import logger
 from .vector_command import VectorOptions
-from .vector_files import VectorFile
+from .vector_files import VectorFile, lowercase
 from .vocabulary import Vocabulary
 
 FORMAT = "amc-keywords-vectors/1"
@@ -223,30 +223,16 @@ def _fill(matrix: np.ndarray, ids: Dict[bytes, int], source: VectorFile,
     """Each word's vector into its row: exact matches first, else the first case variant;
     the state of each word (missing, by case, exact) is returned."""
     state = np.zeros(len(ids), np.int8)
-    def by_case(word: bytes) -> bool:
-        return word in ids or _lower(word) in ids
-    keep: Callable[[bytes], bool] = ids.__contains__ if exact else by_case
-    for word, vector in source.records(keep):
+    for word, vector in source.records(ids, by_case=not exact):
         word_id = ids.get(word)
         if word_id is not None:
             if state[word_id] != _EXACT:
                 matrix[word_id], state[word_id] = vector, _EXACT
         else:
-            word_id = ids[_lower(word)]
+            word_id = ids[lowercase(word)]
             if state[word_id] == _MISSING:
                 matrix[word_id], state[word_id] = vector, _BY_CASE
     return state
-
-
-def _lower(word: bytes) -> bytes:
-    """The word's lowercase as the analyzer lowercases (``str.lower``), as UTF-8; a word
-    that is not UTF-8 has none (b"", never a vocabulary word)."""
-    if word.isascii():
-        return word.lower()
-    try:
-        return word.decode("utf-8").lower().encode("utf-8")
-    except UnicodeDecodeError:
-        return b""
 
 
 def _draw_missing(matrix: np.ndarray, state: np.ndarray, missing: np.ndarray, seed: int,
