@@ -2,9 +2,11 @@
 ``kw.vectors``): every vector kept equals gensim's for that word, on generated files of each
 format and compression full of hard cases; the report's figures against a plain count; bad
 input is one line naming the file and the record, and nothing is written."""
+import json
 import os
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,8 +122,8 @@ def test_a_truncated_tail_fails_as_gensim_does(tmp_path, kind):
     if kind == "GloVe text":  # no header: a cut line is a line with too few values
         path = write_vectors(str(tmp_path / "cut.txt"), synthetic_records(
             [w.encode() for w in VOCABULARY], DIM), kind)
-        data = open(path, "rb").read()
-        open(path, "wb").write(data[:data.rstrip().rfind(b" ")])  # the last value gone
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[:data.rstrip().rfind(b" ")])  # the last value gone
     with pytest.raises((EOFError, ValueError)):
         gensim_load(path, kind)
     with pytest.raises(InputError):
@@ -182,7 +184,7 @@ def test_the_command_writes_the_matrix_sidecar_and_report(dev_set, tmp_path):
             counts[int(word_id)] = counts.get(int(word_id), 0) + 1
     top = sorted(counts, key=lambda i: (-counts[i], i))[:20]
     assert ", ".join(f"{words[i]} ({counts[i]:,})" for i in top) in proc.stdout
-    sidecar = __import__("json").loads(written.with_suffix(".json").read_text())
+    sidecar = json.loads(written.with_suffix(".json").read_text())
     assert sidecar["shape"] == [len(words) + 1, DIM]
     assert sidecar["source"]["size"] == os.path.getsize(vectors)
     assert sidecar["vocabulary"]["fingerprint"] == kw.vocabulary.ids_digest
@@ -223,12 +225,12 @@ def test_bad_input_is_one_line_and_writes_nothing(dev_set, tmp_path, case):
     make, phrase = BAD[case]
     path = str(tmp_path / "bad")
     if make is None:
-        open(path, "wb").close()
+        Path(path).write_bytes(b"")
     else:
         path, _ = hard_file(tmp_path, **make)
         if case == "a damaged gzip":
-            data = open(path, "rb").read()
-            open(path, "wb").write(data[:len(data) // 2])
+            data = Path(path).read_bytes()
+            Path(path).write_bytes(data[:len(data) // 2])
     before = snapshot(dev_set.parent)
     proc = run_in_process("vectors", dev_set, path, "--exact", check=False)
     line = one_line(proc, phrase, os.path.basename(path))
@@ -246,12 +248,12 @@ def test_a_kept_value_that_is_not_a_finite_number(tmp_path, kind, value):
         records[1][1][3] = np.float32(float(value))
     path = write_vectors(str(tmp_path / "bad"), records, kind)
     if kind != "word2vec binary":
-        data = open(path, "rb").read().split(b"\n")
+        data = Path(path).read_bytes().split(b"\n")
         row = 2 if kind == "word2vec text" else 1
         fields = data[row].split(b" ")
         fields[4] = value
         data[row] = b" ".join(fields)
-        open(path, "wb").write(b"\n".join(data))
+        Path(path).write_bytes(b"\n".join(data))
     with pytest.raises(InputError, match="word 'the'") as caught:
         align_vectors(VOCABULARY, path)
     assert "not a number" in str(caught.value) or "not a finite number" in str(caught.value)
