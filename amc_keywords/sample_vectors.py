@@ -7,7 +7,8 @@ Input
     newline after binary vectors, a compression, a zip's other members.
 Output
     The file, written with :func:`write_vectors`; :func:`synthetic_records` makes records
-    (values on a grid of 1/1024, so that text and binary files hold the same numbers).
+    (values on a grid of 1/1024, so that text and binary files hold the same numbers);
+    :func:`glove_like_zip` a zip laid out like glove.6B.zip for a vocabulary.
 """
 import bz2
 import itertools
@@ -88,4 +89,21 @@ def write_vectors(path: str, records: Iterable[Record], kind: str = "word2vec bi
         opener = igzip.open
     with opener(path, "wb") as f:
         f.writelines(pieces)
+    return path
+
+
+def glove_like_zip(path: str, words: Sequence[str], dims: Sequence[int] = (50, 100),
+                   seed: int = 0) -> str:
+    """A zip laid out like glove.6B.zip, one member a dimension (``glove.6B.<d>d.txt``),
+    holding vectors for most of ``words`` (a tenth missing, a tenth capitalised, as in a
+    cased file) among words of no vocabulary: what the documentation's examples read."""
+    rng = np.random.default_rng(seed)
+    chosen = [word.capitalize() if rng.random() < 0.1 else word for word in words
+              if rng.random() >= 0.1] + ["the-other", "unrelated"]
+    order = [chosen[i].encode("utf-8") for i in rng.permutation(len(chosen))]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for dim in dims:
+            archive.writestr(f"glove.6B.{dim}d.txt", b"".join(
+                word + b" " + vector_text(vector) + b"\n"
+                for word, vector in synthetic_records(order, dim, seed + dim)))
     return path

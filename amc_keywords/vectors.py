@@ -69,7 +69,7 @@ class VectorReport:
                 "found_by_case": self.found_by_case, "missing": self.missing,
                 "rows": self.rows, "rows_covered": self.rows_covered,
                 "rows_files": self.rows_files,
-                "top_missing": [list(pair) for pair in self.top_missing]}
+                "top_missing": dict(self.top_missing)}
 
     def text(self) -> str:
         """The report as the command prints it."""
@@ -134,8 +134,8 @@ class AlignedVectors:
                           ensure_ascii=False)
                 f.write("\n")
         self.written = [path, sidecar_path]
-        logger.info("wrote %s (%d x %d float32) and %s", path, *self.matrix.shape,
-                    os.path.basename(sidecar_path))
+        logger.debug("wrote %s (%d x %d float32) and %s", path, *self.matrix.shape,
+                     os.path.basename(sidecar_path))
         return path, sidecar_path
 
     def sidecar(self, matrix_name: str) -> Dict[str, Any]:
