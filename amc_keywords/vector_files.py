@@ -171,8 +171,12 @@ class VectorFile:
             self.kind = KINDS[1] if self._is_text_record(self._head) else KINDS[0]
             return
         fields = first.rstrip().split(b" ")
-        self.kind, self.count, self.dim, self._head = KINDS[2], None, len(fields) - 1, head
-        if not self.dim or not _numbers(fields[1:]):
+        # The numbers are the trailing fields that are numbers: a first word with spaces in
+        # it (GloVe 840B has some) does not count.
+        numbers = next((n for n, field in enumerate(reversed(fields[1:])) if not _numbers(
+            [field])), len(fields) - 1)
+        self.kind, self.count, self.dim, self._head = KINDS[2], None, numbers, head
+        if not self.dim:
             raise InputError(f"{self.name}: not a word-vector file: line 1 is neither an "
                              f"'N d' header (word2vec, fastText) nor a word followed by numbers "
                              f"(GloVe): {shown(first[:60])}")
@@ -239,7 +243,8 @@ class VectorFile:
                              f"{'header says' if self.count is not None else 'first line has'}"
                              f" {self.dim}")
         try:
-            vector = np.array(values, dtype=np.float64).astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+                vector = np.array(values, dtype=np.float64).astype(np.float32)
         except ValueError:
             bad = next(v for v in values if not _numbers([v]))
             raise InputError(f"{entry}: {shown(bad.decode('utf-8', 'replace'))} is not a "
@@ -273,7 +278,8 @@ class VectorFile:
                             word.lower() if word.isascii() else lowercase(word)) in words:
                         self.records_read = done
                         vector = np.frombuffer(buffer, "<f4", dim, space + 1).astype(np.float32)
-                        yield word, self._finite(vector, self._where(word, offset + position))
+                        yield word, self._finite(vector, self._where(
+                            word, offset + space - len(word)))
                     position = space + 1 + size
                     done += 1
                 block = self._read() or None
@@ -293,7 +299,8 @@ class VectorFile:
         last block; ``block`` None when the stream has ended)."""
         if self.records_read < (self.count or 0):
             if rest.strip():
-                raise InputError(f"{self._where(b'', offset)}: cut short: the file ends "
+                start = offset + len(rest) - len(rest.lstrip(b"\n"))
+                raise InputError(f"{self._where(b'', start)}: cut short: the file ends "
                                  "inside it (truncated?)")
             raise InputError(f"{self.name}: the header says {self.count} words, but the file "
                              f"ends after {self.records_read}")

@@ -35,6 +35,7 @@ VOCABULARY = ["cat", "café", "dog", "missing", "new", "paris", "the", "york", "
 HARD_WORDS = [b"the", b"Paris", b"paris", b"PARIS", b"DOG", b"Dog", b"Cat", b"cat", b"cat",
               b"\xff\xfejunk", b"zebra\xff", b"CAF\xc3\x89", b"caf\xc3\xa9", b"York", b"YORK",
               b"\xc3\x9cN\xc3\x8fCODE", b"zebra", b"the", b"Zebra", b"unrelated"]
+NEWLINE = b"\n"
 SPACED = [b"new york", b". . .", b"New York City"]
 
 
@@ -126,8 +127,12 @@ def test_a_truncated_tail_fails_as_gensim_does(tmp_path, kind):
         Path(path).write_bytes(data[:data.rstrip().rfind(b" ")])  # the last value gone
     with pytest.raises((EOFError, ValueError)):
         gensim_load(path, kind)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as caught:
         align_vectors(VOCABULARY, path)
+    assert {"word2vec binary": "cut short", "word2vec text": f"header says {len(HARD_WORDS) + 1}"
+            f" words, but the file holds {len(HARD_WORDS)}",
+            "GloVe text": f"line {len(VOCABULARY)} (word 'ünïcode'): {DIM - 1} values, but "
+            f"the first line has {DIM}"}[kind] in str(caught.value)
 
 
 def test_missing_random_is_seeded_and_leaves_found_rows(tmp_path):
@@ -205,7 +210,8 @@ def snapshot(folder):
 
 
 BAD = {  # name: (how to make the file, what the one line must say)
-    "truncated binary": (dict(kind="word2vec binary", cut=5), "record 20 at byte"),
+    "truncated binary": (dict(kind="word2vec binary", cut=5), "record 20 at byte {last}: cut "
+                         "short"),
     "more records than the header": (dict(kind="word2vec binary", count=19),
                                      "more data after the 19 words"),
     "fewer records than the header": (dict(kind="word2vec text", count=25),
@@ -217,6 +223,10 @@ BAD = {  # name: (how to make the file, what the one line must say)
     "a damaged gzip": (dict(kind="GloVe text", compression="gzip"), "not a readable gzip"),
     "a zip of several files": (dict(kind="GloVe text", compression="zip",
                                     other_members=["b.txt"]), "choose one with --member"),
+    "a damaged bzip2": (dict(kind="GloVe text", compression="bzip2"), "not a readable bzip2"),
+    "a damaged xz": (dict(kind="GloVe text", compression="xz"), "not a readable xz"),
+    "a damaged zip": (dict(kind="GloVe text", compression="zip"), "not a readable zip"),
+    "not a vectors file": (dict(kind="GloVe text", crlf=True), "not a word-vector file"),
 }
 
 
@@ -228,12 +238,17 @@ def test_bad_input_is_one_line_and_writes_nothing(dev_set, tmp_path, case):
         Path(path).write_bytes(b"")
     else:
         path, _ = hard_file(tmp_path, **make)
-        if case == "a damaged gzip":
-            data = Path(path).read_bytes()
-            Path(path).write_bytes(data[:len(data) // 2])
+        data = Path(path).read_bytes()
+        if case.startswith("a damaged"):  # cut, or for a zip its directory damaged
+            Path(path).write_bytes(data[:len(data) // 2] if "zip" not in case else
+                                   data[:-30] + b"\0" * 30)
+        elif case == "not a vectors file":
+            Path(path).write_bytes(b"<html>\n" + data)
     before = snapshot(dev_set.parent)
     proc = run_in_process("vectors", dev_set, path, "--exact", check=False)
-    line = one_line(proc, phrase, os.path.basename(path))
+    # Where the cut record starts (its word's first byte), for the message to name.
+    last = data.rindex(b"\n" + HARD_WORDS[-1] + b" ") + 1 if case == "truncated binary" else 0
+    line = one_line(proc, phrase.format(last=last), os.path.basename(path))
     assert proc.returncode == 2 and line.startswith("error: ")
     assert snapshot(dev_set.parent) == before
 
@@ -258,6 +273,12 @@ def test_a_kept_value_that_is_not_a_finite_number(tmp_path, kind, value):
     with pytest.raises(InputError, match="word 'the'") as caught:
         align_vectors(VOCABULARY, path)
     assert "not a number" in str(caught.value) or "not a finite number" in str(caught.value)
+    data = Path(path).read_bytes()
+    if kind == "word2vec binary":  # the record, and where it starts in the file
+        where = f"record 2 at byte {data.index(b'the ')}"
+    else:
+        where = f"line {data[:data.index(b'the ')].count(NEWLINE) + 1}"
+    assert f"{path}: {where} (word 'the')" in str(caught.value)
     # The same value in a word not kept costs nothing and is no error.
     assert align_vectors(["zebra"], path).report.found_exact == 1
 
@@ -281,3 +302,33 @@ def test_a_vocabulary_of_another_run_is_refused(dev_set, tmp_path):
     proc = run_in_process("vectors", copy / dev_set.name, glove_for(["a"], tmp_path),
                           check=False)
     one_line(proc, "vocabulary_clickture_sk_6.json", "another")
+
+
+def test_member_is_for_a_zip(tmp_path):
+    path, _ = hard_file(tmp_path, "GloVe text", "gzip")
+    with pytest.raises(InputError, match=r"--member is for a zip archive, and this file is a "
+                                         "gzip file"):
+        align_vectors(VOCABULARY, path, member="x.txt")
+
+
+def test_a_first_line_whose_word_holds_spaces(tmp_path):
+    records = synthetic_records(SPACED[1:2] + HARD_WORDS, DIM, seed=8)
+    path = write_vectors(str(tmp_path / "spaced-first.txt"), records, "GloVe text")
+    clean = write_vectors(str(tmp_path / "clean.txt"), records[1:], "GloVe text")
+    np.testing.assert_array_equal(align_vectors(VOCABULARY, path).matrix, expected_matrix(
+        gensim_load(clean, "GloVe text"), VOCABULARY)[0])
+
+
+def test_a_vocabulary_file_is_weighed_by_the_rows_of_its_run(dev_set, tmp_path):
+    folder = dev_set.parent
+    sets = [load_keywords(folder / name) for name in sorted(os.listdir(folder))
+            if name.startswith("img_keyword_ind_")]
+    assert len(sets) == 2  # dev and Lite
+    vocabulary = folder / "vocabulary_clickture_sk_6.json"
+    aligned = align_vectors(vocabulary, glove_for(list(sets[0].vocabulary), tmp_path),
+                            member=f"small.{DIM}d.txt")
+    found = {i for i in range(len(sets[0].vocabulary)) if aligned.matrix[i].any()}
+    rows = [int(word_id) for kw in sets for _, word_id in kw.rows]
+    assert aligned.report.rows == len(rows)
+    assert aligned.report.rows_covered == sum(1 for word_id in rows if word_id in found)
+    assert sorted(aligned.report.rows_files) == sorted(os.path.basename(kw.path) for kw in sets)
