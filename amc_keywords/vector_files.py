@@ -38,6 +38,7 @@ from .errors import InputError, error_for, shown
 KINDS = ("word2vec binary", "word2vec text", "GloVe text")
 BLOCK = 1 << 20  # bytes read at a time
 LONGEST_RECORD = 1 << 24  # a record longer than this is not a word and its vector
+LARGEST_DIM = 65536  # beyond: not a dimension but a damaged header (the matrix would not fit)
 BOM = b"\xef\xbb\xbf"
 HEADER = re.compile(rb"[ \t]*(\d+)[ \t]+(\d+)[ \t]*\r?")
 MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
@@ -164,8 +165,9 @@ class VectorFile:
         header = HEADER.fullmatch(first)
         if header:
             self.count, self.dim = int(header.group(1)), int(header.group(2))
-            if self.dim == 0:
-                raise InputError(f"{self.name}: line 1: the header says vectors of dimension 0")
+            if not 0 < self.dim <= LARGEST_DIM:
+                raise InputError(f"{self.name}: line 1: the header says vectors of dimension "
+                                 f"{self.dim}, expected 1 to {LARGEST_DIM}")
             self._head = head[end + 1:] if end >= 0 else b""
             self._offset += len(head) - len(self._head)
             self.kind = KINDS[1] if self._is_text_record(self._head) else KINDS[0]

@@ -41,6 +41,7 @@ from .vocabulary import Vocabulary
 
 FORMAT = "amc-keywords-vectors/1"
 TOP_MISSING = 20
+COUNT_CHUNK = 1 << 20  # rows counted at a time
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
 VocabularySource = Union[str, "os.PathLike[str]", Vocabulary, Keywords, Sequence[str]]
 _MISSING, _BY_CASE, _EXACT = 0, 1, 2
@@ -126,7 +127,9 @@ class AlignedVectors:
         if not path.endswith(".npy"):
             raise InputError(f"{path}: the matrix is a .npy file: give a name ending in .npy")
         sidecar_path = sidecar_of(path)
-        with replaced_whole(path) as matrix_temp, replaced_whole(sidecar_path) as side_temp:
+        # The matrix is moved into place first: a sidecar never describes a matrix that is
+        # not there (and a matrix with the sidecar of another vocabulary is refused).
+        with replaced_whole(sidecar_path) as side_temp, replaced_whole(path) as matrix_temp:
             with open(matrix_temp, "wb") as f:
                 np.save(f, self.matrix, allow_pickle=False)
             with open(side_temp, "w", encoding="utf-8") as f:
@@ -283,7 +286,7 @@ def _vocabulary_and_counts(vocabulary: VocabularySource
     beside = [p for p in sorted(glob.glob(os.path.join(
         glob.escape(os.path.dirname(path) or "."), f"img_keyword_ind_{match[1]}*.npy")))
         if _of_vocabulary(p, match[1], match[2])]
-    sets = [load_keywords(p, path) for p in beside]
+    sets = [load_keywords(p) for p in beside]  # each checked to be of this vocabulary's run
     return loaded, _word_counts(sets) if sets else None, [os.path.basename(p) for p in beside]
 
 
@@ -296,9 +299,15 @@ def _of_vocabulary(rows_path: str, dataset: str, min_df: str) -> bool:
 
 
 def _word_counts(sets: List[Keywords]) -> np.ndarray:
+    """Each word id's rows in the sets, counted a chunk of rows at a time (a set's word ids
+    are never all in memory at once)."""
     size = len(sets[0].vocabulary)
-    return sum((np.bincount(np.asarray(kw.rows[:, 1]), minlength=size)[:size] for kw in sets),
-               np.zeros(size, np.int64))
+    counts = np.zeros(size, np.int64)
+    for kw in sets:
+        for start in range(0, kw.n_rows, COUNT_CHUNK):
+            counts += np.bincount(np.asarray(kw.rows[start:start + COUNT_CHUNK, 1]),
+                                  minlength=size)[:size]
+    return counts
 
 
 def _bar(progress: Optional[bool]) -> Any:

@@ -227,6 +227,9 @@ BAD = {  # name: (how to make the file, what the one line must say)
     "a damaged xz": (dict(kind="GloVe text", compression="xz"), "not a readable xz"),
     "a damaged zip": (dict(kind="GloVe text", compression="zip"), "not a readable zip"),
     "not a vectors file": (dict(kind="GloVe text", crlf=True), "not a word-vector file"),
+    "a header of a dimension no matrix holds": (dict(kind="word2vec binary", dim=10**9),
+                                                "line 1: the header says vectors of "
+                                                "dimension 1000000000"),
 }
 
 
@@ -332,3 +335,10 @@ def test_a_vocabulary_file_is_weighed_by_the_rows_of_its_run(dev_set, tmp_path):
     assert aligned.report.rows == len(rows)
     assert aligned.report.rows_covered == sum(1 for word_id in rows if word_id in found)
     assert sorted(aligned.report.rows_files) == sorted(os.path.basename(kw.path) for kw in sets)
+
+
+def test_a_negative_seed_is_one_line(dev_set, tmp_path):
+    path, _ = hard_file(tmp_path, "GloVe text")
+    proc = run_in_process("vectors", dev_set, path, "--missing", "random", "--seed", "-1",
+                          check=False)
+    one_line(proc, "seed=-1: expected an integer 0 or more")
