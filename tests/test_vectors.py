@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import clickture_args, one_line, run_in_process
 
 from amc_keywords.errors import InputError
@@ -342,3 +344,22 @@ def test_a_negative_seed_is_one_line(dev_set, tmp_path):
     proc = run_in_process("vectors", dev_set, path, "--missing", "random", "--seed", "-1",
                           check=False)
     one_line(proc, "seed=-1: expected an integer 0 or more")
+
+
+# Any order of case variants, duplicates and unwanted (even invalid UTF-8) words.
+VARIANTS = [b"paris", b"Paris", b"PARIS", b"dog", b"Dog", b"DOG", b"caf\xc3\xa9",
+            b"CAF\xc3\x89", b"the", b"\xff\xfe", b"zebra\xff", b"other"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.sampled_from(VARIANTS), min_size=1, max_size=14),
+       kind=st.sampled_from(KINDS), exact=st.booleans())
+def test_any_order_of_variants_equals_gensim(tmp_path, order, kind, exact):
+    path = write_vectors(str(tmp_path / "any"), synthetic_records(order, 3, seed=len(order)),
+                         kind)
+    aligned = align_vectors(VOCABULARY, path, exact=exact)
+    expected, exact_found, by_case = expected_matrix(gensim_load(path, kind), VOCABULARY,
+                                                     exact)
+    np.testing.assert_array_equal(aligned.matrix, expected)
+    assert (aligned.report.found_exact, aligned.report.found_by_case) == (exact_found, by_case)
