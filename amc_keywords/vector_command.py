@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .errors import InputError
+from .run_options import in_option_terms
 
 MISSING_POLICIES = ("zero", "random")
 
@@ -64,7 +65,7 @@ def add_vectors_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     sub.add_argument("--missing", choices=MISSING_POLICIES, default="zero",
                      help="the vector of a word the file lacks: zeros, or random draws with "
                           "the found vectors' mean and deviation (default: %(default)s)")
-    sub.add_argument("--seed", type=int, default=0,
+    sub.add_argument("--seed", type=seed_option, default=0,
                      help="the seed of --missing random (default: %(default)s)")
     sub.add_argument("--same-dim-as", default=None, metavar="MATRIX.npy",
                      help="refuse vectors whose dimension differs from this matrix's, "
@@ -75,14 +76,29 @@ def add_vectors_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     progress.add_argument("--no-progress", dest="progress", action="store_false")
 
 
+def seed_option(text: str) -> int:
+    """``--seed``: an integer 0 or more (numpy's generators take no negative seed)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer 0 or more")
+    return seed
+
+
 def run_vectors(args: argparse.Namespace) -> str:
     """Align, write, and return the report's text with the files written."""
     from .vectors import align_vectors  # numpy: once the command runs
     options = VectorOptions(member=args.member, exact=args.exact, missing=args.missing,
                             seed=args.seed, same_dim_as=args.same_dim_as,
                             progress=args.progress)
-    aligned = align_vectors(args.vocabulary, args.vectors_file, options)
-    matrix, sidecar = aligned.write(args.output)
+    try:
+        aligned = align_vectors(args.vocabulary, args.vectors_file, options)
+        matrix, sidecar = aligned.write(args.output)
+    except InputError as exc:  # named as the options, not the API's parameters
+        exc.args = (in_option_terms(str(exc)),)
+        raise
     rows, dim = aligned.matrix.shape
     return (f"{aligned.report.text()}\nwrote {matrix} ({rows:,} x {dim} float32, missing "
             f"words: {options.missing}) and {sidecar}")

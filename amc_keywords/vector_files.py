@@ -92,8 +92,8 @@ class VectorFile:
         if self.member is not None and self.compression != "zip":
             what = "not compressed" if self.compression == "none" else \
                 f"a {self.compression} file"
-            raise InputError(f"{self.path}: --member is for a zip archive, and this file is "
-                             f"{what}")
+            raise InputError(f"{self.path}: member={self.member} names a file in a zip "
+                             f"archive, and this file is {what}")
         try:
             if self.compression == "gzip":
                 return _gzip_reader(self._raw)
@@ -117,7 +117,7 @@ class VectorFile:
         if self.member is None:
             if len(files) != 1:
                 raise InputError(f"{self.path}: a zip of {len(files)} files ({listed}): "
-                                 "choose one with --member" if files else
+                                 "choose one with member=" if files else
                                  f"{self.path}: a zip that holds no file")
             chosen = files[0]
         else:

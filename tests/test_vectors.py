@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import clickture_args, one_line, run_in_process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import clickture_args, one_line, run_in_process
 
 from amc_keywords.errors import InputError
 from amc_keywords.keywords import LoadError
@@ -311,8 +311,8 @@ def test_a_vocabulary_of_another_run_is_refused(dev_set, tmp_path):
 
 def test_member_is_for_a_zip(tmp_path):
     path, _ = hard_file(tmp_path, "GloVe text", "gzip")
-    with pytest.raises(InputError, match=r"--member is for a zip archive, and this file is a "
-                                         "gzip file"):
+    with pytest.raises(InputError, match=r"member=x.txt names a file in a zip archive, and "
+                                         "this file is a gzip file"):
         align_vectors(VOCABULARY, path, member="x.txt")
 
 
@@ -343,7 +343,9 @@ def test_a_negative_seed_is_one_line(dev_set, tmp_path):
     path, _ = hard_file(tmp_path, "GloVe text")
     proc = run_in_process("vectors", dev_set, path, "--missing", "random", "--seed", "-1",
                           check=False)
-    one_line(proc, "seed=-1: expected an integer 0 or more")
+    one_line(proc, "--seed: '-1': expected an integer 0 or more")
+    with pytest.raises(InputError, match="seed=-1: expected an integer 0 or more"):
+        align_vectors(VOCABULARY, path, missing="random", seed=-1)
 
 
 # Any order of case variants, duplicates and unwanted (even invalid UTF-8) words.
