@@ -190,6 +190,10 @@ def align_vectors(vocabulary: VocabularySource, path: Union[str, "os.PathLike[st
     words, counts, rows_files = _vocabulary_and_counts(vocabulary)
     path = os.fspath(path)
     ids = {word.encode("utf-8"): i for i, word in enumerate(words.words)}
+    if len(ids) != len(words):
+        twice = next(w for i, w in enumerate(words.words) if ids[w.encode("utf-8")] != i)
+        raise InputError(f"{words.file or 'the vocabulary'}: {twice!r} is in it twice: a word "
+                         "id is one word's")
     bar = _bar(options.progress)
     try:
         with VectorFile(path, options.member) as source:

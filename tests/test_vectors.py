@@ -365,3 +365,9 @@ def test_any_order_of_variants_equals_gensim(tmp_path, order, kind, exact):
                                                      exact)
     np.testing.assert_array_equal(aligned.matrix, expected)
     assert (aligned.report.found_exact, aligned.report.found_by_case) == (exact_found, by_case)
+
+
+def test_a_word_list_with_a_word_twice_is_refused(tmp_path):
+    path, _ = hard_file(tmp_path, "GloVe text")
+    with pytest.raises(InputError, match="'paris' is in it twice"):
+        align_vectors(["dog", "paris", "the", "paris"], path)
