@@ -371,3 +371,24 @@ def test_a_word_list_with_a_word_twice_is_refused(tmp_path):
     path, _ = hard_file(tmp_path, "GloVe text")
     with pytest.raises(InputError, match="'paris' is in it twice"):
         align_vectors(["dog", "paris", "the", "paris"], path)
+
+
+def test_an_earlier_matrix_is_intact_after_a_failed_run(dev_set, tmp_path):
+    words = list(load_keywords(dev_set).vocabulary)
+    good = glove_for(words, tmp_path)
+    target = tmp_path / "out" / "vectors.npy"
+    target.parent.mkdir()
+    run_in_process("vectors", dev_set, good, "--member", f"small.{DIM}d.txt", "-o", target)
+    before = {p.name: p.read_bytes() for p in target.parent.iterdir()}
+    assert sorted(before) == ["vectors.json", "vectors.npy"]
+    bad, _ = hard_file(tmp_path, "word2vec binary", cut=5)
+    proc = run_in_process("vectors", dev_set, bad, "-o", target, check=False)
+    one_line(proc, "cut short")
+    assert {p.name: p.read_bytes() for p in target.parent.iterdir()} == before
+
+
+def test_an_output_folder_that_is_not_there_is_one_line(dev_set, tmp_path):
+    path, _ = hard_file(tmp_path, "GloVe text")
+    proc = run_in_process("vectors", dev_set, path, "-o", tmp_path / "nowhere" / "v.npy",
+                          check=False)
+    one_line(proc, "nowhere")
