@@ -127,6 +127,9 @@ class AlignedVectors:
         if not path.endswith(".npy"):
             raise InputError(f"{path}: the matrix is a .npy file: give a name ending in .npy")
         sidecar_path = sidecar_of(path)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise InputError(f"{path}: cannot be written (no folder "
+                             f"{os.path.dirname(path) or '.'}); choose another place")
         # The matrix is moved into place first: a sidecar never describes a matrix that is
         # not there (and a matrix with the sidecar of another vocabulary is refused).
         with replaced_whole(sidecar_path) as side_temp, replaced_whole(path) as matrix_temp:

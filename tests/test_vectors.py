@@ -391,4 +391,4 @@ def test_an_output_folder_that_is_not_there_is_one_line(dev_set, tmp_path):
     path, _ = hard_file(tmp_path, "GloVe text")
     proc = run_in_process("vectors", dev_set, path, "-o", tmp_path / "nowhere" / "v.npy",
                           check=False)
-    one_line(proc, "nowhere")
+    one_line(proc, f"{tmp_path / 'nowhere' / 'v.npy'}: cannot be written")
