@@ -45,10 +45,11 @@ def add_vectors_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     """The ``vectors`` subcommand and its options."""
     sub = commands.add_parser(
         "vectors", help="pretrained word vectors aligned to the word ids",
-        description="Write the (V + 1) x d float32 matrix whose row i is word id i's vector "
-        "in a word2vec (binary or text), fastText or GloVe file (plain, .gz, .bz2, .xz or in "
-        "a .zip), row V zero (the padding index), and a JSON sidecar; print what was found. "
-        "The format is found from the content. docs/formats.md describes both files.")
+        description="Write the (V + 1) x d float32 matrix whose row i is word id i's vector in\n"
+        "a word2vec (binary or text), fastText or GloVe file (plain, .gz, .bz2, .xz or in a\n"
+        ".zip; the format is found from the content), row V zero (the padding index), and a\n"
+        "JSON sidecar; print what was found. docs/cli.md says more, docs/formats.md\n"
+        "describes both files.")
     sub.add_argument("vocabulary", metavar="VOCABULARY_OR_ROWS",
                      help="a vocabulary file, or a rows file (its vocabulary beside it; its "
                           "rows weigh the coverage)")
