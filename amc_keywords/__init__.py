@@ -12,6 +12,9 @@ The public API:
     The fitted words and the analyzer (:mod:`amc_keywords.vocabulary`).
 :func:`sample_inputs`
     The inputs of the sample shipped in the package, as parameters of ``prepare_*``.
+:func:`align_vectors`
+    Pretrained word vectors (word2vec, fastText, GloVe) as a matrix of the word ids
+    (:mod:`amc_keywords.vectors`); ``Keywords.vectors`` reads it back.
 :class:`InputError`
     Bad input: ``str()`` is one line naming the file and what is wrong.
 
@@ -23,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError
 
 __all__ = ["InputError", "Keywords", "PrepareResult", "SetFigures", "Vocabulary",
-           "load_keywords", "prepare_clickture", "prepare_coco", "sample_inputs"]
+           "align_vectors", "load_keywords", "prepare_clickture", "prepare_coco",
+           "sample_inputs"]
 __version__ = "1.2.0"
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on first use
@@ -32,11 +36,12 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on f
     from .pipeline import SetFigures
     from .recipes import PrepareResult
     from .sample import sample_inputs
+    from .vectors import align_vectors
     from .vocabulary import Vocabulary
 
 _LAZY = {"prepare_clickture": "api", "prepare_coco": "api", "Keywords": "loader",
          "load_keywords": "loader", "SetFigures": "pipeline", "PrepareResult": "recipes",
-         "Vocabulary": "vocabulary", "sample_inputs": "sample"}
+         "Vocabulary": "vocabulary", "sample_inputs": "sample", "align_vectors": "vectors"}
 
 
 def __getattr__(name: str) -> Any:

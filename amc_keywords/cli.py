@@ -9,6 +9,7 @@ scripts.
     amc-keywords stats PATH               figures a user checks before training
     amc-keywords show PATH IMG_ID         an image's keywords as words (and its name)
     amc-keywords export PATH OUT --format parquet [--words]   one row per image (pyarrow)
+    amc-keywords vectors VOCABULARY_OR_ROWS VECTORS_FILE   word vectors aligned to the word ids
     amc-keywords --version
 
 Input:  the command line. Output: the command's work and its exit status (:data:`EXIT_STATUSES`,
@@ -32,6 +33,7 @@ from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
 from .errors import INTERRUPTED as INTERRUPTED_STATUS
 from .log import configure_cli
 from .run_options import DATASET_FOLDERS, add_dataset_options, positive_int, run_dataset
+from .vector_command import add_vectors_command
 
 INTERRUPTED = "interrupted: earlier outputs are unchanged"
 EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify, compare); 2 bad
@@ -199,6 +201,7 @@ def build_parser():
                                description="Print one image's keywords (and its name).")
     show.add_argument("path", metavar="PATH", help="rows file")
     show.add_argument("img_id", type=int, metavar="IMG_ID", help="image id")
+    add_vectors_command(commands)
     return parser
 
 
@@ -208,6 +211,10 @@ def command(argv):
     if args.command in DATASET_FOLDERS:
         return run_dataset(args.command, args)
     configure_cli()
+    if args.command == "vectors":
+        from .vector_command import run_vectors
+        print(run_vectors(args))
+        return None
     from . import stats, verify
     if args.command in ("verify", "compare"):
         from . import manifest

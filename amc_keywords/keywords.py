@@ -311,6 +311,13 @@ class Keywords(Sequence[WordIds]):
                     shape=(n_images, len(self.vocabulary))).tocsr()
         return self._matrix
 
+    def vectors(self, path: Union[str, "os.PathLike[str]"]) -> npt.NDArray[np.float32]:
+        """The word-vector matrix at ``path`` (written by ``amc-keywords vectors``): float32
+        ``(V + 1, d)``, row ``i`` word id ``i``'s vector, row ``V`` zero; a
+        :class:`LoadError` when its sidecar says it was made for another vocabulary."""
+        from .vectors import load_vectors  # it imports this module
+        return load_vectors(path, self.vocabulary)
+
     def __repr__(self) -> str:
         return (f"Keywords({self.path!r}: {self.n_rows} rows, {len(self.vocabulary)} words, "
                 f"{len(self.ranges)} image ids)")

@@ -149,9 +149,10 @@ def add_dataset_options(parser, dataset, base):
 
 
 # Library messages name a run's settings as the API's parameters (``out_dir=``, ``refit=True``);
-# a dataset command shows its own options instead.
+# a dataset command shows its own options instead (and the vectors command its own).
 SETTING = re.compile(r"\b(keyword_dir|lists_dir|out_dir|min_df|jobs|refit|force|wait|extract|"
-                     r"vocab_from|splits|strict_fingerprint)=(True|False|[^\s,;:)]*)")
+                     r"vocab_from|splits|strict_fingerprint|member|same_dim_as|seed)="
+                     r"(True|False|[^\s,;:)]*)")
 
 
 def in_option_terms(message):

@@ -14,6 +14,7 @@ A python or shell block that is not marked is a test failure: an example that no
 goes stale. Fragments that are not meant to run (a file's layout, a message) are fenced as
 ``text``, ``json`` and the like.
 """
+import json
 import os
 import re
 import shlex
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+
+from amc_keywords.sample_vectors import glove_like_zip
 
 DOCS = [Path(ROOT, "README.md"), *sorted(Path(ROOT, "docs").glob("*.md"))]
 SAMPLE = Path(ROOT, "amc_keywords", "sample_data")
@@ -78,7 +81,8 @@ def test_the_docs_have_the_examples():
 def example_folder(tmp_path_factory):
     """A folder like a clone with the data downloaded: ``keyword/`` holds the archives and
     ``clickture/`` the lists and maps (the sample's, under the real names); both datasets
-    have been run there with the default options."""
+    have been run there with the default options; ``glove.6B.zip`` holds synthetic vectors
+    laid out as the real one, and the dev set's matrix of its 50-d ones is written."""
     folder = tmp_path_factory.mktemp("examples")
     (folder / "keyword").mkdir()
     (folder / "clickture").mkdir()
@@ -92,6 +96,13 @@ def example_folder(tmp_path_factory):
     for dataset in ("clickture", "coco"):
         subprocess.run([sys.executable, "-m", "amc_keywords", dataset, "--quiet"], cwd=folder,
                        check=True, capture_output=True, timeout=600)
+    # Word vectors: a zip laid out like glove.6B.zip, and the matrix the examples load.
+    words = json.loads((folder / "clickture" / "vocabulary_clickture_sk_6.json").read_text(
+        encoding="utf-8"))["words"]
+    glove_like_zip(str(folder / "glove.6B.zip"), words)
+    subprocess.run([sys.executable, "-m", "amc_keywords", "vectors", DEV, "glove.6B.zip",
+                    "--member", "glove.6B.50d.txt"], cwd=folder, check=True,
+                   capture_output=True, timeout=600)
     return folder
 
 

@@ -1,0 +1,356 @@
+"""Pretrained word vectors aligned to a vocabulary: the matrix whose row ``i`` is word id
+``i``'s vector, the report a user checks, and the sidecar that says what the matrix is.
+
+Input
+    A vocabulary (a :class:`~amc_keywords.vocabulary.Vocabulary`, a word list, a vocabulary
+    file, or a rows file, whose set's rows then weigh the coverage), a word-vector file
+    (read by :mod:`amc_keywords.vector_files`) and :class:`VectorOptions`.
+Output
+    :func:`align_vectors` gives :class:`AlignedVectors`: ``matrix``, float32 ``(V + 1, d)``,
+    row ``V`` zero (the padding index of ``nn.Embedding(V + 1, d, padding_idx=V)``), and
+    ``report`` (:class:`VectorReport`). :meth:`AlignedVectors.write` writes the matrix
+    (``.npy``) and its sidecar (``.json``), each atomically; :func:`load_vectors` reads a
+    matrix back for a vocabulary and refuses one made for another.
+
+Matching: a word of the file is compared as bytes with the vocabulary's UTF-8 words. An
+exact match wins; otherwise (unless ``exact``) the first record in file order whose word's
+lowercase is a vocabulary word gives that word its vector: the files are ordered by
+frequency, so that is the most frequent case variant. Within one kind of match, the first
+record of a word wins. Missing words get zeros, or (``missing="random"``) draws from a
+normal distribution with the per-dimension mean and standard deviation of the vectors
+found, seeded by ``seed``.
+"""
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .errors import InputError
+from .filenames import parse_rows_name
+from .keywords import Keywords, LoadError
+from .log import logger
+from .vector_command import VectorOptions
+from .vector_files import VectorFile, lowercase
+from .vocabulary import Vocabulary
+
+FORMAT = "amc-keywords-vectors/1"
+TOP_MISSING = 20
+COUNT_CHUNK = 1 << 20  # rows counted at a time
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
+VocabularySource = Union[str, "os.PathLike[str]", Vocabulary, Keywords, Sequence[str]]
+_MISSING, _BY_CASE, _EXACT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class VectorReport:
+    """What was found: the source's description, the words found exactly and by case, the
+    missing ones, and (where the set's rows were counted) the share of rows covered."""
+
+    source: Dict[str, Any]
+    words: int
+    found_exact: int
+    found_by_case: int
+    rows: Optional[int]  # the rows counted (None: no rows file known)
+    rows_covered: Optional[int]
+    rows_files: List[str]
+    top_missing: List[Tuple[str, Optional[int]]]  # (word, rows of it) most frequent first
+
+    @property
+    def missing(self) -> int:
+        return self.words - self.found_exact - self.found_by_case
+
+    def figures(self) -> Dict[str, Any]:
+        return {"words": self.words, "found_exact": self.found_exact,
+                "found_by_case": self.found_by_case, "missing": self.missing,
+                "rows": self.rows, "rows_covered": self.rows_covered,
+                "rows_files": self.rows_files,
+                "top_missing": dict(self.top_missing)}
+
+    def text(self) -> str:
+        """The report as the command prints it."""
+        source = self.source
+        where = f"{source['file']}:{source['member']}" if source["member"] else source["file"]
+        count = "" if source["count"] is None else f"{source['count']:,} words, "
+        lines = [f"{where}: {source['format']}"
+                 f"{'' if source['compression'] == 'none' else ', ' + source['compression']}"
+                 f", {count}dimension {source['dim']}, {source['records']:,} records read",
+                 f"found: {self.found_exact + self.found_by_case:,} of {self.words:,} words "
+                 f"({self.found_exact:,} exact, {self.found_by_case:,} by case)",
+                 f"missing: {self.missing:,} words"]
+        if self.rows is not None and self.rows_covered is not None:
+            share = self.rows_covered / self.rows if self.rows else 1.0
+            lines.append(f"rows with a vector: {share:.2%} ({self.rows_covered:,} of "
+                         f"{self.rows:,} rows of {', '.join(self.rows_files)})")
+        else:
+            lines.append("rows with a vector: not known (no rows file beside the vocabulary)")
+        if self.top_missing:
+            shown = ", ".join(word if n is None else f"{word} ({n:,})"
+                              for word, n in self.top_missing)
+            lines.append(f"most frequent missing words: {shown}" if self.rows is not None
+                         else f"first missing words: {shown}")
+        return "\n".join(lines)
+
+
+@dataclass
+class AlignedVectors:
+    """The matrix (float32, ``(V + 1, d)``), its report, and what it was made with."""
+
+    matrix: np.ndarray
+    report: VectorReport
+    vocabulary: Vocabulary
+    options: VectorOptions
+    vectors_file: str
+    written: List[str] = field(default_factory=list)
+
+    def default_path(self) -> str:
+        """Beside the vocabulary file, named after it and after the vectors file:
+        ``vectors_<dataset>_sk_<k>_<vectors file's stem>.npy``."""
+        if self.vocabulary.file is None:
+            raise InputError("the vocabulary has no file to write beside: give output=")
+        folder, name = os.path.split(self.vocabulary.file)
+        stem = re.sub(r"^vocabulary_", "", os.path.splitext(name)[0])
+        source = source_stem(self.vectors_file, self.report.source["member"])
+        return os.path.join(folder, f"vectors_{stem}_{source}.npy")
+
+    def write(self, output: Optional[str] = None) -> Tuple[str, str]:
+        """Write the matrix (``output``, default :meth:`default_path`) and its sidecar
+        (the same name, ``.json``), each to a temporary moved into place; return both
+        paths."""
+        from .writing import replaced_whole
+        path = os.fspath(output) if output is not None else self.default_path()
+        if not path.endswith(".npy"):
+            raise InputError(f"{path}: the matrix is a .npy file: give a name ending in .npy")
+        sidecar_path = sidecar_of(path)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise InputError(f"{path}: cannot be written (no folder "
+                             f"{os.path.dirname(path) or '.'}); choose another place")
+        # The matrix is moved into place first: a sidecar never describes a matrix that is
+        # not there (and a matrix with the sidecar of another vocabulary is refused).
+        with replaced_whole(sidecar_path) as side_temp, replaced_whole(path) as matrix_temp:
+            with open(matrix_temp, "wb") as f:
+                np.save(f, self.matrix, allow_pickle=False)
+            with open(side_temp, "w", encoding="utf-8") as f:
+                json.dump(self.sidecar(os.path.basename(path)), f, indent=1,
+                          ensure_ascii=False)
+                f.write("\n")
+        self.written = [path, sidecar_path]
+        logger.debug("wrote %s (%d x %d float32) and %s", path, *self.matrix.shape,
+                     os.path.basename(sidecar_path))
+        return path, sidecar_path
+
+    def sidecar(self, matrix_name: str) -> Dict[str, Any]:
+        vocabulary = self.vocabulary
+        return {"format": FORMAT, "matrix": matrix_name, "shape": list(self.matrix.shape),
+                "dtype": "float32", "padding_row": len(vocabulary), "source": self.report.source,
+                "vocabulary": {"file": os.path.basename(vocabulary.file or ""),
+                               "words": len(vocabulary), "fingerprint": vocabulary.ids_digest,
+                               "words_sha256": words_digest(vocabulary.words)},
+                "missing": self.options.missing, "seed": self.options.seed,
+                "exact": self.options.exact, "coverage": self.report.figures()}
+
+
+def words_digest(words: Sequence[str]) -> str:
+    """SHA-256 of the words in id order (UTF-8, one a line): what ties a matrix to its
+    vocabulary."""
+    digest = hashlib.sha256()
+    for word in words:
+        digest.update(word.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def sidecar_of(matrix_path: str) -> str:
+    return os.path.splitext(matrix_path)[0] + ".json"
+
+
+def source_stem(path: str, member: Optional[str]) -> str:
+    """``glove.6B.50d`` of ``glove.6B.zip`` member ``glove.6B.50d.txt``; ``GoogleNews-
+    vectors-negative300`` of ``GoogleNews-vectors-negative300.bin.gz``."""
+    name = os.path.basename(member or path)
+    while name.endswith(COMPRESSED):
+        name = os.path.splitext(name)[0]
+    if name.endswith((".txt", ".vec", ".bin")):
+        name = os.path.splitext(name)[0]
+    return re.sub(r"[^\w.+-]", "_", name) or "vectors"
+
+
+def align_vectors(vocabulary: VocabularySource, path: Union[str, "os.PathLike[str]"],
+                  options: Optional[VectorOptions] = None, **option: Any) -> AlignedVectors:
+    """The matrix of ``path``'s vectors for ``vocabulary``'s word ids (see the module).
+
+    ``vocabulary``: a rows file (its vocabulary beside it, checked to be of its run; its
+    rows weigh the coverage), a vocabulary file (the rows files of its run beside it, if
+    any, weigh it), a loaded ``Keywords``, a ``Vocabulary`` or a word list. ``options`` or
+    its fields as keywords (``missing="random"``, ``seed=1``, ``exact=True``, ``member=``,
+    ``same_dim_as=``, ``progress=``). Nothing is written: see :meth:`AlignedVectors.write`.
+    """
+    options = options or VectorOptions(**option)
+    words, counts, rows_files = _vocabulary_and_counts(vocabulary)
+    path = os.fspath(path)
+    ids = {word.encode("utf-8"): i for i, word in enumerate(words.words)}
+    if len(ids) != len(words):
+        twice = next(w for i, w in enumerate(words.words) if ids[w.encode("utf-8")] != i)
+        raise InputError(f"{words.file or 'the vocabulary'}: {twice!r} is in it twice: a word "
+                         "id is one word's")
+    bar = _bar(options.progress)
+    try:
+        with VectorFile(path, options.member) as source:
+            _check_dim(source, options.same_dim_as)
+            bar.reset(total=source.size)
+            source.progress = lambda done: bar.update(done - bar.n)
+            matrix = np.zeros((len(words) + 1, source.dim), np.float32)
+            state = _fill(matrix, ids, source, options.exact)
+            stat = os.stat(path)
+            description = {"file": os.path.basename(path), "member": source.member,
+                           "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                           "format": source.kind,
+                           "compression": source.compression, "count": source.count,
+                           "dim": source.dim, "records": source.records_read}
+    finally:
+        bar.close()
+    missing = np.flatnonzero(state == _MISSING)
+    if options.missing == "random" and len(missing):
+        _draw_missing(matrix, state, missing, options.seed, source.name)
+    found = state != _MISSING
+    top = missing if counts is None else \
+        missing[np.argsort(-counts[missing], kind="stable")]
+    report = VectorReport(
+        description, len(words), int((state == _EXACT).sum()), int((state == _BY_CASE).sum()),
+        None if counts is None else int(counts.sum()),
+        None if counts is None else int(counts[found].sum()), rows_files,
+        [(words[int(i)], None if counts is None else int(counts[i]))
+         for i in top[:TOP_MISSING]])
+    return AlignedVectors(matrix, report, words, options, path)
+
+
+def _fill(matrix: np.ndarray, ids: Dict[bytes, int], source: VectorFile,
+          exact: bool) -> np.ndarray:
+    """Each word's vector into its row: exact matches first, else the first case variant;
+    the state of each word (missing, by case, exact) is returned."""
+    state = np.zeros(len(ids), np.int8)
+    for word, vector in source.records(ids, by_case=not exact):
+        word_id = ids.get(word)
+        if word_id is not None:
+            if state[word_id] != _EXACT:
+                matrix[word_id], state[word_id] = vector, _EXACT
+        else:
+            word_id = ids[lowercase(word)]
+            if state[word_id] == _MISSING:
+                matrix[word_id], state[word_id] = vector, _BY_CASE
+    return state
+
+
+def _draw_missing(matrix: np.ndarray, state: np.ndarray, missing: np.ndarray, seed: int,
+                  name: str) -> None:
+    found = matrix[:-1][state != _MISSING]
+    if not len(found):
+        raise InputError(f"{name}: no word of the vocabulary has a vector: --missing random "
+                         "has nothing to draw from (is it the right file?)")
+    mean, std = found.mean(0, dtype=np.float64), found.std(0, dtype=np.float64)
+    draws = np.random.default_rng(seed).normal(mean, std, (len(missing), matrix.shape[1]))
+    matrix[missing] = draws.astype(np.float32)
+
+
+def _check_dim(source: VectorFile, earlier: Optional[str]) -> None:
+    if earlier is None:
+        return
+    from .writing import npy_header
+    try:
+        shape, _, _ = npy_header(earlier)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{earlier}: not a matrix aligned earlier ({exc})") from None
+    if len(shape) != 2 or shape[1] != source.dim:
+        raise InputError(f"{source.name}: vectors of dimension {source.dim}, but {earlier} "
+                         f"(aligned earlier) has {shape[-1] if shape else 0}: the two do not "
+                         "go together")
+
+
+def _vocabulary_and_counts(vocabulary: VocabularySource
+                           ) -> Tuple[Vocabulary, Optional[np.ndarray], List[str]]:
+    """The vocabulary, each word's rows (None when no rows file is known) and the rows
+    files counted."""
+    if isinstance(vocabulary, Keywords):
+        return vocabulary.vocabulary, _word_counts([vocabulary]), [os.path.basename(
+            vocabulary.path)]
+    if isinstance(vocabulary, Vocabulary):
+        return vocabulary, None, []
+    if not isinstance(vocabulary, (str, os.PathLike)):
+        return Vocabulary(list(vocabulary)), None, []
+    from .loader import load_keywords
+    path = os.fspath(vocabulary)
+    if path.endswith(".npy"):
+        keywords = load_keywords(path)
+        return keywords.vocabulary, _word_counts([keywords]), [os.path.basename(path)]
+    loaded = Vocabulary.load(path)
+    match = re.fullmatch(r"vocabulary_([a-z0-9]+)_sk_(\d+)\.json", os.path.basename(path))
+    if not match:
+        return loaded, None, []
+    beside = [p for p in sorted(glob.glob(os.path.join(
+        glob.escape(os.path.dirname(path) or "."), f"img_keyword_ind_{match[1]}*.npy")))
+        if _of_vocabulary(p, match[1], match[2])]
+    sets = [load_keywords(p) for p in beside]  # each checked to be of this vocabulary's run
+    return loaded, _word_counts(sets) if sets else None, [os.path.basename(p) for p in beside]
+
+
+def _of_vocabulary(rows_path: str, dataset: str, min_df: str) -> bool:
+    try:
+        parts = parse_rows_name(rows_path)
+    except ValueError:
+        return False
+    return parts["dataset"] == dataset and parts["min_df"] == min_df
+
+
+def _word_counts(sets: List[Keywords]) -> np.ndarray:
+    """Each word id's rows in the sets, counted a chunk of rows at a time (a set's word ids
+    are never all in memory at once)."""
+    size = len(sets[0].vocabulary)
+    counts = np.zeros(size, np.int64)
+    for kw in sets:
+        for start in range(0, kw.n_rows, COUNT_CHUNK):
+            counts += np.bincount(np.asarray(kw.rows[start:start + COUNT_CHUNK, 1]),
+                                  minlength=size)[:size]
+    return counts
+
+
+def _bar(progress: Optional[bool]) -> Any:
+    """A bar in bytes (and bytes/s) on stderr, shown once a read takes more than a moment."""
+    from tqdm import tqdm
+    return tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                desc="vectors", leave=False, delay=0.5,
+                disable=None if progress is None else not progress)
+
+
+def load_vectors(path: Union[str, "os.PathLike[str]"], vocabulary: Vocabulary) -> np.ndarray:
+    """The matrix at ``path`` (float32, ``(V + 1, d)``) for ``vocabulary``; a
+    :class:`LoadError` when its sidecar says it was made for another vocabulary, or when
+    either file is not what it should be."""
+    path = os.fspath(path)
+    sidecar_path = sidecar_of(path)
+    try:
+        with open(sidecar_path, encoding="utf-8") as f:
+            sidecar = json.load(f)
+        made_for = sidecar["vocabulary"]
+        digest, file = made_for["words_sha256"], made_for.get("file", "")
+    except OSError as exc:
+        raise LoadError(f"{sidecar_path}: cannot be read ({exc.strerror}): the sidecar says "
+                        "which vocabulary the matrix is for; align the vectors again") from None
+    except (ValueError, KeyError, TypeError):
+        raise LoadError(f"{sidecar_path}: not the sidecar of a vectors matrix (expected "
+                        f"format {FORMAT!r})") from None
+    if digest != words_digest(vocabulary.words):
+        raise LoadError(f"{path}: made for another vocabulary ({file}, {made_for.get('words')} "
+                        f"words), not this set's ({os.path.basename(vocabulary.file or '')}, "
+                        f"{len(vocabulary)} words): align the vectors again for this set")
+    try:
+        matrix: np.ndarray = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{path}: not a readable .npy array file ({exc})") from None
+    if matrix.dtype != np.float32 or matrix.ndim != 2 or len(matrix) != len(vocabulary) + 1:
+        raise LoadError(f"{path}: expected a float32 ({len(vocabulary) + 1}, d) matrix, found "
+                        f"{matrix.dtype} {matrix.shape}")
+    return matrix
