@@ -18,6 +18,7 @@ Input
 Any other exception is a bug in the toolkit.
 """
 import reprlib
+from typing import Union
 
 SUCCESS, DIFFERENCE, BAD_INPUT, SYSTEM, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -58,3 +59,41 @@ def shown(value: object) -> str:
     deeply shared structure, whose whole repr would cost minutes; a few dozen characters say
     what it is."""
     return _SHORT.repr(value)
+
+
+QUOTED_WIDTH = 60  # characters of an untrusted name or entry quoted in a message
+# Control characters (C0, DEL, C1), the bidirectional overrides that reorder a terminal's
+# text, and the lone surrogates that stand for bytes that are not UTF-8 (shown as those
+# bytes), each escaped: quoted, such a value cannot move the cursor or hide its text.
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]},
+            **{ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"},
+            **{c: f"\\u{c:04x}" for c in [*range(0x202a, 0x202f), *range(0x2066, 0x206a),
+                                           *range(0xd800, 0xdc80), *range(0xdd00, 0xe000)]},
+            **{c: f"\\x{c - 0xdc00:02x}" for c in range(0xdc80, 0xdd00)}}
+
+
+def quoted(value: Union[str, bytes]) -> str:
+    """An untrusted name, key or entry as a message quotes it: in single quotes, bytes that
+    are not UTF-8 and control characters escaped, cut to :data:`QUOTED_WIDTH` characters
+    (then ``...`` and the full length follow): a crafted entry can be megabytes long or hold
+    terminal escape sequences."""
+    text, cut = _escaped(value)
+    if not cut:
+        return f"'{text}'"
+    return f"'{text}...' ({len(value):,} {'bytes' if isinstance(value, bytes) else 'characters'})"
+
+
+def escaped(value: Union[str, bytes]) -> str:
+    """:func:`quoted` without the quotes, for a key within a path (cut, it ends in ``...``)."""
+    text, cut = _escaped(value)
+    return text + "..." if cut else text
+
+
+def _escaped(value: Union[str, bytes]) -> "tuple[str, bool]":
+    """The value's first characters, escaped, and whether it was cut."""
+    head = value[:QUOTED_WIDTH * 4]
+    text = bytes(head).decode("utf-8", "surrogateescape") if isinstance(head, bytes) else head
+    escaped_text = text.translate(_ESCAPES)
+    if len(head) == len(value) and len(escaped_text) <= QUOTED_WIDTH:
+        return escaped_text, False
+    return escaped_text[:QUOTED_WIDTH], True

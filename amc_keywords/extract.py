@@ -10,9 +10,10 @@ import tempfile
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, quoted
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
+from .safe_paths import control_bytes
 from .writing import PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
@@ -38,10 +39,10 @@ def extract_archive(archive, target):
         raise InputError(f"{archive}: declares {total} bytes unpacked from a {size}-byte "
                          "archive: implausible for keyword files (zip bomb?); refusing to "
                          "extract")
-    bad = _control_character(directory.keys)
+    bad = _control_character(directory.keys, directory.unsafe)
     if bad is not None:
-        raise InputError(f"{archive}: member {bad!r} has a control character in its name; "
-                         "refusing to extract")
+        raise InputError(f"{archive}: member {quoted(bad)} has a control character in its "
+                         "name; refusing to extract")
     free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
     if total > free:
         raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
@@ -56,8 +57,8 @@ def extract_archive(archive, target):
             try:
                 parts = key.decode("utf-8").split("/")
             except UnicodeDecodeError:
-                raise InputError(f"{archive}: member {key[:60]!r} has a name that is not UTF-8; "
-                                 "refusing to extract") from None
+                raise InputError(f"{archive}: member {quoted(bytes(key))} has a name that is "
+                                 "not UTF-8; refusing to extract") from None
             folder = tmp
             for part in parts[:-1]:  # each folder made here, by us: none is a link
                 folder = os.path.join(folder, part)
@@ -83,13 +84,10 @@ def say(line: str) -> None:
     logger.warning(line)
 
 
-def _control_character(keys):
-    """The first key holding a byte below 0x20 (NUL, tab, newline...), or None."""
-    if not len(keys):
-        return None
-    width = keys.dtype.itemsize
-    view = keys.view(np.uint8).reshape(len(keys), width)
-    lengths = np.char.str_len(keys)
-    bad = ((view < 0x20) & (np.arange(width) < lengths[:, None])).any(axis=1)
-    first = np.flatnonzero(bad)
-    return keys[first[0]].decode("utf-8", "replace") if len(first) else None
+def _control_character(keys, set_aside):
+    """The first name, of the keys or of the members set aside, holding a byte below 0x20
+    (NUL, tab, newline...), or None."""
+    bad = np.flatnonzero(control_bytes(keys)) if len(keys) else []
+    if len(bad):
+        return bytes(keys[bad[0]])
+    return next((name for name in set_aside if any(ord(c) < 0x20 for c in name)), None)

@@ -30,6 +30,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 import numpy as np
 
 from .errors import InputError
+from .folder_files import FolderFiles
 from .hashing import file_sha256
 from .keyword_files import keyword_file_path
 
@@ -141,18 +142,28 @@ def folder_fingerprint(root, key_chunks, strict=False):
     """:class:`FolderFingerprint` of the files of ``key_chunks`` (a plan's keys, chunk by
     chunk) under ``root``, by ``stat`` (and a read of each file, with ``strict``)."""
     fingerprint = FolderFingerprint(strict)
+    files = FolderFiles(root)
+    root_bytes = os.fsencode(root)
     for keys in key_chunks:
-        paths = [keyword_file_path(root, key) for key in keys.tolist()]
-        try:
-            stats = [os.stat(path) for path in paths]
-            raws = [] if strict else None
-            for path in paths if strict else ():
-                with open(path, "rb") as f:
-                    raws.append(f.read())
-        except OSError as exc:
-            raise InputError(f"{exc.filename}: {exc.strerror}: no keyword file for a list "
-                             "entry; check that the list and the folder are of the same set") \
-                from None
+        stats, raws = [], [] if strict else None
+        for key in keys.tolist():
+            if strict:  # read through FolderFiles' checks
+                found = files.read(key)
+            else:
+                try:
+                    found = os.stat(os.path.join(root_bytes, key + b".json")), b""
+                except FileNotFoundError:
+                    found = None
+                except OSError as exc:
+                    raise InputError(f"{keyword_file_path(root, key)}: {exc.strerror}") \
+                        from None
+            if found is None:
+                raise InputError(f"{keyword_file_path(root, key)}: not found: no keyword file "
+                                 "for a list entry; check that the list and the folder are of "
+                                 "the same set")
+            stats.append(found[0])
+            if raws is not None:
+                raws.append(found[1])
         fingerprint.add(keys, file_facts(stats, raws))
     return fingerprint.hexdigest()
 

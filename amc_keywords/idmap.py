@@ -13,7 +13,6 @@ Output
     imported or called. Every problem is an :class:`InputError` naming the file.
 """
 import io
-import os
 import pickle
 import pickletools
 from array import array
@@ -22,8 +21,7 @@ import numpy as np
 
 from .byte_arrays import field, gather_strings, hash_keys
 from .errors import InputError, shown
-from .lfs import is_lfs_pointer
-from .lists import first_repeat
+from .lists import first_repeat, side_file_present
 
 
 class _DictOnlyUnpickler(pickle.Unpickler):
@@ -119,7 +117,7 @@ def read_id_map(path):
     Returns ``(ids, names)``: int64 ids sorted ascending and the matching names as an ``S``
     array (UTF-8), or None when the file is missing or an LFS pointer.
     """
-    if not os.path.isfile(path) or is_lfs_pointer(path):
+    if not side_file_present(path, "the id map"):
         return None
     with open(path, "rb") as f:
         data = f.read()

@@ -19,15 +19,16 @@ import sys
 import msgspec
 import numpy as np
 
-from .errors import InputError, shown
+from .errors import InputError, escaped, shown
 
 KEYWORD_SUFFIX = ".json"
+MAX_KEYWORD_FILE = 16 << 20  # keyword files are a few hundred bytes; far more is a bomb
 
 
 def keyword_file_path(root: str, key: bytes) -> str:
     """The path of the keyword file of ``key`` (its path inside the source, without
-    ``.json``) under the folder ``root``."""
-    return os.path.join(root, key.decode("utf-8", "replace") + KEYWORD_SUFFIX)
+    ``.json``) under the folder ``root``, as a message shows it (the key escaped and cut)."""
+    return os.path.join(root, escaped(bytes(key)) + KEYWORD_SUFFIX)
 
 
 def keyword_file_mask(names):
@@ -40,7 +41,7 @@ def keyword_file_mask(names):
 
 def member_location(path, top, key):
     """``archive: top/key.json``, the text that names a keyword file in a message."""
-    return f"{path}: {top + '/' if top else ''}{key.decode('utf-8', 'replace')}{KEYWORD_SUFFIX}"
+    return f"{path}: {top + '/' if top else ''}{escaped(bytes(key))}{KEYWORD_SUFFIX}"
 
 
 def location(where):

@@ -27,8 +27,8 @@ import msgspec
 import numpy as np
 
 from .byte_arrays import find_sorted, gather_strings
-from .entry_checks import Where, check_id_range, check_keys, check_largest_id, text_of
-from .errors import InputError
+from .entry_checks import Where, check_id_range, check_keys, check_largest_id
+from .errors import InputError, quoted
 from .lfs import is_lfs_pointer
 
 if TYPE_CHECKING:  # the sources import this module
@@ -77,8 +77,8 @@ def image_id_of(key: bytes, where: str) -> int:
     last = key.rsplit(b"/", 1)[-1]
     # bytes.isdigit() is ASCII-only: "+1", " 1", "1_0" and "١" are refused, as in Python 2.
     if not last.isdigit() or int(last) >= 2 ** 63:
-        raise InputError(f"{where}: entry '{text_of(key)}': its last path component is not an "
-                         "integer image id (expected digits such as '00048500')")
+        raise InputError(f"{where}: entry {quoted(bytes(key))}: its last path component is "
+                         "not an integer image id (expected digits such as '00048500')")
     return int(last)
 
 
@@ -105,19 +105,63 @@ def _listtext_of(data: bytes, path: str) -> bytes:
     return data
 
 
-def read_list(path: str) -> Optional[Entries]:
-    """Read a Clickture list file into :class:`Entries`; None if it is missing or an LFS pointer.
-    """
-    if not os.path.isfile(path) or is_lfs_pointer(path):
-        return None
-    with open(path, "rb") as f:
-        data = _listtext_of(f.read(), path)
+def side_file_present(path: str, what: str) -> bool:
+    """Whether the list or map file at ``path`` is there to read: False when it is missing
+    or a Git LFS pointer (the documented fallbacks); anything but a regular file in its place
+    (a folder, a FIFO, a device) is an InputError, not a missing file."""
+    if not os.path.exists(path):
+        return False
+    if os.path.isdir(path):
+        raise InputError(f"{path}: a folder, where {what} is expected; give the file's path "
+                         "(or move the folder away to run without it)")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file, where {what} is expected")
+    return not is_lfs_pointer(path)
+
+
+MAX_ENTRY_BYTES = 1024  # a keyword file's path inside its folder, as a list line gives it
+_LINE_BLOCK = 1 << 16  # lines gathered at a time: bounds the padded temporary arrays
+
+
+def _lines_stripped(data: bytes, path: str) -> np.ndarray:
+    """The list's lines, blanks stripped (an ``S`` array, as wide as the longest entry):
+    gathered a block of lines at a time, and a line longer than :data:`MAX_ENTRY_BYTES`
+    stripped alone or refused first, so that no line's length sets the memory taken."""
     # Vectorised: a million lines without a Python object each.
     newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(data)]))
-    keys = np.char.strip(gather_strings(data, starts, ends - starts), WHITESPACE)
-    del data, newlines, starts, ends
+    lengths = np.concatenate((newlines, [len(data)])) - starts
+    del newlines
+    for i in np.flatnonzero(lengths > MAX_ENTRY_BYTES):
+        line = data[starts[i]:starts[i] + lengths[i]]
+        entry = line.strip(WHITESPACE)
+        if b"\r" in entry:
+            raise InputError(f"{path}: line {i + 1} holds a carriage return: the list has old "
+                             "Mac (CR) line ends; expected LF or CRLF")
+        if len(entry) > MAX_ENTRY_BYTES:
+            raise InputError(f"{path}: line {i + 1}: an entry of {len(entry):,} bytes "
+                             f"({quoted(entry)}), longer than a keyword file's path may be "
+                             f"({MAX_ENTRY_BYTES} bytes); expected one keyword file name per "
+                             "line")
+        starts[i] += len(line) - len(line.lstrip(WHITESPACE))
+        lengths[i] = len(entry)
+    blocks = []
+    for at in range(0, len(starts), _LINE_BLOCK):
+        block = np.char.strip(gather_strings(data, starts[at:at + _LINE_BLOCK],
+                                             lengths[at:at + _LINE_BLOCK]), WHITESPACE)
+        blocks.append(block.astype(f"S{max(int(np.char.str_len(block).max()), 1)}"))
+    return np.concatenate(blocks)
+
+
+def read_list(path: str) -> Optional[Entries]:
+    """Read a Clickture list file into :class:`Entries`; None if it is missing or an LFS pointer.
+    """
+    if not side_file_present(path, "the list file"):
+        return None
+    with open(path, "rb") as f:
+        data = _listtext_of(f.read(), path)
+    keys = _lines_stripped(data, path)
+    del data
     line_numbers = np.flatnonzero(keys != b"") + 1
     keys = keys[line_numbers - 1]
     if not len(keys):
@@ -130,12 +174,12 @@ def read_list(path: str) -> Optional[Entries]:
         return f"{path}: line {line_numbers[i]}"
 
     def entry(i: int) -> str:
-        return f"{where(i)}: entry '{text_of(keys[i])}'"
+        return f"{where(i)}: entry {quoted(bytes(keys[i]))}"
 
     carriage = np.flatnonzero(np.char.find(keys, b"\r") >= 0)
     if len(carriage):
         i = int(carriage[0])
-        raise InputError(f"{where(i)}: entry '{text_of(keys[i])}' holds a carriage return: "
+        raise InputError(f"{where(i)}: entry {quoted(bytes(keys[i]))} holds a carriage return: "
                          "the list has old Mac (CR) line ends; expected LF or CRLF")
     check_keys(keys, where)
     entries = Entries(keys, image_ids(keys, where), path)
@@ -175,7 +219,7 @@ def image_ids(keys: np.ndarray, where: Where) -> np.ndarray:
         ids[plain] = keys[plain].astype(np.int64)  # the common case, vectorised
     except (ValueError, OverflowError):
         i = next(int(j) for j in np.flatnonzero(plain) if int(keys[j]) >= 2 ** 63)
-        raise InputError(f"{where(i)}: entry '{keys[i].decode()}': the image id is too "
+        raise InputError(f"{where(i)}: entry {quoted(bytes(keys[i]))}: the image id is too "
                          "large") from None
     return ids
 
@@ -188,8 +232,8 @@ def check_unique_ids(entries: Entries, where: str) -> None:
         first, second = order[i], order[i + 1]
         raise InputError(
             f"{where}: image id {entries.ids[first]} is listed twice (entry "
-            f"'{text_of(entries.keys[first])}' at position {first + 1} and "
-            f"'{text_of(entries.keys[second])}' at position {second + 1}); "
+            f"{quoted(bytes(entries.keys[first]))} at position {first + 1} and "
+            f"{quoted(bytes(entries.keys[second]))} at position {second + 1}); "
             "remove the repeated entry")
 
 
@@ -203,7 +247,7 @@ def attach_names(entries: Entries, id_map: Optional[Tuple[np.ndarray, np.ndarray
     if len(missing):
         i = missing[0]
         raise InputError(f"{where}: image id {entries.ids[i]} (entry "
-                         f"'{text_of(entries.keys[i])}') is not in the id map; "
+                         f"{quoted(bytes(entries.keys[i]))}) is not in the id map; "
                          f"{len(missing)} listed image(s) are missing from it: check that the "
                          "list and the map are of the same set")
     entries.names = map_names[pos]
@@ -215,10 +259,10 @@ def entries_from_map(id_map: Tuple[np.ndarray, np.ndarray], source: "Source",
     """The image set of a map, ordered by id, with keys found in the source by image id
     (``map_path`` names the map in messages)."""
     ids, names = id_map
-    check_largest_id(ids, lambda i: f"{map_path}: image '{text_of(names[i])}'")
+    check_largest_id(ids, lambda i: f"{map_path}: image {quoted(bytes(names[i]))}")
     keys = keys_by_id(source, ids)
     check_keys(keys, lambda i: f"{source.path}: {source.display(keys[i])} (image "
-                               f"'{text_of(names[i])}' of {map_path})")
+                               f"{quoted(bytes(names[i]))} of {map_path})")
     return Entries(keys, ids.copy(), "the id map, ordered by id", names)
 
 
@@ -301,7 +345,7 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
         if image.split in splits:
             if "\0" in image.filename:  # numpy byte strings would drop a trailing one
                 raise InputError(f"{where}: images[{position}]: \"filename\" "
-                                 f"'{image.filename}' holds a NUL byte")
+                                 f"{quoted(image.filename)} holds a NUL byte")
             keys.append(coco_key(image.split, image.filename).encode("utf-8"))
             ids.append(image.imgid)
             names.append(image.filename.encode("utf-8"))
@@ -323,7 +367,7 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
     check_keys(entries.keys, entry)  # and the key made of it
     check_unique_ids(entries, where)
     check_id_range(entries, lambda i: f"{where}: images[{positions[i]}] "
-                                      f"('{text_of(filenames[i])}'): \"imgid\"")
+                                      f"({quoted(bytes(filenames[i]))}): \"imgid\"")
     return entries
 
 

@@ -22,11 +22,12 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from .byte_arrays import find_sorted, hash_keys
-from .entry_checks import check_keys, unsafe_reason
-from .errors import InputError
+from .entry_checks import check_keys
+from .errors import InputError, escaped, quoted
 from .extract import extract_archive, say
 from .filenames import archive_name
 from .fingerprints import file_facts
+from .folder_files import FolderFiles
 from .keyword_files import (
     KEYWORD_SUFFIX,
     keyword_file_mask,
@@ -34,6 +35,7 @@ from .keyword_files import (
     parse_keyword_files,
 )
 from .lists import Entries, first_repeat
+from .safe_paths import unsafe_reason
 from .writing import npy_header, open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members
 
@@ -127,17 +129,20 @@ class FolderSource:
         self.path = root
         self.top = ""
         self.strict = strict  # fingerprint the files by content too (see manifest)
+        self.files = FolderFiles(root)
 
     def display(self, key: bytes) -> str:
-        return keyword_file_path(self.path, key)
+        return self.files.shown(key)
 
     def all_keys(self):
+        # As bytes: a file name that is not UTF-8 is the key it is, never text.
         names = []
-        for folder, dirs, files in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
-            rel = os.path.relpath(folder, self.path)
-            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            names.extend((rel + f).encode("utf-8") for f in files)
+        root = os.fsencode(self.path)
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != b"__MACOSX")
+            rel = os.path.relpath(folder, root)
+            rel = b"" if rel == b"." else rel.replace(os.fsencode(os.sep), b"/") + b"/"
+            names.extend(rel + f for f in files)
         names = np.array(names, dtype=bytes)
         return np.array([n[:-len(KEYWORD_SUFFIX)] for n in names[keyword_file_mask(names)]],
                         dtype=bytes)
@@ -157,18 +162,17 @@ class FolderSource:
 
     def has(self, key: bytes) -> bool:
         """Whether ``<key>.json`` is in the folder (never, for a key that leads out of it)."""
-        return unsafe_reason(key) is None and os.path.isfile(self.display(key))
+        return unsafe_reason(key) is None and os.path.isfile(
+            os.path.join(os.fsencode(self.path), key + KEYWORD_SUFFIX.encode()))
 
     def read(self, key: bytes) -> Optional[bytes]:
         """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent (or
-        when the key leads out of the folder)."""
+        when the key leads out of the folder); anything but a regular file inside the folder
+        of at most :data:`MAX_SINGLE_FILE` bytes is refused (:class:`FolderFiles`)."""
         if unsafe_reason(key) is not None:
             return None
-        try:
-            with open(self.display(key), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
+        found = self.files.read(key, MAX_SINGLE_FILE)
+        return None if found is None else found[1]
 
 
 MAX_SINGLE_FILE = 16 << 30  # a file read whole, as COCO's dataset.json (~150 MB)
@@ -213,8 +217,7 @@ class ZipSource:
                                  "archive twice; which one to use is ambiguous")
 
     def display(self, key):
-        return (self.top + "/" if self.top else "") + key.decode("utf-8", "replace") + \
-            KEYWORD_SUFFIX
+        return (self.top + "/" if self.top else "") + escaped(bytes(key)) + KEYWORD_SUFFIX
 
     def all_keys(self):
         return self.keys
@@ -225,7 +228,7 @@ class ZipSource:
         plan, missing, key = make_plan(entries, self._members, path)
         if missing:
             raise InputError(f"{self.path}: no keyword file '{self.display(key)}' for entry "
-                             f"'{key.decode('utf-8', 'replace')}' of {entries.origin} "
+                             f"{quoted(bytes(key))} of {entries.origin} "
                              f"({missing} of {len(entries)} entries have none); check that "
                              "the list and the archive are of the same set")
         return plan
@@ -343,20 +346,20 @@ def open_source(keyword_dir: str, name: str,
 
 def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
                        stats: list) -> Iterator[bytes]:
-    """Yield each file's bytes; append its ``fstat`` to ``stats`` (for the fingerprint: the
-    file is open anyway)."""
+    """Yield each file's bytes (:class:`FolderFiles`: nothing outside the folder, regular
+    files of at most a keyword file's size); append its ``fstat`` to ``stats`` (for the
+    fingerprint: the file is open anyway)."""
+    files = FolderFiles(root)
     for key in keys:
-        path = keyword_file_path(root, key)
-        try:
-            with open(path, "rb") as f:
-                stats.append(os.fstat(f.fileno()))
-                yield f.read()
-        except FileNotFoundError:
-            raise InputError(f"{path}: no keyword file for list entry "
-                             f"'{key.decode('utf-8', 'replace')}'; check that the list and "
-                             "the folder are of the same set, and that the folder is fully "
-                             "unzipped (finish unzipping, or remove the folder so that the "
-                             "archive beside it is read)") from None
+        found = files.read(key)
+        if found is None:
+            raise InputError(f"{files.shown(key)}: no keyword file for list entry "
+                             f"{quoted(bytes(key))}; check that the list and the folder are "
+                             "of the same set, and that the folder is fully unzipped (finish "
+                             "unzipping, or remove the folder so that the archive beside it "
+                             "is read)") from None
+        stats.append(found[0])
+        yield found[1]
 
 
 def read_payload(payload, stats=None):

@@ -12,10 +12,11 @@ Output
     A damaged archive is an :class:`InputError` naming it (and the member).
 
 Defences against a crafted archive, each one enough on its own: members whose path would
-leave their folder are set aside (:func:`inside`); each member's data lies in a range of the
-file of its own, before the central directory; its local header names it; it may declare at
-most a keyword file's size; its inflation stops at the size it declares, however far its
-stream would inflate; its bytes have the size and CRC-32 it declares.
+leave their folder are set aside (the rule of :mod:`amc_keywords.safe_paths`); each member's
+data lies in a range of the file of its own, before the central directory; its local header
+names it; it may declare at most a keyword file's size; its inflation stops at the size it
+declares, however far its stream would inflate; its bytes have the size and CRC-32 it
+declares.
 """
 import os
 import struct
@@ -28,7 +29,13 @@ from isal import isal_zlib
 
 from .byte_arrays import field, gather_strings, strip_prefix, strip_suffix
 from .errors import InputError
-from .keyword_files import KEYWORD_SUFFIX, keyword_file_mask, member_location
+from .keyword_files import (
+    KEYWORD_SUFFIX,
+    MAX_KEYWORD_FILE,
+    keyword_file_mask,
+    member_location,
+)
+from .safe_paths import inside, suspects, unsafe_reason  # noqa: F401  (inside: re-exported)
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")
@@ -53,14 +60,8 @@ class ZipDirectory:
         except (struct.error, ValueError, IndexError, OverflowError) as exc:
             raise InputError(f"{path}: not a valid zip archive ({exc}); download it again") \
                 from None
-        # Every key :func:`inside` could refuse (and a few it keeps), found vectorised: a
-        # part that is empty, "." or "..", a backslash, a colon.
-        suspect = np.flatnonzero(
-            np.char.startswith(keys, b"/") | (np.char.find(keys, b"\\") >= 0) |
-            np.char.startswith(keys, b".") | (np.char.find(keys, b"/.") >= 0) |
-            (np.char.find(keys, b":") >= 0) | (np.char.find(keys, b"//") >= 0) |
-            np.char.endswith(keys, b"/") | (keys == b""))
-        unsafe = [i for i in suspect if not inside(keys[i].decode("utf-8", "replace"))]
+        # Only the suspects (a few, usually none) are looked at one by one.
+        unsafe = [i for i in np.flatnonzero(suspects(keys)) if unsafe_reason(bytes(keys[i]))]
         self.unsafe = [keys[i].decode("utf-8", "replace") + KEYWORD_SUFFIX for i in unsafe]
         if unsafe:
             keys, table = np.delete(keys, unsafe), np.delete(table, unsafe)
@@ -268,7 +269,6 @@ HEADER_SLACK = 256  # local name + extra fields fit in this in practice: one rea
 # Inflated in one call up to this packed size: deflate expands at most ~1032x, so at most
 # ~16 MiB; a larger member is inflated in bounded steps.
 SMALL_MEMBER = 1 << 14
-MAX_KEYWORD_FILE = 16 << 20  # keyword files are a few hundred bytes; far more is a bomb
 # What a damaged deflate stream raises (isal's stub declares its error an instance).
 _INFLATE_ERRORS: Tuple[Type[Exception], ...] = (zlib.error, cast(Type[Exception],
                                                                   isal_zlib.error))
@@ -369,12 +369,3 @@ def _same_name(block, fd, offset, name):
         return local == name.decode("utf-8").encode("cp437")
     except (UnicodeDecodeError, UnicodeEncodeError):
         return False
-
-
-def inside(name: str) -> bool:
-    """True when a member path stays inside the folder it is unpacked into: by POSIX's
-    reckoning and by Windows' (a backslash separates; a colon names a drive, or a stream of
-    a file, in any part: the top folder is stripped before the path is used)."""
-    parts = name.replace("\\", "/").split("/")
-    return not (name.startswith(("/", "\\")) or os.path.isabs(name) or ".." in parts or
-                "." in parts or ":" in name or "" in parts)

@@ -1,0 +1,107 @@
+"""The files of an unzipped keyword folder, opened so that nothing outside it is ever read.
+
+Input
+    The folder (``keyword/keywords_<set>/``) and a key (a keyword file's path inside it,
+    without ``.json``, as bytes: a file name that is not UTF-8 stays the bytes it is), or a
+    name such as ``dataset``.
+Output
+    :meth:`FolderFiles.read`: the file's ``os.stat_result`` and bytes, or None when there is
+    no such file; an :class:`~amc_keywords.errors.InputError` naming the file when it is not
+    one to read:
+
+    - a link (the file's own, or one of its folders') whose target is outside the folder:
+      ``unzip`` restores the links an archive stores, so a crafted download can hold one;
+      the message names the target;
+    - anything but a regular file (a folder, a FIFO, a device, a socket), checked on the open
+      file before any byte is read: a FIFO would block the run, ``/dev/zero`` never end;
+    - a file larger than ``limit`` (:data:`MAX_KEYWORD_FILE`, the cap an archive member has).
+
+A link whose target is inside the folder is followed, as ``unzip`` users expect.
+"""
+import errno
+import os
+import stat
+from typing import Dict, Optional, Tuple
+
+from .errors import InputError, escaped
+from .keyword_files import MAX_KEYWORD_FILE
+
+KEYWORD_SUFFIX = b".json"
+# Not blocking on a FIFO's open (its type is then refused), not following a last-component
+# link (whose target is checked first).
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) |
+               getattr(os, "O_BINARY", 0))
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+class FolderFiles:
+    """Reads the files of one folder (see the module's docstring); keeps which of its
+    subfolders were found inside it, so that each is resolved once."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._root_bytes = os.fsencode(root)
+        self._real_root = os.path.realpath(self._root_bytes)
+        self._folders_inside: Dict[bytes, bool] = {}
+
+    def shown(self, key: bytes, suffix: str = ".json") -> str:
+        """The file's path for a message (the key escaped and cut: it is untrusted)."""
+        return os.path.join(self.root, escaped(bytes(key)) + suffix)
+
+    def _inside(self, real: bytes) -> bool:
+        return real == self._real_root or real.startswith(self._real_root.rstrip(b"/") + b"/")
+
+    def read(self, key: bytes, limit: int = MAX_KEYWORD_FILE,
+             suffix: bytes = KEYWORD_SUFFIX) -> Optional[Tuple[os.stat_result, bytes]]:
+        """``(stat, bytes)`` of ``<root>/<key><suffix>``; None when it does not exist."""
+        path = os.path.join(self._root_bytes, bytes(key) + suffix)
+        folder = os.path.dirname(bytes(key))
+        if folder:
+            inside = self._folders_inside.get(folder)
+            if inside is None:
+                real = os.path.realpath(os.path.join(self._root_bytes, folder))
+                inside = self._folders_inside[folder] = self._inside(real)
+            if not inside:
+                self._refuse_link(key, suffix, os.path.join(self._root_bytes, folder))
+        try:
+            fd = os.open(path, _OPEN_FLAGS | _NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EMLINK):  # not a link (as FreeBSD says)
+                raise self._error(key, suffix, str(exc.strerror)) from None
+            real = os.path.realpath(path)
+            if not self._inside(real):
+                self._refuse_link(key, suffix, path)
+            try:
+                fd = os.open(real, _OPEN_FLAGS | _NOFOLLOW)
+            except FileNotFoundError:  # a dangling link: no file
+                return None
+            except OSError as exc:
+                raise self._error(key, suffix, str(exc.strerror)) from None
+        with os.fdopen(fd, "rb") as f:
+            facts = os.fstat(fd)
+            kind = next((name for test, name in _KINDS if test(facts.st_mode)), None)
+            if kind is not None or not stat.S_ISREG(facts.st_mode):
+                raise self._error(key, suffix, f"{kind or 'not a regular file'}, where a "
+                                  "keyword file is expected; only regular files are read")
+            if facts.st_size > limit:
+                raise self._error(key, suffix, f"{facts.st_size} bytes, more than a keyword "
+                                  f"file holds ({limit}); refusing it")
+            raw = f.read(limit + 1)
+        if len(raw) > limit:  # grown since
+            raise self._error(key, suffix, f"more than {limit} bytes, more than a keyword "
+                              "file holds; refusing it")
+        return facts, raw
+
+    def _error(self, key: bytes, suffix: bytes, what: str) -> InputError:
+        return InputError(f"{self.shown(key, suffix.decode())}: {what}")
+
+    def _refuse_link(self, key: bytes, suffix: bytes, link: bytes) -> None:
+        target = os.path.realpath(link)
+        raise self._error(key, suffix, f"a link (or in a linked folder) to "
+                          f"{escaped(target)}, outside the keyword folder {self.root}; "
+                          "nothing outside it is read: replace the link by the file")
