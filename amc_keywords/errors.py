@@ -83,17 +83,18 @@ def quoted(value: Union[str, bytes]) -> str:
     return f"'{text}...' ({len(value):,} {'bytes' if isinstance(value, bytes) else 'characters'})"
 
 
-def escaped(value: Union[str, bytes]) -> str:
-    """:func:`quoted` without the quotes, for a key within a path (cut, it ends in ``...``)."""
-    text, cut = _escaped(value)
+def escaped(value: Union[str, bytes], width: int = QUOTED_WIDTH) -> str:
+    """:func:`quoted` without the quotes, for a key within a path (cut, it ends in ``...``);
+    ``width`` characters at most, before the ``...``."""
+    text, cut = _escaped(value, width)
     return text + "..." if cut else text
 
 
-def _escaped(value: Union[str, bytes]) -> "tuple[str, bool]":
-    """The value's first characters, escaped, and whether it was cut."""
-    head = value[:QUOTED_WIDTH * 4]
+def _escaped(value: Union[str, bytes], width: int = QUOTED_WIDTH) -> "tuple[str, bool]":
+    """The value's first ``width`` characters, escaped, and whether it was cut."""
+    head = value[:width * 4]
     text = bytes(head).decode("utf-8", "surrogateescape") if isinstance(head, bytes) else head
     escaped_text = text.translate(_ESCAPES)
-    if len(head) == len(value) and len(escaped_text) <= QUOTED_WIDTH:
+    if len(head) == len(value) and len(escaped_text) <= width:
         return escaped_text, False
-    return escaped_text[:QUOTED_WIDTH], True
+    return escaped_text[:width], True

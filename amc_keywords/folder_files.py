@@ -27,6 +27,7 @@ from .errors import InputError, escaped
 from .keyword_files import MAX_KEYWORD_FILE
 
 KEYWORD_SUFFIX = b".json"
+PATH_WIDTH = 300  # characters of a link's target shown in a message
 # Not blocking on a FIFO's open (its type is then refused), not following a last-component
 # link (whose target is checked first).
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) |
@@ -82,15 +83,17 @@ class FolderFiles:
                 return None
             except OSError as exc:
                 raise self._error(key, suffix, str(exc.strerror)) from None
+        facts = os.fstat(fd)
+        kind = next((name for test, name in _KINDS if test(facts.st_mode)), None)
+        if kind is not None or not stat.S_ISREG(facts.st_mode):
+            os.close(fd)
+            raise self._error(key, suffix, f"{kind or 'not a regular file'}, where a file is "
+                              "expected; only regular files are read")
+        if facts.st_size > limit:
+            os.close(fd)
+            raise self._error(key, suffix, f"{facts.st_size} bytes, more than a keyword file "
+                              f"holds ({limit}); refusing it")
         with os.fdopen(fd, "rb") as f:
-            facts = os.fstat(fd)
-            kind = next((name for test, name in _KINDS if test(facts.st_mode)), None)
-            if kind is not None or not stat.S_ISREG(facts.st_mode):
-                raise self._error(key, suffix, f"{kind or 'not a regular file'}, where a "
-                                  "keyword file is expected; only regular files are read")
-            if facts.st_size > limit:
-                raise self._error(key, suffix, f"{facts.st_size} bytes, more than a keyword "
-                                  f"file holds ({limit}); refusing it")
             raw = f.read(limit + 1)
         if len(raw) > limit:  # grown since
             raise self._error(key, suffix, f"more than {limit} bytes, more than a keyword "
@@ -103,5 +106,5 @@ class FolderFiles:
     def _refuse_link(self, key: bytes, suffix: bytes, link: bytes) -> None:
         target = os.path.realpath(link)
         raise self._error(key, suffix, f"a link (or in a linked folder) to "
-                          f"{escaped(target)}, outside the keyword folder {self.root}; "
+                          f"{escaped(target, PATH_WIDTH)}, outside the keyword folder {self.root}; "
                           "nothing outside it is read: replace the link by the file")

@@ -1,0 +1,228 @@
+"""What the readers let through: nothing read outside an unzipped folder (links included),
+names that are not UTF-8, bounded and escaped messages, a folder where a file is expected."""
+import os
+import shutil
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import clickture_args, one_line, run_in_process
+
+from amc_keywords import sample
+from amc_keywords.errors import QUOTED_WIDTH, InputError, quoted
+from amc_keywords.folder_files import FolderFiles
+from amc_keywords.keyword_files import MAX_KEYWORD_FILE
+from amc_keywords.lists import read_list
+from amc_keywords.sources import FolderSource
+
+KEYWORDS = b'{"tagging": {"keywords": ["planted words"]}}'
+
+
+@pytest.fixture(scope="module")
+def small_clickture(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small_clickture")
+    sample.make_clickture(folder, 60, 40, seed=3)
+    return folder
+
+
+@pytest.fixture
+def data(small_clickture, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(small_clickture, copy)
+    return copy
+
+
+def unzip(data, set_name):
+    with zipfile.ZipFile(data / f"keywords_{set_name}.zip") as zf:
+        zf.extractall(data)
+    os.remove(data / f"keywords_{set_name}.zip")
+    return data / f"keywords_{set_name}"
+
+
+def outside(tmp_path):
+    """A readable keyword file outside any keyword folder."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "00000005.json").write_bytes(KEYWORDS)
+    return folder
+
+
+# ---- 1. nothing read outside the folder, only regular files of a keyword file's size --------
+
+def test_a_link_to_a_file_outside_the_folder_is_refused_naming_its_target(tmp_path):
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    target = outside(tmp_path) / "00000005.json"
+    os.symlink(target, folder / "00000005.json")
+    with pytest.raises(InputError) as caught:
+        FolderFiles(str(folder)).read(b"00000005")
+    assert str(caught.value).startswith(f"{folder / '00000005.json'}: a link")
+    assert "elsewhere/00000005.json" in str(caught.value)
+
+
+def test_a_linked_folder_leading_outside_is_refused(tmp_path):
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    os.symlink(outside(tmp_path), folder / "sub")
+    with pytest.raises(InputError, match="outside the keyword folder"):
+        FolderFiles(str(folder)).read(b"sub/00000005")
+
+
+def test_a_link_inside_the_folder_is_followed(tmp_path):
+    folder = tmp_path / "keywords_dev"
+    (folder / "real").mkdir(parents=True)
+    (folder / "real" / "00000005.json").write_bytes(KEYWORDS)
+    os.symlink("real/00000005.json", folder / "00000005.json")
+    os.symlink("real", folder / "sub")
+    files = FolderFiles(str(folder))
+    assert files.read(b"00000005")[1] == KEYWORDS
+    assert files.read(b"sub/00000005")[1] == KEYWORDS
+    assert files.read(b"absent") is None
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    fifo = folder / "00000005.json"
+    os.mkfifo(fifo)
+    # Were the open to block, this writer would release it (then the read must still be
+    # refused); the writer itself is released below once the read is done.
+    writer = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)))
+    writer.start()
+    try:
+        with pytest.raises(InputError, match="a FIFO"):
+            FolderFiles(str(folder)).read(b"00000005")
+    finally:
+        keeper = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, while the writer ends
+        writer.join()
+        os.close(keeper)
+
+
+def test_a_file_beyond_a_keyword_files_size_is_refused_before_reading(tmp_path, monkeypatch):
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    with open(folder / "00000005.json", "wb") as f:
+        f.truncate(MAX_KEYWORD_FILE + 1)  # sparse: no disk taken
+    with pytest.raises(InputError, match="more than a keyword file holds"):
+        FolderFiles(str(folder)).read(b"00000005")
+
+
+@pytest.mark.parametrize("link", ["file", "folder", "dev-zero"])
+def test_a_run_on_an_unzipped_set_with_a_link_outside_is_one_line(data, tmp_path, link):
+    folder = unzip(data, "dev")
+    elsewhere = outside(tmp_path)
+    os.remove(folder / "00000005.json")
+    if link == "file":
+        os.symlink(elsewhere / "00000005.json", folder / "00000005.json")
+    elif link == "dev-zero":
+        os.symlink("/dev/zero", folder / "00000005.json")
+    else:  # the entry moved into a linked folder
+        lines = (data / "clickture-dev.lst").read_text().splitlines()
+        lines[lines.index("00000005")] = "sub/00000005"
+        (data / "clickture-dev.lst").write_text("\n".join(lines) + "\n")
+        os.symlink(elsewhere, folder / "sub")
+    out = tmp_path / "out"
+    proc = run_in_process("clickture", *clickture_args(data, out), "--jobs", "1", check=False)
+    one_line(proc, "00000005.json", "outside the keyword folder",
+             "/dev/zero" if link == "dev-zero" else "elsewhere")
+    assert not out.exists() or not [n for n in os.listdir(out) if n.endswith(".npy")]
+
+
+def test_extract_writes_a_stored_link_as_a_plain_file(data, tmp_path):
+    """A member that unzip would restore as a link becomes a file holding the link's text
+    (then refused as not a keyword file), never a link."""
+    path = data / "keywords_lite.zip"
+    info = zipfile.ZipInfo("keywords_lite/00000003.json", sample.TIMESTAMP)
+    info.external_attr = (0o120777 << 16)  # a symbolic link, as zip -y stores one
+    with zipfile.ZipFile(path) as zf:
+        kept = [(i, zf.read(i)) for i in zf.infolist() if i.filename != info.filename]
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, body in kept:
+            zf.writestr(i, body)
+        zf.writestr(info, b"/etc/passwd")
+    proc = run_in_process("clickture", *clickture_args(data, tmp_path / "out"), "--extract",
+                          "--jobs", "1", check=False)
+    written = data / "keywords_lite" / "00000003.json"
+    assert not written.is_symlink() and written.read_bytes() == b"/etc/passwd"
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "00000003.json: not valid JSON" in proc.stderr.splitlines()[-1]
+
+
+# ---- 2. names that are not UTF-8 ----------------------------------------------------------
+
+def test_file_names_that_are_not_utf8_are_read_as_the_bytes_they_are(data, tmp_path):
+    folder = unzip(data, "lite")
+    os.remove(data / "clickture-lite.lst")
+    os.remove(data / "img_id_map.pkl")
+    root = os.fsencode(folder)
+    with open(os.path.join(root, b"notes-caf\xe9.txt"), "wb") as f:
+        f.write(b"not a keyword file")
+    os.mkdir(os.path.join(root, b"caf\xe9"))
+    os.rename(folder / "00000007.json", os.path.join(root, b"caf\xe9/00000007.json"))
+    out = tmp_path / "out"
+    run_in_process("clickture", *clickture_args(data, out), "--jobs", "1")
+    names = np.load(out / "img_names_clickture_lite.npy")
+    assert names[7] == b"caf\xe9/00000007"
+
+
+# ---- 4. bounded, escaped messages; a list's line length does not set its memory ------------
+
+def test_quoted_values_are_escaped_and_cut():
+    assert quoted(b"caf\xe9\x1b[31m") == "'caf\\xe9\\x1b[31m'"
+    assert quoted("a\u202eb\udce9") == "'a\\u202eb\\xe9'"
+    long = quoted(b"x" * 5_000_000)
+    assert long.startswith("'" + "x" * QUOTED_WIDTH + "...'") and "5,000,000 bytes" in long
+    assert len(long) < QUOTED_WIDTH + 40
+
+
+def test_an_overlong_list_line_is_refused_naming_it(tmp_path):
+    path = tmp_path / "clickture-lite.lst"
+    path.write_bytes(b"00000001\n00000002\n" + b"9" * (5 << 20) + b"\n00000003\n")
+    with pytest.raises(InputError) as caught:
+        read_list(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 3: an entry of 5,242,880 bytes")
+    assert "longer than a keyword file's path may be" in message and len(message) < 400
+
+
+def test_blanks_around_an_entry_do_not_count_towards_its_length(tmp_path):
+    path = tmp_path / "clickture-lite.lst"
+    path.write_bytes(b"00000001\n" + b" " * 5000 + b"00000002\t\t\n")
+    entries = read_list(str(path))
+    assert entries.keys.tolist() == [b"00000001", b"00000002"]
+    assert entries.keys.dtype.itemsize == 8
+
+
+def test_a_long_list_with_cr_line_ends_is_one_short_line(tmp_path):
+    path = tmp_path / "clickture-lite.lst"
+    path.write_bytes(b"\r".join(b"%08d" % i for i in range(100_000)) + b"\r")
+    with pytest.raises(InputError) as caught:
+        read_list(str(path))
+    assert "old Mac (CR) line ends" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_escape_sequences_in_an_entry_reach_no_terminal(data, tmp_path):
+    lines = (data / "clickture-dev.lst").read_text().splitlines()
+    lines[3] = "\x1b[2J\x1b[31mevil"
+    (data / "clickture-dev.lst").write_text("\n".join(lines) + "\n")
+    proc = run_in_process("clickture", *clickture_args(data, tmp_path / "out"), check=False)
+    line = one_line(proc, "clickture-dev.lst: line 4", "'\\x1b[2J\\x1b[31mevil'")
+    assert "\x1b" not in proc.stderr, line
+
+
+# ---- 5. a folder where a file is expected ----------------------------------------------------
+
+@pytest.mark.parametrize("which", ["clickture-dev.lst", "img_id_map_dev.pkl"])
+def test_a_folder_in_place_of_a_list_or_map_is_an_error(data, tmp_path, which):
+    os.remove(data / which)
+    (data / which).mkdir()
+    proc = run_in_process("clickture", *clickture_args(data, tmp_path / "out"), check=False)
+    one_line(proc, f"{data / which}: a folder, where")
+
+
+def test_a_folder_in_place_of_dataset_json_is_an_error(tmp_path):
+    folder = tmp_path / "keywords_coco"
+    (folder / "dataset.json").mkdir(parents=True)
+    with pytest.raises(InputError, match="dataset.json: a folder, where"):
+        FolderSource(str(folder)).read(b"dataset")
