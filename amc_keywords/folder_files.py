@@ -106,5 +106,6 @@ class FolderFiles:
     def _refuse_link(self, key: bytes, suffix: bytes, link: bytes) -> None:
         target = os.path.realpath(link)
         raise self._error(key, suffix, f"a link (or in a linked folder) to "
-                          f"{escaped(target, PATH_WIDTH)}, outside the keyword folder {self.root}; "
-                          "nothing outside it is read: replace the link by the file")
+                          f"{escaped(target, PATH_WIDTH)}, outside the keyword folder "
+                          f"{self.root}; nothing outside it is read: replace the link by the "
+                          "file")

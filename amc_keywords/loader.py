@@ -157,10 +157,20 @@ STALE = ("the table does not match the rows (an image's rows not contiguous, or 
 
 
 def _load_array(path: str) -> np.ndarray:
+    """The ``.npy`` array at ``path``, memory-mapped; anything else under the name (an
+    ``.npz`` archive, a pickle, an empty or cut file) is a LoadError."""
     try:
-        array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except EOFError:
+        raise LoadError(f"{path}: empty (0 bytes): not a .npy array file; run the pipeline "
+                        "again to write it") from None
     except (ValueError, OSError) as exc:
-        raise LoadError(f"{path}: not a readable .npy array file ({exc})") from None
+        raise LoadError(f"{path}: not a readable .npy array file ({str(exc)[:120]})") from None
+    if not isinstance(array, np.ndarray):
+        if hasattr(array, "close"):
+            array.close()
+        raise LoadError(f"{path}: a {type(array).__name__} (an .npz archive of arrays), not a "
+                        ".npy array file: an output is one array saved with numpy.save")
     return array
 
 

@@ -28,15 +28,17 @@ import numpy as np
 
 from . import __version__
 from .analyzer import sklearn_version
-from .errors import InputError
+from .errors import InputError, quoted, shown
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
+from .safe_paths import unsafe_reason
 
 __all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",
            "folder_fingerprints_match", "up_to_date", "verify_manifest"]
 
 FORMAT = "amc-keywords-manifest/1"
+MAX_MANIFEST = 64 << 20  # a manifest is a few kilobytes: reading is bounded all the same
 
 
 def versions():
@@ -58,6 +60,11 @@ def dumps(manifest):
 def load(path, dataset=None):
     """Read a manifest; an InputError names the file when it is not one (of ``dataset``)."""
     try:
+        if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
+            raise InputError(f"{path}: not a regular file, where a manifest is expected")
+        if os.path.getsize(path) > MAX_MANIFEST:
+            raise InputError(f"{path}: {os.path.getsize(path)} bytes: too large for a manifest "
+                             f"(at most {MAX_MANIFEST}); not a manifest this toolkit writes")
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
@@ -157,15 +164,37 @@ def folder_fingerprints_match(manifest: Dict[str, Any],
 
 def verify_manifest(path):
     """Recompute each output's SHA-256; return the lines that say which differ (empty when
-    every output is as recorded)."""
+    every output is as recorded). Only regular files inside the manifest's folder are read,
+    by the names a run writes (no folder part); any other name or record, a link leading out
+    of the folder or a file that is not regular is an InputError; a file whose size is not
+    the recorded one differs without being read."""
     manifest = load(path)
     folder = os.path.dirname(path)
+    real_folder = os.path.realpath(folder or ".")
     problems = []
     for name, record in sorted(manifest["outputs"].items()):
+        where = f"{path}: output {quoted(name)}"
+        if not isinstance(record, dict):
+            raise InputError(f"{where}: its record is {shown(record)}, expected an object "
+                             "(sha256, size, ...): not a manifest this toolkit writes")
+        reason = unsafe_reason(name.encode("utf-8", "surrogateescape")) or (
+            "holds a folder part" if "/" in name else None)
+        if reason:
+            raise InputError(f"{where}: the name {reason}; a manifest names files in its own "
+                             "folder, and nothing else is read")
         output = os.path.join(folder, name)
-        if not os.path.exists(output):
+        if not os.path.lexists(output):
             problems.append(f"{output}: missing (the manifest records it)")
-        elif file_sha256(output) != record.get("sha256"):
+            continue
+        real = os.path.realpath(output)
+        if os.path.dirname(real) != real_folder:
+            raise InputError(f"{output}: a link to {real}, outside the manifest's folder; "
+                             "nothing outside it is read")
+        if not os.path.isfile(real):
+            raise InputError(f"{output}: not a regular file; only regular files are read")
+        if isinstance(record.get("size"), int) and os.path.getsize(real) != record["size"]:
+            problems.append(f"{output}: differs from the manifest (size)")
+        elif file_sha256(real) != record.get("sha256"):
             problems.append(f"{output}: differs from the manifest (SHA-256)")
     return problems
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 import numpy as np
 
 from .analyzer import sklearn_version, word_index
-from .errors import InputError
+from .errors import InputError, quoted, shown
 
 FORMAT = "amc-keywords-vocabulary/1"
 
@@ -169,6 +169,7 @@ class Vocabulary:
                 not isinstance(data.get("words"), list):
             raise InputError(f"{path}: not a vocabulary file (expected format {FORMAT!r}); "
                              "delete it or use refit=True")
+        _check_fitted(data, path)
         inputs = data.get("inputs")
         vocabulary = cls(data["words"], data.get("min_df", 0), data.get("stop_words", ""),
                          data.get("source", ""), data.get("images", 0),
@@ -176,6 +177,30 @@ class Vocabulary:
                          inputs if isinstance(inputs, dict) else {})
         vocabulary.file = path
         return vocabulary
+
+
+def _check_fitted(data: Dict[str, Any], path: str) -> None:
+    """Refuse a vocabulary file that a fit cannot have written: a fit writes each word once,
+    a string, in sorted order, and records the positive integer min_df it kept words with
+    (a hand-edited file would otherwise give wrong words, or renumber the rows)."""
+    again = "a fit writes no such file; delete it or use refit=True to fit again"
+    min_df = data.get("min_df")
+    if "min_df" not in data:
+        raise InputError(f"{path}: records no min_df; {again}")
+    if type(min_df) is not int or min_df < 1:
+        raise InputError(f"{path}: min_df is {shown(min_df)}, not a positive integer; {again}")
+    if not isinstance(data.get("stop_words"), str):
+        raise InputError(f"{path}: stop_words is {shown(data.get('stop_words'))}, not a "
+                         f"string; {again}")
+    words = data["words"]
+    i = next((i for i, word in enumerate(words) if type(word) is not str), None)
+    if i is not None:
+        raise InputError(f"{path}: words[{i}] is {shown(words[i])}, not a string; {again}")
+    i = next((i for i in range(1, len(words)) if not words[i - 1] < words[i]), None)
+    if i is not None:
+        what = "is there twice" if words[i - 1] == words[i] else "is out of sorted order"
+        raise InputError(f"{path}: words[{i}] {quoted(words[i])} {what}: a fitted vocabulary "
+                         f"holds each word once, in sorted order; {again}")
 
 
 def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: str, source: str,

@@ -1,5 +1,6 @@
 """What the readers let through: nothing read outside an unzipped folder (links included),
 names that are not UTF-8, bounded and escaped messages, a folder where a file is expected."""
+import json
 import os
 import shutil
 import threading
@@ -228,3 +229,114 @@ def test_a_folder_in_place_of_dataset_json_is_an_error(tmp_path):
     (folder / "dataset.json").mkdir(parents=True)
     with pytest.raises(InputError, match="dataset.json: a folder, where"):
         FolderSource(str(folder)).read(b"dataset")
+
+
+# ---- 6. the outputs that are read back are checked --------------------------------------------
+
+ROWS = "img_keyword_ind_clickture_dev_sk_6_sparse.npy"
+VOCABULARY = "vocabulary_clickture_sk_6.json"
+MANIFEST = "manifest_clickture_sk_6.json"
+
+
+@pytest.fixture(scope="module")
+def small_run(small_clickture, tmp_path_factory):
+    out = tmp_path_factory.mktemp("small_run")
+    run_in_process("clickture", *clickture_args(small_clickture, out), "--jobs", "1")
+    return out
+
+
+@pytest.fixture
+def run_copy(small_run, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(small_run, copy)
+    return copy
+
+
+def test_an_npz_under_an_output_name_is_a_load_error(run_copy):
+    from amc_keywords.loader import LoadError, load_keywords
+    rows = np.load(run_copy / ROWS)
+    with open(run_copy / ROWS, "wb") as f:
+        np.savez(f, rows=rows)
+    with pytest.raises(LoadError, match=f"^{run_copy / ROWS}: a NpzFile .*not a .npy array"):
+        load_keywords(run_copy / ROWS)
+
+
+@pytest.mark.parametrize("command", ["stats", "show", "verify"])
+def test_a_zero_byte_rows_file_is_one_line(run_copy, command):
+    from amc_keywords.loader import LoadError, load_keywords
+    (run_copy / ROWS).write_bytes(b"")
+    with pytest.raises(LoadError, match="empty"):
+        load_keywords(run_copy / ROWS)
+    proc = run_in_process(command, run_copy / ROWS, *(["0"] if command == "show" else []),
+                          check=False)
+    one_line(proc, f"{run_copy / ROWS}: empty (0 bytes)")
+
+
+def edit_manifest(folder, change):
+    manifest = json.loads((folder / MANIFEST).read_text())
+    change(manifest["outputs"])
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_manifest_record_of_the_wrong_shape_is_one_line(run_copy):
+    edit_manifest(run_copy, lambda outputs: outputs.update({ROWS: ["not", "an", "object"]}))
+    proc = run_in_process("verify", "--manifest", run_copy / MANIFEST, check=False)
+    assert proc.returncode == 2
+    one_line(proc, f"output '{ROWS}': its record is ['not', 'an', 'object']")
+
+
+@pytest.mark.parametrize("name,phrase", [("../img_names_clickture_dev.npy", "'..' component"),
+                                         ("/dev/zero", "absolute path"),
+                                         ("sub/x.npy", "folder part")])
+def test_verify_reads_no_name_outside_the_manifests_folder(run_copy, name, phrase):
+    edit_manifest(run_copy, lambda outputs: outputs.update({name: {"sha256": "0" * 64}}))
+    proc = run_in_process("verify", "--manifest", run_copy / MANIFEST, check=False)
+    assert proc.returncode == 2
+    one_line(proc, f"output {quoted(name)}: the name ", phrase)
+
+
+@pytest.mark.parametrize("kind", ["link", "folder"])
+def test_verify_reads_only_regular_files_inside_its_folder(run_copy, tmp_path, kind):
+    target = tmp_path / "elsewhere.npy"
+    target.write_bytes(b"outside")
+    os.remove(run_copy / ROWS)
+    if kind == "link":
+        os.symlink(target, run_copy / ROWS)
+    else:
+        (run_copy / ROWS).mkdir()
+    proc = run_in_process("verify", "--manifest", run_copy / MANIFEST, check=False)
+    assert proc.returncode == 2
+    one_line(proc, f"{run_copy / ROWS}: ",
+             "outside the manifest's folder" if kind == "link" else "not a regular file")
+
+
+def edit_vocabulary(folder, change):
+    vocabulary = json.loads((folder / VOCABULARY).read_text())
+    change(vocabulary)
+    (folder / VOCABULARY).write_text(json.dumps(vocabulary))
+
+
+@pytest.mark.parametrize("change,phrase", [
+    (lambda v: v["words"].insert(3, v["words"][3]), "words[4] '{}' is there twice"),
+    (lambda v: v["words"].__setitem__(2, 7), "words[2] is 7, not a string"),
+    (lambda v: v["words"].reverse(), "words[1] '{}' is out of sorted order"),
+    (lambda v: v.__setitem__("min_df", "6"), "min_df is '6', not a positive integer"),
+    (lambda v: v.pop("min_df"), "records no min_df"),
+])
+def test_a_hand_edited_vocabulary_is_refused_without_a_manifest(run_copy, change, phrase):
+    from amc_keywords.loader import LoadError, load_keywords
+    os.remove(run_copy / MANIFEST)  # the outputs copied elsewhere: no manifest's help
+    edit_vocabulary(run_copy, change)
+    words = json.loads((run_copy / VOCABULARY).read_text())["words"]
+    expected = phrase.format(words[4] if "twice" in phrase else words[1])
+    with pytest.raises(LoadError) as caught:
+        load_keywords(run_copy / ROWS)
+    assert str(caught.value).startswith(f"{run_copy / VOCABULARY}: {expected}")
+
+
+def test_a_run_refuses_a_hand_edited_vocabulary_in_one_line(small_clickture, run_copy):
+    edit_vocabulary(run_copy, lambda v: v["words"].insert(3, v["words"][3]))
+    proc = run_in_process("clickture", *clickture_args(small_clickture, run_copy), check=False)
+    last = proc.stderr.splitlines()[-1]  # after the notice that the outputs changed
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert last.startswith(f"error: {run_copy / VOCABULARY}: words[4] ") and "twice" in last
