@@ -33,6 +33,8 @@ class _DictOnlyUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module, name):
+        if f"{module} {name}" == _BYTES_CALL:  # bytes, as Python 3 pickles them (protocol < 3)
+            return _latin1_bytes
         raise pickle.UnpicklingError(f"it asks for '{module}.{name}', and only a plain "
                                      "{name: id} dict is allowed")
 
@@ -57,23 +59,112 @@ _MAP_OPCODES = {
 _MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 
 
+# How Python 3 pickles a bytes key at protocols 0 to 2: ``_codecs.encode(text, "latin1")``,
+# a GLOBAL, a tuple of two strings and a REDUCE. This one call is admitted, and nothing else
+# that calls: the walk follows what is on the stack (:func:`_stack_effect`), and the
+# unpickler's one global is :func:`_latin1_bytes`, not ``_codecs.encode`` itself.
+_BYTES_CALL = "_codecs encode"
+_BYTES_OPCODES = {"GLOBAL", "TUPLE", "TUPLE2", "REDUCE"}
+_TEXT_OPCODES = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
+                 "SHORT_BINUNICODE", "BINUNICODE8"}
+_CALL, _ARGS, _MARK_ON_STACK = "call", "args", "mark"  # what the walk tracks on the stack
+# The one-line fix for a map written the ordinary Python 3 way.
+FIX = "pickle.dump({k: int(v) for k, v in m.items()}, f, protocol=2)"
+
+
+def _latin1_bytes(text, encoding):
+    """The one callable a map may ask for, as ``_codecs.encode``: bytes from their latin-1
+    text, exactly as pickle writes them; any other argument is refused."""
+    if type(text) is not str or encoding != "latin1":
+        raise pickle.UnpicklingError("it calls _codecs.encode other than as pickle writes "
+                                     "bytes; only a plain {name: id} dict is allowed")
+    return text.encode("latin-1")
+
+
+def _refusal(path, what):
+    return InputError(f"{path}: not a readable {{image name: id}} pickle: it {what}; only a "
+                      f"plain {{name: id}} dict is allowed (write one: {FIX})")
+
+
+def _holds(module_name):
+    """What a global a map asks for says the file holds, in the user's words."""
+    if module_name.startswith("numpy"):
+        return f"asks for '{module_name[:60]}': it holds numpy values (such as numpy.int64 ids)"
+    if module_name in ("collections OrderedDict", "collections.OrderedDict"):
+        return "holds an OrderedDict"
+    return f"asks for '{module_name.replace(' ', '.')[:60]}', which no {{name: id}} dict needs"
+
+
+def _stack_effect(opcode, arg, stack, memo, path, pos):
+    """Apply one opcode to the walk's stack of tags: ``("text", value)`` for a string,
+    :data:`_CALL` for the admitted global, :data:`_ARGS` for its ``(text, "latin1")``
+    arguments, None for anything else. Refuses the bytes call in any other form."""
+    name = opcode.name
+    if name in _TEXT_OPCODES:
+        stack.append(("text", arg))
+    elif name == "GLOBAL":
+        if arg != _BYTES_CALL:
+            raise _refusal(path, _holds(arg))
+        stack.append(_CALL)
+    elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+        memo[len(memo) if name == "MEMOIZE" else arg] = stack[-1]
+    elif name in ("GET", "BINGET", "LONG_BINGET"):
+        stack.append(memo.get(arg))
+    elif name == "DUP":
+        stack.append(stack[-1])
+    elif name in ("TUPLE", "TUPLE2"):
+        items = _pop_to_mark(stack) if name == "TUPLE" else [stack.pop(), stack.pop()][::-1]
+        if len(items) != 2 or not all(isinstance(t, tuple) for t in items) or \
+                items[1] != ("text", "latin1"):
+            raise _refusal(path, f"builds a tuple at byte {pos}, which no {{name: id}} dict "
+                                 "needs")
+        stack.append(_ARGS)
+    elif name == "REDUCE":
+        if (stack.pop(), stack.pop()) != (_ARGS, _CALL):
+            raise _refusal(path, f"calls something at byte {pos}, other than as pickle "
+                                 "writes bytes")
+        stack.append(None)
+    else:
+        before = opcode.stack_before
+        if pickletools.markobject in before:
+            popped = _pop_to_mark(stack)
+            popped += [stack.pop() for _ in range(before.index(pickletools.markobject))]
+        else:
+            popped = [stack.pop() for _ in before]
+        if _CALL in popped or _ARGS in popped:
+            raise _refusal(path, f"uses what pickle writes for bytes otherwise, at byte {pos}")
+        stack.extend(_MARK_ON_STACK if item is pickletools.markobject else None
+                     for item in opcode.stack_after)
+
+
+def _pop_to_mark(stack):
+    """The items above the topmost mark, which is removed too."""
+    at = len(stack) - 1 - stack[::-1].index(_MARK_ON_STACK)
+    items = stack[at + 1:]
+    del stack[at:]
+    return items
+
+
 def _check_opcodes(data, path):
     """Walk the pickle's opcodes without building anything, and refuse what would make the
     unpickler allocate far more than the file holds: a memo index beyond what a file of this
     size could fill (the unpickler sizes its memo table to the index), or nesting deeper than
     a small limit; and any opcode a ``{name: id}`` dict has no use for (whatever calls,
-    imports or builds other objects). Opcode arguments are read within the file, so a length
-    beyond it is refused here too."""
+    imports or builds other objects), but for the one call pickle writes for bytes keys at
+    protocols 0 to 2, in exactly that form (:func:`_stack_effect`). Opcode arguments are read
+    within the file, so a length beyond it is refused here too."""
     depth = 0  # marks open: a {name: id} dict needs one
+    stack, memo = [], {}
     try:
         for opcode, arg, pos in pickletools.genops(data):
-            if opcode.name not in _MAP_OPCODES:
-                asks = f"asks for '{arg.replace(' ', '.')[:60]}'" if opcode.name in (
-                    "GLOBAL", "INST") and isinstance(arg, str) else \
-                    f"uses opcode {opcode.name} at byte {pos}"
-                raise InputError(f"{path}: not a readable {{image name: id}} pickle: it "
-                                 f"{asks}, which no {{name: id}} dict needs; only a plain "
-                                 "{name: id} dict is allowed")
+            if opcode.name not in _MAP_OPCODES and opcode.name not in _BYTES_OPCODES:
+                if opcode.name == "STACK_GLOBAL" and len(stack) >= 2 and \
+                        all(isinstance(t, tuple) for t in stack[-2:]):
+                    raise _refusal(path, _holds(f"{stack[-2][1]} {stack[-1][1]}"))
+                if opcode.name == "INST" and isinstance(arg, str):
+                    raise _refusal(path, _holds(arg))
+                raise _refusal(path, f"uses opcode {opcode.name} at byte {pos}, which no "
+                                     "{name: id} dict needs")
             if opcode.name in _MEMO_OPCODES and int(arg) > len(data):
                 raise InputError(f"{path}: not a readable {{image name: id}} pickle: memo "
                                  f"index {arg} at byte {pos} is beyond what a {len(data)}-byte "
@@ -85,9 +176,21 @@ def _check_opcodes(data, path):
                                      f"nested deeper than {MAX_DEPTH} at byte {pos}")
             elif pickletools.markobject in opcode.stack_before:
                 depth -= 1
-    except (ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+            _stack_effect(opcode, arg, stack, memo, path, pos)
+    except (ValueError, TypeError, UnicodeDecodeError, OverflowError, IndexError) as exc:
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
-                         f"{str(exc)[:80]}") from None
+                         f"{str(exc)[:80] or 'the stack runs out'}") from None
+
+
+def _not_a_pickle(data, path):
+    """Refuse, saying what it is, a map that is gzip-compressed or JSON (never a pickle)."""
+    if data[:2] == b"\x1f\x8b":
+        raise InputError(f"{path}: a gzip-compressed file, not a pickle: decompress it "
+                         "(gunzip), or write the map as a plain {name: id} dict with "
+                         f"{FIX}")
+    if data.lstrip()[:1] in (b"{", b"["):
+        raise InputError(f"{path}: JSON text, not a pickle: write the map as a plain "
+                         f"{{name: id}} dict with {FIX} (m: the JSON object)")
 
 
 def _text(value):
@@ -126,6 +229,11 @@ def read_id_map(path):
         names, ids = fast
     else:
         names, ids = _unpickle_map(data, path)
+    empty = np.flatnonzero(np.char.str_len(names) == 0)
+    if len(empty):
+        raise InputError(f"{path}: the image of id {ids[empty[0]]} has an empty name; each "
+                         "image needs its name (the names table marks an unlisted id with an "
+                         "empty one)")
     if np.any(ids < 0):
         i = int(np.flatnonzero(ids < 0)[0])
         raise InputError(f"{path}: entry {shown(_text(names[i]))}: {ids[i]}: expected a "
@@ -141,6 +249,7 @@ def read_id_map(path):
 
 def _unpickle_map(data, path):
     """``(names, ids)`` of any pickled ``{name: id}`` dict, through the refusing unpickler."""
+    _not_a_pickle(data, path)
     _check_opcodes(data, path)
     try:
         mapping = _DictOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()

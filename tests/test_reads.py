@@ -1,7 +1,11 @@
 """What the readers let through: nothing read outside an unzipped folder (links included),
 names that are not UTF-8, bounded and escaped messages, a folder where a file is expected."""
+import collections
+import gzip
+import io
 import json
 import os
+import pickle
 import shutil
 import threading
 import zipfile
@@ -340,3 +344,69 @@ def test_a_run_refuses_a_hand_edited_vocabulary_in_one_line(small_clickture, run
     last = proc.stderr.splitlines()[-1]  # after the notice that the outputs changed
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert last.startswith(f"error: {run_copy / VOCABULARY}: words[4] ") and "twice" in last
+
+
+# ---- 3. maps ---------------------------------------------------------------------------------
+
+def write_map(tmp_path, raw):
+    path = tmp_path / "img_id_map.pkl"
+    path.write_bytes(raw)
+    return str(path)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_a_bytes_keyed_map_reads_at_any_protocol(tmp_path, protocol):
+    from amc_keywords.idmap import read_id_map
+    mapping = {b"img%d" % i: 3 * i + 1 for i in range(40)}
+    ids, names = read_id_map(write_map(tmp_path, pickle.dumps(mapping, protocol)))
+    assert dict(zip(names.tolist(), ids.tolist())) == mapping
+
+
+# The bytes call in forms pickle never writes for bytes (another encoding, another shape).
+OTHER_CALLS = {
+    "utf-16": b"\x80\x02}(c_codecs\nencode\nX\x02\x00\x00\x00abX\x05\x00\x00\x00utf16\x86R"
+              b"K\x01u.",
+    "one argument": b"\x80\x02}(c_codecs\nencode\nX\x02\x00\x00\x00ab\x85RK\x01u.",
+    "not called": b"\x80\x02}(c_codecs\nencode\nK\x01u.",
+}
+
+
+@pytest.mark.parametrize("form", sorted(OTHER_CALLS))
+def test_the_walk_alone_admits_only_the_bytes_form(tmp_path, form):
+    from amc_keywords.idmap import _check_opcodes
+    with pytest.raises(InputError, match="not a readable"):
+        _check_opcodes(OTHER_CALLS[form], "m.pkl")
+
+
+def test_the_unpickler_alone_calls_nothing_but_latin1_bytes():
+    from amc_keywords.idmap import _DictOnlyUnpickler
+    for form in ("utf-16",):
+        with pytest.raises(pickle.UnpicklingError, match="other than as pickle writes bytes"):
+            _DictOnlyUnpickler(io.BytesIO(OTHER_CALLS[form]), encoding="bytes").load()
+    with pytest.raises(pickle.UnpicklingError, match="asks for 'os.system'"):
+        _DictOnlyUnpickler(io.BytesIO(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R."),
+                           encoding="bytes").load()
+
+
+@pytest.mark.parametrize("what,phrase", [
+    ("numpy", "it holds numpy values"), ("OrderedDict", "it holds an OrderedDict"),
+    ("gzip", "a gzip-compressed file, not a pickle"), ("JSON", "JSON text, not a pickle")])
+def test_a_map_written_the_python3_way_is_refused_saying_what_it_holds(tmp_path, what,
+                                                                        phrase):
+    from amc_keywords.idmap import FIX, read_id_map
+    mapping = {"img1": 1, "img2": 2}
+    raw = {"numpy": lambda: pickle.dumps({k: np.int64(v) for k, v in mapping.items()}),
+           "OrderedDict": lambda: pickle.dumps(collections.OrderedDict(mapping)),
+           "gzip": lambda: gzip.compress(pickle.dumps(mapping, 2)),
+           "JSON": lambda: json.dumps(mapping).encode()}[what]()
+    with pytest.raises(InputError) as caught:
+        read_id_map(write_map(tmp_path, raw))
+    assert phrase in str(caught.value) and FIX in str(caught.value)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_an_empty_name_is_refused_when_the_map_is_read(tmp_path, protocol):
+    from amc_keywords.idmap import read_id_map
+    raw = pickle.dumps({"img1": 1, "": 2, "img3": 3}, protocol)
+    with pytest.raises(InputError, match="the image of id 2 has an empty name"):
+        read_id_map(write_map(tmp_path, raw))
