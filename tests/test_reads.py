@@ -368,6 +368,8 @@ OTHER_CALLS = {
               b"K\x01u.",
     "one argument": b"\x80\x02}(c_codecs\nencode\nX\x02\x00\x00\x00ab\x85RK\x01u.",
     "not called": b"\x80\x02}(c_codecs\nencode\nK\x01u.",
+    "a string called": b"\x80\x02}(X\x01\x00\x00\x00xX\x02\x00\x00\x00abX\x06\x00\x00\x00"
+                       b"latin1\x86RK\x01u.",
 }
 
 
