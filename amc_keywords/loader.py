@@ -59,6 +59,7 @@ from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     VocabularyArgument,
     WordIds,
 )
+from .manifest import recorded_differs
 from .tables import ranges_from_rows
 from .vocabulary import Vocabulary
 
@@ -273,13 +274,12 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
 def _recorded_differs(path: str, record: Any) -> bool:
     """Whether the file at ``path`` is not the one a manifest ``record`` describes: the same
     size and modification time vouch for it; else its SHA-256 decides (a copy keeps it)."""
-    try:
-        stat = os.stat(path)
-        if (record["size"], record["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
-            return False
-        return bool(file_sha256(path) != record["sha256"])
-    except (OSError, KeyError, TypeError):
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
         return False  # a record that says nothing: nothing to check against
+    try:
+        return recorded_differs(path, record)
+    except OSError:
+        return False
 
 
 def _check_recorded(path: str, kind: str, rows_path: str,

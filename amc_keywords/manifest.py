@@ -116,18 +116,29 @@ def up_to_date(path: str, dataset: str, options: Dict[str, Any],
 
 
 def _changed_output(manifest: Dict[str, Any], path: str) -> Optional[str]:
-    """The first output the manifest records whose size or modification time is not the
-    recorded one (or that is gone), or None."""
+    """The first output the manifest records that is not the recorded one (or that is gone),
+    or None (:func:`recorded_differs`)."""
     folder = os.path.dirname(path)
     for name, record in sorted(manifest["outputs"].items()):
         output = os.path.join(folder, name)
         try:
-            stat = os.stat(output)
+            if recorded_differs(output, record):
+                return output
         except OSError:
             return output
-        if (stat.st_size, stat.st_mtime_ns) != (record.get("size"), record.get("mtime_ns")):
-            return output
     return None
+
+
+def recorded_differs(path: str, record: Dict[str, Any]) -> bool:
+    """Whether the file at ``path`` is not the one a manifest ``record`` describes: the same
+    size and modification time vouch for it; with the same size, its SHA-256 decides. (A
+    copy keeps its bytes; so does the names table a run with another min_df writes again
+    into the same folder, which would otherwise make each run undo the other's.) OSError
+    when the file cannot be looked at."""
+    stat = os.stat(path)
+    if (record.get("size"), record.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+        return False
+    return record.get("size") != stat.st_size or file_sha256(path) != record.get("sha256")
 
 
 def _matches(manifest: Dict[str, Any], options: Dict[str, Any],

@@ -412,3 +412,16 @@ def test_an_empty_name_is_refused_when_the_map_is_read(tmp_path, protocol):
     raw = pickle.dumps({"img1": 1, "": 2, "img3": 3}, protocol)
     with pytest.raises(InputError, match="the image of id 2 has an empty name"):
         read_id_map(write_map(tmp_path, raw))
+
+
+# ---- 8. runs with different settings in one folder ----------------------------------------
+
+def test_runs_with_two_min_df_into_one_folder_each_stay_up_to_date(small_clickture, tmp_path):
+    out = tmp_path / "out"
+    for min_df in (6, 7):
+        run_in_process("clickture", *clickture_args(small_clickture, out), "--min-df", min_df)
+    for min_df in (6, 7, 6):
+        proc = run_in_process("clickture", *clickture_args(small_clickture, out), "--min-df",
+                              min_df)
+        assert f"outputs are up to date (manifest_clickture_sk_{min_df}.json)" in proc.stderr
+        assert "wrote:" not in proc.stdout and "running again" not in proc.stderr
