@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import InputError
+from .hashing import file_sha256
 from .vocabulary import Vocabulary
 
 WordIds = npt.NDArray[np.int64]
@@ -42,6 +43,13 @@ class LoadError(InputError, ValueError):
     """An output set that cannot be loaded as it is (a file malformed, cut short, stale or of
     another run): the message names the file and what is wrong. A ValueError too, as
     :func:`load_keywords` raised before."""
+
+
+def replaced(path: str) -> str:
+    """The message for a set whose files a later run replaced after it was opened."""
+    return (f"{path}: replaced since this Keywords was opened (a run wrote the files again): "
+            "a copy would serve another run than the one opened; open the set again with "
+            "load_keywords after a rerun, before starting the DataLoader workers")
 
 
 class ImageIdError(IndexError, KeyError):
@@ -76,19 +84,35 @@ class Keywords(Sequence[WordIds]):
 
     def __init__(self, path: str, rows: np.ndarray, vocabulary: Vocabulary,
                  ranges: np.ndarray, image_names: Optional[np.ndarray], min_df: int,
-                 vocabulary_given: VocabularyArgument = None) -> None:
+                 vocabulary_given: VocabularyArgument = None,
+                 recorded_sha256: Optional[str] = None) -> None:
         self.path, self.rows, self.vocabulary = path, rows, vocabulary
         self.ranges, self.image_names, self.min_df = ranges, image_names, min_df
         self._vocabulary_given = vocabulary_given  # what load_keywords was given, to pickle
+        # The identity of the run opened: the rows' SHA-256, as the run's manifest records
+        # it, or computed on the first pickling from the file opened (known by its stat).
+        facts = os.stat(path)
+        self._opened = (facts.st_ino, facts.st_size, facts.st_mtime_ns)
+        self._rows_sha256 = recorded_sha256
         self._lock = threading.Lock()
         self._matrix: Any = None
         self._ids: Optional[npt.NDArray[np.int64]] = None
 
     # -- pickling by path: a DataLoader worker reopens the memory maps ----------------------
 
-    def __reduce__(self) -> Tuple[Any, Tuple[str, VocabularyArgument]]:
-        from .loader import load_keywords  # the loader imports this module
-        return load_keywords, (self.path, self._vocabulary_given)
+    def __reduce__(self) -> Tuple[Any, Tuple[str, VocabularyArgument, str]]:
+        from .loader import reopen  # the loader imports this module
+        return reopen, (self.path, self._vocabulary_given, self.rows_sha256())
+
+    def rows_sha256(self) -> str:
+        """The SHA-256 of the rows this object serves: the identity of its run, which a
+        pickled copy checks when it reopens the files (:func:`amc_keywords.loader.reopen`)."""
+        if self._rows_sha256 is None:
+            facts = os.stat(self.path)
+            if (facts.st_ino, facts.st_size, facts.st_mtime_ns) != self._opened:
+                raise LoadError(replaced(self.path))
+            self._rows_sha256 = file_sha256(self.path)
+        return self._rows_sha256
 
     # -- the sequence ---------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     LoadError,
     VocabularyArgument,
     WordIds,
+    replaced,
 )
 from .manifest import recorded_differs
 from .tables import ranges_from_rows
@@ -150,7 +151,19 @@ def load_keywords(path: Union[str, "os.PathLike[str]"],
                                                      np.int64)])
     if image_names is not None:
         _check_recorded(beside["names"], "names table", path, run)
-    return Keywords(path, rows, vocabulary, ranges, image_names, min_df, given)
+    rows_record = run[1].get(os.path.basename(path)) if run is not None else None
+    return Keywords(path, rows, vocabulary, ranges, image_names, min_df, given,
+                    rows_record.get("sha256") if isinstance(rows_record, dict) else None)
+
+
+def reopen(path: str, vocabulary: VocabularyArgument, rows_sha256: str) -> Keywords:
+    """A pickled :class:`Keywords` opened again (in a DataLoader worker): the same files, and
+    still the same run; a LoadError when a run replaced the rows since (the copy would
+    silently serve another run than the original's)."""
+    keywords = load_keywords(path, vocabulary)
+    if keywords.rows_sha256() != rows_sha256:
+        raise LoadError(replaced(path))
+    return keywords
 
 
 STALE = ("the table does not match the rows (an image's rows not contiguous, or the table "

@@ -425,3 +425,32 @@ def test_runs_with_two_min_df_into_one_folder_each_stay_up_to_date(small_clicktu
                               min_df)
         assert f"outputs are up to date (manifest_clickture_sk_{min_df}.json)" in proc.stdout
         assert "wrote:" not in proc.stdout and "running again" not in proc.stderr
+
+
+# ---- 7. one run, seen the same way by every process ------------------------------------------
+
+@pytest.mark.parametrize("manifest", ["with", "without"])
+def test_a_pickled_keywords_refuses_the_files_a_rerun_wrote(small_clickture, tmp_path,
+                                                            manifest):
+    from amc_keywords.loader import LoadError, load_keywords
+
+    def run(*extra):
+        run_in_process("clickture", *clickture_args(small_clickture, out), *extra)
+        if manifest == "without":  # the outputs copied elsewhere: the rows' own digest
+            os.remove(out / MANIFEST)
+
+    out = tmp_path / "out"
+    run()
+    kw, late = load_keywords(out / ROWS), load_keywords(out / ROWS)
+    blob = pickle.dumps(kw)
+    copy = pickle.loads(blob)  # the same run: served as the original serves it
+    assert all(np.array_equal(copy[i], kw[i]) for i in range(len(kw)))
+    before = np.load(out / ROWS)
+    run("--vocab-from", "both")  # a rerun with other settings replaces the files
+    assert not np.array_equal(np.load(out / ROWS), before)
+    with pytest.raises(LoadError, match=f"^{out / ROWS}: replaced since this Keywords was "
+                                        "opened"):
+        pickle.loads(blob)
+    if manifest == "without":  # pickled only now: its identity is of the files it opened
+        with pytest.raises(LoadError, match="replaced since"):
+            pickle.dumps(late)
