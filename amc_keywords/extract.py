@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from .errors import InputError, quoted
+from .errors import InputError, escaped, quoted
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
 from .safe_paths import control_bytes
@@ -47,7 +47,7 @@ def extract_archive(archive, target):
     if total > free:
         raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
     for name in directory.unsafe:
-        say(f"warning: {archive}: {name}: skipped, its path leaves the target folder")
+        say(f"warning: {archive}: {escaped(name)}: skipped, its path leaves the target folder")
     tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=os.path.dirname(
         os.path.abspath(target)))
     try:

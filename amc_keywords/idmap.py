@@ -20,7 +20,7 @@ from array import array
 import numpy as np
 
 from .byte_arrays import field, gather_strings, hash_keys
-from .errors import InputError, shown
+from .errors import InputError, quoted, shown
 from .lists import first_repeat, side_file_present
 
 
@@ -88,11 +88,12 @@ def _refusal(path, what):
 
 def _holds(module_name):
     """What a global a map asks for says the file holds, in the user's words."""
+    asks = f"asks for {quoted(module_name.replace(' ', '.'))}"
     if module_name.startswith("numpy"):
-        return f"asks for '{module_name[:60]}': it holds numpy values (such as numpy.int64 ids)"
+        return f"{asks}: it holds numpy values (such as numpy.int64 ids)"
     if module_name in ("collections OrderedDict", "collections.OrderedDict"):
         return "holds an OrderedDict"
-    return f"asks for '{module_name.replace(' ', '.')[:60]}', which no {{name: id}} dict needs"
+    return f"{asks}, which no {{name: id}} dict needs"
 
 
 def _stack_effect(opcode, arg, stack, memo, path, pos):

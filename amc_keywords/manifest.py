@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .analyzer import sklearn_version
-from .errors import InputError, quoted, shown
+from .errors import InputError, escaped, quoted, shown
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
@@ -242,4 +242,4 @@ def _brief(value):
     if isinstance(value, dict):
         return ", ".join(f"{k}={_brief(v)}" for k, v in value.items())
     text = str(value)
-    return text[:16] if len(text) == 64 else text[:60]  # a SHA-256: its first 16 digits
+    return text[:16] if len(text) == 64 else escaped(text)  # a SHA-256: its first 16 digits

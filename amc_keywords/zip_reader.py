@@ -28,7 +28,7 @@ import numpy as np
 from isal import isal_zlib
 
 from .byte_arrays import field, gather_strings, strip_prefix, strip_suffix
-from .errors import InputError
+from .errors import InputError, escaped
 from .keyword_files import (
     KEYWORD_SUFFIX,
     MAX_KEYWORD_FILE,
@@ -145,7 +145,7 @@ class ZipDirectory:
         for found, what in ((overlap, "another member"), (beyond, "the central directory")):
             if len(found):
                 i = int(found[0]) if order is None else int(order[found[0]])
-                raise InputError(f"{self.path}: {keys[i].decode('utf-8', 'replace')}"
+                raise InputError(f"{self.path}: {escaped(bytes(keys[i]))}"
                                  f"{KEYWORD_SUFFIX}: its data overlaps {what}: a crafted or "
                                  "damaged archive; download it again")
 
@@ -184,7 +184,7 @@ class ZipDirectory:
                            "deflate; re-zip the folder")):
             if np.any(bad[keep_idx]):
                 i = keep_idx[np.flatnonzero(bad[keep_idx])[0]]
-                raise InputError(f"{self.path}: {names[i].decode('utf-8', 'replace')}: {what}")
+                raise InputError(f"{self.path}: {escaped(bytes(names[i]))}: {what}")
         keys = strip_suffix(names[keep_idx], name_len[keep_idx], len(KEYWORD_SUFFIX))
         if len(keys):  # as wide as the longest key, not the longest name (a __MACOSX one)
             keys = keys.astype(f"S{max(int(name_len[keep_idx].max()) - len(KEYWORD_SUFFIX), 1)}")
