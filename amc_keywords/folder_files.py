@@ -93,8 +93,17 @@ class FolderFiles:
             os.close(fd)
             raise self._error(key, suffix, f"{facts.st_size} bytes, more than a keyword file "
                               f"holds ({limit}); refusing it")
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read(limit + 1)
+        try:
+            # The size it has, then to its end (it may have grown), never past the limit: a
+            # read of the limit itself would allocate it for every file.
+            raw = os.read(fd, facts.st_size + 1)
+            while len(raw) <= limit:
+                more = os.read(fd, min(1 << 16, limit + 1 - len(raw)))
+                if not more:
+                    break
+                raw += more
+        finally:
+            os.close(fd)
         if len(raw) > limit:  # grown since
             raise self._error(key, suffix, f"more than {limit} bytes, more than a keyword "
                               "file holds; refusing it")
