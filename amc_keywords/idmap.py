@@ -22,6 +22,7 @@ import numpy as np
 from .byte_arrays import field, gather_strings, hash_keys
 from .errors import InputError, quoted, shown
 from .lists import first_repeat, side_file_present
+from .safe_paths import control_bytes
 
 
 class _DictOnlyUnpickler(pickle.Unpickler):
@@ -338,8 +339,7 @@ def _read_py2_dict(data):
     names, ids = _decode_items(data, items)
     lengths = np.frombuffer(data, np.uint8)[items + 1]
     view = names.view(np.uint8).reshape(len(names), names.dtype.itemsize)
-    nul = (view == 0) & (np.arange(view.shape[1]) < lengths[:, None])
-    if (view >= 0x80).any() or (lengths == 0).any() or nul.any():
+    if (view >= 0x80).any() or (lengths == 0).any() or control_bytes(names, 1, lengths).any():
         return None  # non-ASCII, empty or NUL-holding names: the unpickler's path decides
     # A name given twice keeps its last id in a dict: rare enough to leave to the unpickler.
     hashes = np.sort(hash_keys(names))

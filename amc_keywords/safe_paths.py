@@ -45,10 +45,12 @@ def inside(name: str) -> bool:
     return unsafe_reason(name.encode("utf-8", "surrogateescape")) is None
 
 
-def control_bytes(values: np.ndarray, below: int = 0x20, chunk: int = 1 << 16) -> np.ndarray:
+def control_bytes(values: np.ndarray, below: int = 0x20, lengths: Optional[np.ndarray] = None,
+                  chunk: int = 1 << 16) -> np.ndarray:
     """Which byte strings of the ``S`` array ``values`` hold a byte below ``below`` (1: a NUL
-    byte; 0x20: any control byte) before their end, a chunk at a time (``np.char.find``
-    cannot look for a NUL byte, which a fixed-width array uses as padding)."""
+    byte; 0x20: any control byte) before their end (their ``lengths`` where known: an ``S``
+    array drops trailing NULs), a chunk at a time (``np.char.find`` cannot look for a NUL
+    byte, which a fixed-width array uses as padding)."""
     out = np.zeros(len(values), bool)
     width = values.dtype.itemsize
     if not width:
@@ -56,7 +58,8 @@ def control_bytes(values: np.ndarray, below: int = 0x20, chunk: int = 1 << 16) -
     for start in range(0, len(values), chunk):
         part = np.ascontiguousarray(values[start:start + chunk])
         view = part.view(np.uint8).reshape(len(part), width)
-        before_end = np.arange(width) < np.char.str_len(part)[:, None]
+        ends = np.char.str_len(part) if lengths is None else lengths[start:start + chunk]
+        before_end = np.arange(width) < ends[:, None]
         out[start:start + chunk] = ((view < below) & before_end).any(axis=1)
     return out
 
