@@ -35,7 +35,6 @@ Output
     it records otherwise (SHA-256) is named as belonging to another run. Every problem is a
     :class:`LoadError` naming the file.
 """
-import json
 import os
 import warnings
 from typing import (
@@ -60,6 +59,7 @@ from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     WordIds,
     replaced,
 )
+from .manifest import load as load_manifest
 from .manifest import recorded_differs
 from .tables import ranges_from_rows
 from .vocabulary import Vocabulary
@@ -259,9 +259,10 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
     parts = parse_rows_name(rows_path)
     manifest_path = os.path.join(os.path.dirname(rows_path),
                                  manifest_name(parts["dataset"], min_df))
+    if not os.path.exists(manifest_path):
+        return None
     try:
-        with open(manifest_path, encoding="utf-8") as f:
-            run = json.load(f)
+        run = load_manifest(manifest_path)  # a regular file of a manifest's size
         outputs = run["outputs"]
         rows_record = outputs[os.path.basename(rows_path)]
         stat = os.stat(rows_path)
@@ -271,7 +272,7 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
         if layout is not True and (layout is not False or
                                    list(rows_record["shape"])[1:] != [2]):
             return None  # not a record of rows written by the default layout
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (InputError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no manifest, or not one: nothing to check against
     if layout is True:  # the file under the rows' name is the original's range table
         rows_name = original_names(parts["dataset"], parts["set_name"], min_df)["rows"]

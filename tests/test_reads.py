@@ -455,3 +455,24 @@ def test_a_pickled_keywords_refuses_the_files_a_rerun_wrote(small_clickture, tmp
     if manifest == "without":  # pickled only now: its identity is of the files it opened
         with pytest.raises(LoadError, match="replaced since"):
             pickle.dumps(late)
+
+
+def test_a_manifest_that_is_a_fifo_is_refused_without_blocking(run_copy):
+    from amc_keywords.loader import load_keywords
+    from amc_keywords.manifest import load
+    os.remove(run_copy / MANIFEST)
+    os.mkfifo(run_copy / MANIFEST)
+
+    def writer():  # releases a reader that would block, then gives it no manifest
+        fd = os.open(run_copy / MANIFEST, os.O_WRONLY)
+        os.close(fd)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with pytest.raises(InputError, match="not a regular file, where a manifest"):
+            load(str(run_copy / MANIFEST))
+        assert len(load_keywords(run_copy / ROWS))  # the loader goes on without it
+    finally:
+        keeper = os.open(run_copy / MANIFEST, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join()
+        os.close(keeper)
