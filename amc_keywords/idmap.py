@@ -62,13 +62,13 @@ _MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 
 # How Python 3 pickles a bytes key at protocols 0 to 2: ``_codecs.encode(text, "latin1")``,
 # a GLOBAL, a tuple of two strings and a REDUCE. This one call is admitted, and nothing else
-# that calls: the walk follows what is on the stack (:func:`_stack_effect`), and the
+# that calls: the walk follows what is on the stack (:class:`_Walk`), and the
 # unpickler's one global is :func:`_latin1_bytes`, not ``_codecs.encode`` itself.
 _BYTES_CALL = "_codecs encode"
 _BYTES_OPCODES = {"GLOBAL", "TUPLE", "TUPLE2", "REDUCE"}
 _TEXT_OPCODES = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
                  "SHORT_BINUNICODE", "BINUNICODE8"}
-_CALL, _ARGS, _MARK_ON_STACK = "call", "args", "mark"  # what the walk tracks on the stack
+_CALL, _ARGS = object(), object()  # on the walk's stack: the bytes call, its arguments
 # The one-line fix for a map written the ordinary Python 3 way.
 FIX = "pickle.dump({k: int(v) for k, v in m.items()}, f, protocol=2)"
 
@@ -97,91 +97,127 @@ def _holds(module_name):
     return f"{asks}, which no {{name: id}} dict needs"
 
 
-def _stack_effect(opcode, arg, stack, memo, path, pos):
-    """Apply one opcode to the walk's stack of tags: ``("text", value)`` for a string,
-    :data:`_CALL` for the admitted global, :data:`_ARGS` for its ``(text, "latin1")``
-    arguments, None for anything else. Refuses the bytes call in any other form."""
-    name = opcode.name
-    if name in _TEXT_OPCODES:
-        stack.append(("text", arg))
-    elif name == "GLOBAL":
-        if arg != _BYTES_CALL:
-            raise _refusal(path, _holds(arg))
-        stack.append(_CALL)
-    elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
-        memo[len(memo) if name == "MEMOIZE" else arg] = stack[-1]
-    elif name in ("GET", "BINGET", "LONG_BINGET"):
-        stack.append(memo.get(arg))
-    elif name == "DUP":
-        stack.append(stack[-1])
-    elif name in ("TUPLE", "TUPLE2"):
-        items = _pop_to_mark(stack) if name == "TUPLE" else [stack.pop(), stack.pop()][::-1]
-        if len(items) != 2 or not all(isinstance(t, tuple) for t in items) or \
-                items[1] != ("text", "latin1"):
-            raise _refusal(path, f"builds a tuple at byte {pos}, which no {{name: id}} dict "
-                                 "needs")
-        stack.append(_ARGS)
-    elif name == "REDUCE":
-        if (stack.pop(), stack.pop()) != (_ARGS, _CALL):
-            raise _refusal(path, f"calls something at byte {pos}, other than as pickle "
-                                 "writes bytes")
-        stack.append(None)
-    else:
-        before = opcode.stack_before
-        if pickletools.markobject in before:
-            popped = _pop_to_mark(stack)
-            popped += [stack.pop() for _ in range(before.index(pickletools.markobject))]
+def _effect(opcode):
+    """``(uses a mark, items popped besides, marks pushed, items pushed)`` of an opcode."""
+    before, after = opcode.stack_before, opcode.stack_after
+    mark = pickletools.markobject
+    uses_mark = mark in before
+    popped = before.index(mark) if uses_mark else len(before)
+    return uses_mark, popped, after.count(mark), len(after) - after.count(mark)
+
+
+_EFFECTS = {opcode.name: _effect(opcode) for opcode in pickletools.opcodes}
+_PUTS = {"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
+_GETS = {"GET", "BINGET", "LONG_BINGET"}
+
+
+class _Walk:
+    """What is on the unpickler's stack, opcode by opcode, without building it: a string's
+    text, :data:`_CALL` for the admitted global, :data:`_ARGS` for its ``(text, "latin1")``
+    arguments, None for anything else; and where the marks are. Refuses the bytes call in
+    any other form (:meth:`step`)."""
+
+    def __init__(self, path):
+        self.path, self.stack, self.marks, self.memo = path, [], [], {}
+
+    def _pop_mark(self):
+        at = self.marks.pop()
+        items = self.stack[at:]
+        del self.stack[at:]
+        return items
+
+    def _pop(self, n):
+        if n > len(self.stack) - (self.marks[-1] if self.marks else 0):
+            raise IndexError("an opcode takes more than the stack holds")
+        items = self.stack[len(self.stack) - n:]
+        del self.stack[len(self.stack) - n:]
+        return items
+
+    def step(self, name, arg, pos):
+        stack = self.stack
+        if name in _TEXT_OPCODES:
+            stack.append(arg)
+        elif name in _PUTS:
+            self.memo[len(self.memo) if name == "MEMOIZE" else arg] = stack[-1]
+        elif name in _GETS:
+            stack.append(self.memo.get(arg))
+        elif name == "DUP":
+            stack.append(stack[-1])
+        elif name == "GLOBAL":
+            if arg != _BYTES_CALL:
+                raise _refusal(self.path, _holds(arg))
+            stack.append(_CALL)
+        elif name in ("TUPLE", "TUPLE2"):
+            items = self._pop_mark() if name == "TUPLE" else self._pop(2)
+            if len(items) != 2 or not isinstance(items[0], str) or items[1] != "latin1":
+                raise _refusal(self.path, f"builds a tuple at byte {pos}, which no "
+                                          "{name: id} dict needs")
+            stack.append(_ARGS)
+        elif name == "REDUCE":
+            call, args = self._pop(2)
+            if call is not _CALL or args is not _ARGS:
+                raise _refusal(self.path, f"calls something at byte {pos}, other than as "
+                                          "pickle writes bytes")
+            stack.append(None)
         else:
-            popped = [stack.pop() for _ in before]
-        if _CALL in popped or _ARGS in popped:
-            raise _refusal(path, f"uses what pickle writes for bytes otherwise, at byte {pos}")
-        stack.extend(_MARK_ON_STACK if item is pickletools.markobject else None
-                     for item in opcode.stack_after)
+            uses_mark, popped, marks, pushed = _EFFECTS[name]
+            items = self._pop_mark() if uses_mark else []
+            items += self._pop(popped)
+            if _CALL in items or _ARGS in items:
+                raise _refusal(self.path, f"uses what pickle writes for bytes otherwise, at "
+                                          f"byte {pos}")
+            self.marks.extend([len(stack)] * marks)
+            stack.extend([None] * pushed)
 
 
-def _pop_to_mark(stack):
-    """The items above the topmost mark, which is removed too."""
-    at = len(stack) - 1 - stack[::-1].index(_MARK_ON_STACK)
-    items = stack[at + 1:]
-    del stack[at:]
-    return items
-
-
-def _check_opcodes(data, path):
+def _check_opcodes(data, path, walk=None):
     """Walk the pickle's opcodes without building anything, and refuse what would make the
     unpickler allocate far more than the file holds: a memo index beyond what a file of this
     size could fill (the unpickler sizes its memo table to the index), or nesting deeper than
     a small limit; and any opcode a ``{name: id}`` dict has no use for (whatever calls,
     imports or builds other objects), but for the one call pickle writes for bytes keys at
-    protocols 0 to 2, in exactly that form (:func:`_stack_effect`). Opcode arguments are read
-    within the file, so a length beyond it is refused here too."""
+    protocols 0 to 2, in exactly that form. Opcode arguments are read within the file, so a
+    length beyond it is refused here too.
+
+    The stack is followed (``walk``, a :class:`_Walk`) only on a second pass, when the first
+    found an opcode of that call or a refusal to explain: a map of ``str`` keys, as Python 3
+    writes one, takes a single plain pass."""
     depth = 0  # marks open: a {name: id} dict needs one
-    stack, memo = [], {}
     try:
         for opcode, arg, pos in pickletools.genops(data):
-            if opcode.name not in _MAP_OPCODES and opcode.name not in _BYTES_OPCODES:
-                if opcode.name == "STACK_GLOBAL" and len(stack) >= 2 and \
-                        all(isinstance(t, tuple) for t in stack[-2:]):
-                    raise _refusal(path, _holds(f"{stack[-2][1]} {stack[-1][1]}"))
-                if opcode.name == "INST" and isinstance(arg, str):
-                    raise _refusal(path, _holds(arg))
-                raise _refusal(path, f"uses opcode {opcode.name} at byte {pos}, which no "
-                                     "{name: id} dict needs")
-            if opcode.name in _MEMO_OPCODES and int(arg) > len(data):
+            name = opcode.name
+            if name not in _MAP_OPCODES:
+                if walk is None:  # say why, or check the call's form, from the stack
+                    _check_opcodes(data, path, _Walk(path))
+                    return
+                if name not in _BYTES_OPCODES:
+                    raise _refusal(path, _refused_opcode(name, arg, pos, walk.stack))
+            if name in _MEMO_OPCODES and int(arg) > len(data):
                 raise InputError(f"{path}: not a readable {{image name: id}} pickle: memo "
                                  f"index {arg} at byte {pos} is beyond what a {len(data)}-byte "
                                  "file could fill")
-            if opcode.name == "MARK":
+            if name == "MARK":
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
                                      f"nested deeper than {MAX_DEPTH} at byte {pos}")
             elif pickletools.markobject in opcode.stack_before:
                 depth -= 1
-            _stack_effect(opcode, arg, stack, memo, path, pos)
+            if walk is not None:
+                walk.step(name, arg, pos)
     except (ValueError, TypeError, UnicodeDecodeError, OverflowError, IndexError) as exc:
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
                          f"{str(exc)[:80] or 'the stack runs out'}") from None
+
+
+def _refused_opcode(name, arg, pos, stack):
+    """What an opcode no ``{name: id}`` dict needs says the file holds."""
+    if name == "STACK_GLOBAL" and len(stack) >= 2 and all(isinstance(t, str)
+                                                          for t in stack[-2:]):
+        return _holds(" ".join(stack[-2:]))
+    if name == "INST" and isinstance(arg, str):
+        return _holds(arg)
+    return f"uses opcode {name} at byte {pos}, which no {{name: id}} dict needs"
 
 
 def _not_a_pickle(data, path):
