@@ -380,6 +380,12 @@ def test_the_walk_alone_admits_only_the_bytes_form(tmp_path, form):
         _check_opcodes(OTHER_CALLS[form], "m.pkl")
 
 
+def test_the_walk_alone_refuses_any_other_global_by_its_name():
+    from amc_keywords.idmap import _check_opcodes
+    with pytest.raises(InputError, match="it asks for 'os.system'"):
+        _check_opcodes(b"\x80\x02}(cos\nsystem\nK\x01u.", "m.pkl")
+
+
 def test_the_unpickler_alone_calls_nothing_but_latin1_bytes():
     from amc_keywords.idmap import _DictOnlyUnpickler
     for form in ("utf-16",):
