@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from .errors import InputError, error_for
+from .errors import InputError, error_for, quoted
 from .loader import load_keywords
 from .writing import replaced_whole
 
@@ -74,4 +74,18 @@ def _names(pa, kw, chunk):
     if kw.image_names is None:
         return pa.array([""] * len(chunk), pa.string())
     names = np.asarray(kw.image_names[chunk])
-    return pa.array(list(names), pa.binary()).cast(pa.string())
+    try:
+        return pa.array(list(names), pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:  # a name that is not UTF-8 (a file name, kept as its bytes)
+        i = next(i for i, name in enumerate(names.tolist()) if not _is_utf8(name))
+        raise InputError(f"{kw.path}: image {int(chunk[i])}'s name {quoted(names[i])} is not "
+                         "UTF-8, which a Parquet string column cannot hold; rename the file "
+                         "and run again; nothing was written") from None
+
+
+def _is_utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

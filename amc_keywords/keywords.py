@@ -234,11 +234,13 @@ class Keywords(Sequence[WordIds]):
         return [self.vocabulary[int(i)] for i in self.word_ids(img_id)]
 
     def image_name(self, img_id: SupportsIndex) -> Optional[str]:
-        """Original name of the image (Clickture map name, COCO file name), or None."""
+        """Original name of the image (Clickture map name, COCO file name), or None; a name
+        that is not UTF-8 (a file name, kept as its bytes) decodes as ``os.fsdecode`` would
+        (``os.fsencode`` gives the bytes back)."""
         index = operator.index(img_id)
         if self.image_names is None or not 0 <= index < len(self.image_names):
             return None
-        name: str = self.image_names[index].decode("utf-8")
+        name: str = self.image_names[index].decode("utf-8", "surrogateescape")
         return name or None
 
     # -- batches ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, Dict, Type
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, escaped
 from .filenames import parse_rows_name
 from .loader import Keywords, load_keywords
 from .log import logger
@@ -61,6 +61,9 @@ def rows_per_image(keywords: Keywords, ids: np.ndarray) -> np.ndarray:
     return np.where(ranges[:, 0] >= 0, ranges[:, 1] - ranges[:, 0] + 1, 0)
 
 
+NAME_WIDTH = 200  # characters of an image's name shown (escaped: it is read from a file)
+
+
 def show(path: str, img_id: int) -> str:
     """``"<img_id> (<name>): word, word, ..."``: one image's keywords as words."""
     keywords = open_rows_file(path)
@@ -69,7 +72,7 @@ def show(path: str, img_id: int) -> str:
     except KeyError as exc:
         raise InputError(exc.args[0]) from None  # it names the file already
     name = keywords.image_name(img_id)
-    label = f"{img_id} ({name})" if name else f"{img_id}"
+    label = f"{img_id} ({escaped(name, NAME_WIDTH)})" if name else f"{img_id}"
     return f"{label}: {', '.join(words) if words else '(no keywords)'}"
 
 

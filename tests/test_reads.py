@@ -165,12 +165,19 @@ def test_file_names_that_are_not_utf8_are_read_as_the_bytes_they_are(data, tmp_p
     root = os.fsencode(folder)
     with open(os.path.join(root, b"notes-caf\xe9.txt"), "wb") as f:
         f.write(b"not a keyword file")
-    os.mkdir(os.path.join(root, b"caf\xe9"))
-    os.rename(folder / "00000007.json", os.path.join(root, b"caf\xe9/00000007.json"))
+    os.mkdir(os.path.join(root, b"caf\xe9\x1b[31m"))
+    os.rename(folder / "00000007.json", os.path.join(root, b"caf\xe9\x1b[31m/00000007.json"))
     out = tmp_path / "out"
     run_in_process("clickture", *clickture_args(data, out), "--jobs", "1")
     names = np.load(out / "img_names_clickture_lite.npy")
-    assert names[7] == b"caf\xe9/00000007"
+    assert names[7] == b"caf\xe9\x1b[31m/00000007"
+    rows = out / "img_keyword_ind_clickture_lite_sk_6_sparse.npy"
+    shown = run_in_process("show", rows, 7).stdout
+    assert shown.startswith("7 (caf\\xe9\\x1b[31m/00000007): ") and "\x1b" not in shown
+    pytest.importorskip("pyarrow")
+    proc = run_in_process("export", rows, tmp_path / "x.parquet", check=False)
+    one_line(proc, "image 7's name 'caf\\xe9\\x1b[31m/00000007' is not UTF-8")
+    assert not (tmp_path / "x.parquet").exists()
 
 
 # ---- 4. bounded, escaped messages; a list's line length does not set its memory ------------
