@@ -3,9 +3,12 @@
 Input
     A path. Output: whether the file is such a pointer (a short text file starting
     ``version https://git-lfs``), which the readers treat as a missing file, and how a
-    notice says which of the two a file is.
+    notice says which of the two a file is; whether a list or map is there to read at all
+    (:func:`side_file_present`: a folder in its place is an error, not a missing file).
 """
 import os
+
+from .errors import InputError
 
 LFS_POINTER_PREFIX = b"version https://git-lfs"
 
@@ -24,3 +27,17 @@ def absence(path: str) -> str:
                 "original repository, fetches it)")
     return ("missing (it comes from the original repository's clickture/ folder, where "
             "git lfs pull fetches it)")
+
+
+def side_file_present(path: str, what: str) -> bool:
+    """Whether the list or map file at ``path`` is there to read: False when it is missing
+    or a Git LFS pointer (the documented fallbacks); anything but a regular file in its place
+    (a folder, a FIFO, a device) is an InputError, not a missing file."""
+    if not os.path.exists(path):
+        return False
+    if os.path.isdir(path):
+        raise InputError(f"{path}: a folder, where {what} is expected; give the file's path "
+                         "(or move the folder away to run without it)")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file, where {what} is expected")
+    return not is_lfs_pointer(path)

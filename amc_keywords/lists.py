@@ -29,7 +29,7 @@ import numpy as np
 from .byte_arrays import find_sorted, gather_strings
 from .entry_checks import Where, check_id_range, check_keys, check_largest_id
 from .errors import InputError, quoted
-from .lfs import is_lfs_pointer
+from .lfs import side_file_present
 
 if TYPE_CHECKING:  # the sources import this module
     from .sources import FolderSource, ZipSource
@@ -103,20 +103,6 @@ def _listtext_of(data: bytes, path: str) -> bytes:
             raise InputError(f"{path}: line {line}: byte {exc.start + 1} is not UTF-8: not a "
                              f"text file ({expected})") from None
     return data
-
-
-def side_file_present(path: str, what: str) -> bool:
-    """Whether the list or map file at ``path`` is there to read: False when it is missing
-    or a Git LFS pointer (the documented fallbacks); anything but a regular file in its place
-    (a folder, a FIFO, a device) is an InputError, not a missing file."""
-    if not os.path.exists(path):
-        return False
-    if os.path.isdir(path):
-        raise InputError(f"{path}: a folder, where {what} is expected; give the file's path "
-                         "(or move the folder away to run without it)")
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: not a regular file, where {what} is expected")
-    return not is_lfs_pointer(path)
 
 
 MAX_ENTRY_BYTES = 1024  # a keyword file's path inside its folder, as a list line gives it
@@ -346,6 +332,10 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
             if "\0" in image.filename:  # numpy byte strings would drop a trailing one
                 raise InputError(f"{where}: images[{position}]: \"filename\" "
                                  f"{quoted(image.filename)} holds a NUL byte")
+            if len(image.filename) > MAX_ENTRY_BYTES:  # the arrays are as wide as the longest
+                raise InputError(f"{where}: images[{position}]: \"filename\" "
+                                 f"{quoted(image.filename)}: longer than a file name may be "
+                                 f"({MAX_ENTRY_BYTES} characters)")
             keys.append(coco_key(image.split, image.filename).encode("utf-8"))
             ids.append(image.imgid)
             names.append(image.filename.encode("utf-8"))

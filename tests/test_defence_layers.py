@@ -207,7 +207,7 @@ def test_the_restricted_unpickler_alone_refuses_every_escape(tmp_path: Path,
     """The opcode walk switched off: the unpickler refuses each escape itself, at the global
     (or extension code, or persistent id) it asks for."""
     walked = []
-    monkeypatch.setattr(idmap, "_check_opcodes", lambda data, path: walked.append(path))
+    monkeypatch.setattr(idmap, "check_opcodes", lambda data, path: walked.append(path))
     for label, message in refusals(tmp_path, protocol, crafted_only=True):
         assert "which no {name: id} dict needs" not in message
         assert "and only a plain {name: id} dict is allowed" in message, f"{label}: {message}"

@@ -382,13 +382,13 @@ OTHER_CALLS = {
 
 @pytest.mark.parametrize("form", sorted(OTHER_CALLS))
 def test_the_walk_alone_admits_only_the_bytes_form(tmp_path, form):
-    from amc_keywords.idmap import _check_opcodes
+    from amc_keywords.pickle_walk import check_opcodes as _check_opcodes
     with pytest.raises(InputError, match="not a readable"):
         _check_opcodes(OTHER_CALLS[form], "m.pkl")
 
 
 def test_the_walk_alone_refuses_any_other_global_by_its_name():
-    from amc_keywords.idmap import _check_opcodes
+    from amc_keywords.pickle_walk import check_opcodes as _check_opcodes
     with pytest.raises(InputError, match="it asks for 'os.system'"):
         _check_opcodes(b"\x80\x02}(cos\nsystem\nK\x01u.", "m.pkl")
 
@@ -408,7 +408,8 @@ def test_the_unpickler_alone_calls_nothing_but_latin1_bytes():
     ("gzip", "a gzip-compressed file, not a pickle"), ("JSON", "JSON text, not a pickle")])
 def test_a_map_written_the_python3_way_is_refused_saying_what_it_holds(tmp_path, what,
                                                                         phrase):
-    from amc_keywords.idmap import FIX, read_id_map
+    from amc_keywords.idmap import read_id_map
+    from amc_keywords.pickle_walk import FIX
     mapping = {"img1": 1, "img2": 2}
     raw = {"numpy": lambda: pickle.dumps({k: np.int64(v) for k, v in mapping.items()}),
            "OrderedDict": lambda: pickle.dumps(collections.OrderedDict(mapping)),
@@ -489,3 +490,22 @@ def test_a_manifest_that_is_a_fifo_is_refused_without_blocking(run_copy):
         keeper = os.open(run_copy / MANIFEST, os.O_RDONLY | os.O_NONBLOCK)
         thread.join()
         os.close(keeper)
+
+
+def test_an_overlong_name_in_a_map_or_dataset_json_is_refused(tmp_path):
+    """The names arrays are as wide as the longest name: one long name would set their
+    memory, as one long line did a list's."""
+    from amc_keywords.idmap import read_id_map
+    from amc_keywords.lists import read_coco_images
+    raw = pickle.dumps({"img1": 1, "x" * 5_000_000: 2}, 4)
+    with pytest.raises(InputError) as caught:
+        read_id_map(write_map(tmp_path, raw))
+    assert "a name of 5,000,000 characters, longer than" in str(caught.value)
+    assert len(str(caught.value)) < 400
+    dataset = {"images": [{"split": "train", "filename": "a.jpg", "imgid": 0},
+                          {"split": "train", "filename": "b" * 5_000_000 + ".jpg", "imgid": 1}]}
+    with pytest.raises(InputError) as caught:
+        read_coco_images(json.dumps(dataset).encode(), "d.json", ("train",))
+    assert str(caught.value).startswith("d.json: images[1]: \"filename\" 'bbbb")
+    assert "longer than a file name may be" in str(caught.value)
+    assert len(str(caught.value)) < 400
