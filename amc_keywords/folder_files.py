@@ -67,6 +67,7 @@ class FolderFiles:
                 inside = self._folders_inside[folder] = self._inside(real)
             if not inside:
                 self._refuse_link(key, suffix, os.path.join(self._root_bytes, folder))
+        via = ""  # what a message adds when the file is a link's target
         try:
             fd = os.open(path, _OPEN_FLAGS | _NOFOLLOW)
         except FileNotFoundError:
@@ -77,6 +78,7 @@ class FolderFiles:
             real = os.path.realpath(path)
             if not self._inside(real):
                 self._refuse_link(key, suffix, path)
+            via = f" (the link's target, {escaped(real, PATH_WIDTH)})"
             try:
                 fd = os.open(real, _OPEN_FLAGS | _NOFOLLOW)
             except FileNotFoundError:  # a dangling link: no file
@@ -87,12 +89,12 @@ class FolderFiles:
         kind = next((name for test, name in _KINDS if test(facts.st_mode)), None)
         if kind is not None or not stat.S_ISREG(facts.st_mode):
             os.close(fd)
-            raise self._error(key, suffix, f"{kind or 'not a regular file'}, where a file is "
-                              "expected; only regular files are read")
+            raise self._error(key, suffix, f"{kind or 'not a regular file'}{via}, where a file "
+                              "is expected; only regular files are read")
         if facts.st_size > limit:
             os.close(fd)
-            raise self._error(key, suffix, f"{facts.st_size} bytes, more than a keyword file "
-                              f"holds ({limit}); refusing it")
+            raise self._error(key, suffix, f"{facts.st_size} bytes{via}, more than a keyword "
+                              f"file holds ({limit}); refusing it")
         try:
             # The size it has, then to its end (it may have grown), never past the limit: a
             # read of the limit itself would allocate it for every file.

@@ -286,7 +286,7 @@ def _holds_keyword_file(folder: str, besides: Optional[str]) -> bool:
         subfolders = []
         with os.scandir(current) as listing:
             for entry in listing:
-                if entry.is_dir():
+                if entry.is_dir(follow_symlinks=False):  # a linked folder may loop
                     if entry.name != "__MACOSX":
                         subfolders.append(entry.path)
                 elif (entry.name.endswith(KEYWORD_SUFFIX) and not entry.name.startswith("._")

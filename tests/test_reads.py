@@ -509,3 +509,21 @@ def test_an_overlong_name_in_a_map_or_dataset_json_is_refused(tmp_path):
     assert str(caught.value).startswith("d.json: images[1]: \"filename\" 'bbbb")
     assert "longer than a file name may be" in str(caught.value)
     assert len(str(caught.value)) < 400
+
+
+def test_a_link_inside_to_a_fifo_is_refused_naming_its_target(tmp_path):
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe")
+    os.symlink("pipe", folder / "00000005.json")
+    with pytest.raises(InputError, match=r"a FIFO \(named pipe\) \(the link's target, .*/pipe\)"):
+        FolderFiles(str(folder)).read(b"00000005")
+
+
+def test_a_folder_linked_into_itself_is_not_walked_for_ever(tmp_path):
+    from amc_keywords.sources import check_unzipped
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    os.symlink(".", folder / "loop")
+    with pytest.raises(InputError, match="holds no keyword file"):
+        check_unzipped(str(folder), "keywords_dev")
