@@ -98,7 +98,8 @@ class SetInputs:
 def archive_fingerprint(top, keys, table):
     """Fingerprint of a zip archive's keyword files: their names, CRC-32s and sizes, as its
     central directory gives them (``keys`` and member ``table`` of a ZipDirectory)."""
-    digest = hashlib.sha256(f"zip\0{top}\0{keys.dtype.itemsize}\0".encode())
+    digest = hashlib.sha256(f"zip\0{top}\0{keys.dtype.itemsize}\0".encode("utf-8",
+                                                                         "surrogateescape"))
     digest.update(np.ascontiguousarray(keys).tobytes())
     for column in ("crc", "usize", "csize"):
         digest.update(np.ascontiguousarray(table[column]).astype("<i8").tobytes())

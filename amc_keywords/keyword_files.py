@@ -41,7 +41,7 @@ def keyword_file_mask(names):
 
 def member_location(path, top, key):
     """``archive: top/key.json``, the text that names a keyword file in a message."""
-    return f"{path}: {top + '/' if top else ''}{escaped(bytes(key))}{KEYWORD_SUFFIX}"
+    return f"{path}: {escaped(top) + '/' if top else ''}{escaped(bytes(key))}{KEYWORD_SUFFIX}"
 
 
 def location(where):

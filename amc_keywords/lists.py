@@ -186,7 +186,7 @@ def strip_top(entries: Optional[Entries], top: str) -> Optional[Entries]:
     """Drop a leading ``top/`` (an archive's top folder) from the entries' keys, so that lists
     written either relative to the folder or to the archive root match."""
     if top and entries is not None:
-        prefix = top.encode() + b"/"
+        prefix = top.encode("utf-8", "surrogateescape") + b"/"
         prefixed = np.flatnonzero(np.char.startswith(entries.keys, prefix))
         if len(prefixed):
             keys = entries.keys.astype(object)

@@ -217,7 +217,8 @@ class ZipSource:
                                  "archive twice; which one to use is ambiguous")
 
     def display(self, key):
-        return (self.top + "/" if self.top else "") + escaped(bytes(key)) + KEYWORD_SUFFIX
+        return (escaped(self.top) + "/" if self.top else "") + escaped(bytes(key)) + \
+            KEYWORD_SUFFIX
 
     def all_keys(self):
         return self.keys

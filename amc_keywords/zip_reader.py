@@ -69,7 +69,7 @@ class ZipDirectory:
             raise InputError(f"{path}: the archive holds no .json keyword file")
         self.top = _common_top(keys)
         if self.top:
-            keys = strip_prefix(keys, len(self.top) + 1)
+            keys = strip_prefix(keys, len(self.top.encode("utf-8", "surrogateescape")) + 1)
         self.keys, self.table = keys, table
 
     def _read_directory(self, f):
@@ -261,7 +261,7 @@ def _common_top(keys):
         return ""
     top = first.split(b"/", 1)[0] + b"/"
     if np.all(np.char.startswith(keys, top)):
-        return top[:-1].decode("utf-8")
+        return top[:-1].decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 kept
     return ""
 
 
@@ -289,7 +289,8 @@ def read_members(path: str, top: str, keys: np.ndarray, table: np.ndarray,
     header, names_at = _LOCAL.size, struct.Struct("<2H").unpack_from
     # ISA-L's inflate and CRC-32 give zlib's results, faster (docs/performance.md).
     pread, inflate, crc32 = os.pread, isal_zlib.decompress, isal_zlib.crc32
-    prefix, suffix = (top + "/" if top else "").encode("utf-8"), KEYWORD_SUFFIX.encode()
+    prefix = (top + "/" if top else "").encode("utf-8", "surrogateescape")
+    suffix = KEYWORD_SUFFIX.encode()
     key_list = keys.tolist()
     with open(path, "rb", buffering=0) as archive:
         fd = archive.fileno()

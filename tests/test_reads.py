@@ -527,3 +527,30 @@ def test_a_folder_linked_into_itself_is_not_walked_for_ever(tmp_path):
     os.symlink(".", folder / "loop")
     with pytest.raises(InputError, match="holds no keyword file"):
         check_unzipped(str(folder), "keywords_dev")
+
+
+@pytest.mark.parametrize("flag", ["cp437", "utf-8 flag, bytes that are not"])
+def test_an_archive_whose_top_folder_is_not_ascii_is_read(data, tmp_path, flag):
+    """Its top folder is stripped by its length in bytes (it was stripped by its length in
+    characters, and no entry was found); bytes that are not UTF-8 are kept as they are."""
+    path = data / "keywords_lite.zip"
+    placeholder = "kwXXXX" if flag == "cp437" else "kw\u00e9XX"  # non-ASCII: zipfile flags UTF-8
+    with zipfile.ZipFile(path) as zf:
+        members = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, body in members:
+            zf.writestr(zipfile.ZipInfo(name.replace("keywords_lite", placeholder),
+                                        sample.TIMESTAMP), body)
+    crafted = b"kw\xe9\xe9\xe9\xe9" if flag == "cp437" else b"kw\xe9\xe9XX"
+    path.write_bytes(path.read_bytes().replace(placeholder.encode("utf-8"), crafted))
+    out = tmp_path / "out"
+    run_in_process("clickture", *clickture_args(data, out), "--jobs", "1")
+    reference = tmp_path / "reference"
+    shutil.copytree(data, tmp_path / "plain")
+    with zipfile.ZipFile(tmp_path / "plain" / "keywords_lite.zip", "w") as zf:
+        for name, body in members:
+            zf.writestr(zipfile.ZipInfo(name, sample.TIMESTAMP), body)
+    run_in_process("clickture", *clickture_args(tmp_path / "plain", reference), "--jobs", "1")
+    for name in os.listdir(reference):
+        if name.endswith(".npy"):
+            assert (out / name).read_bytes() == (reference / name).read_bytes(), name
