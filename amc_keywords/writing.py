@@ -96,17 +96,25 @@ class OutputSet:
         except OSError as exc:
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
                                  f"({exc.strerror}); choose another with out_dir=") from None
+        self.record = ""
         try:
-            fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
-                                               dir=folder)
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
-        except OSError as exc:
+            # Held: a signal between making the record and noting its name would leave it.
+            with interrupt_held():
+                fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
+                                                   dir=folder)
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+            self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
+            remove_stale(folder, locked=True)
+        except BaseException as exc:
+            if self.record:  # not left behind (made but not written, on a full disk, no
+                _remove(self.record)  # later run could tell whether its run is alive)
             self.lock.release()
-            raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                 f"({exc.strerror}); choose another with out_dir=") from None
-        self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
-        remove_stale(folder)
+            if isinstance(exc, OSError):
+                raise error_for(exc)(f"{folder}: the output folder cannot be written "
+                                     f"({exc.strerror}); choose another with out_dir="
+                                     ) from None
+            raise
 
     def _temp(self, name):
         fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{self.run}-{name}.", suffix=".tmp",
@@ -319,9 +327,12 @@ def umask():
     return mask
 
 
-def remove_stale(folder):
+def remove_stale(folder, locked=False):
     """Remove the temporaries of the toolkit's runs in ``folder`` that are gone: those named
-    after an owner record of this user whose process has ended (or is another process now)."""
+    after an owner record of this user whose process has ended (or is another process now).
+    ``locked``: the caller holds the folder's lock, which every run holds for as long as its
+    record exists; a record that cannot be read then belongs to a run that died before it
+    wrote it, and is removed too."""
     try:
         names = os.listdir(folder)
     except OSError:
@@ -335,16 +346,25 @@ def remove_stale(folder):
             if not S_ISREG(stat.st_mode) or stat.st_uid != os.getuid():
                 continue
             with open(record) as f:
-                pid, start = f.read(100).split()
+                text = f.read(100)
+        except OSError:
+            continue
+        try:
+            pid, start = text.split()
             if _start_time(int(pid)) == start:
                 continue  # its run is still going
-        except (OSError, ValueError):
-            continue
+        except ValueError:
+            if not locked:
+                continue
         _remove_run_files(folder, name[len(RUN_RECORD_PREFIX):-len(".lock")], names)
-        try:
-            os.remove(record)
-        except OSError:
-            pass
+        _remove(record)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _remove_run_files(folder, run, names):
