@@ -1,5 +1,6 @@
 """One convention of exit statuses for every command and both scripts: 0 success, 1 a check
 found a difference, 2 bad input or usage, 3 the system, 130 interrupted."""
+import importlib
 import os
 import shutil
 import subprocess
@@ -168,3 +169,22 @@ def test_out_of_memory_names_the_file_being_read(hard_clickture, tmp_path, monke
     assert proc.stderr.strip() == (f"error: {hard_clickture / 'keywords_lite.zip'}: out of "
                                    "memory while reading it; close other programs, or run "
                                    "with fewer --jobs")
+
+
+# What opening a set reads: the list, the id map, the archive's directory.
+@pytest.mark.parametrize("module,reader", [("lists", "_listtext_of"),
+                                           ("idmap", "_read_py2_dict"),
+                                           ("sources", "ZipDirectory")])
+def test_out_of_memory_while_opening_a_set_names_what_it_read(hard_clickture, tmp_path,
+                                                              monkeypatch, module, reader):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(importlib.import_module(f"amc_keywords.{module}"), reader, no_memory)
+    proc = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path), "--jobs", 1,
+                          check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == (
+        "error: the dev set's list, id map and keyword archive directory (in "
+        f"{hard_clickture}): out of memory while reading it; close other programs, or run "
+        "with fewer --jobs")

@@ -184,6 +184,18 @@ def test_clean_up_removes_only_the_toolkit_s_own_dead_runs(tmp_path):
         assert {f"{PREFIX}run-other1.lock", f"{PREFIX}other1-rows.npy.abc.tmp"} <= left
 
 
+def test_a_private_sample_folder_of_another_user_is_refused(tmp_path, monkeypatch):
+    """Mode 0700, so that the mode check passes: only the owner check refuses it. The owner
+    is faked (the folder seems another user's), so that the test runs as any user."""
+    from amc_keywords import run_options
+    shared = tmp_path / "amc-keywords-sample-x"
+    shared.mkdir(mode=0o700)
+    assert run_options.private_folder(str(shared)) == str(shared)  # ours: accepted
+    monkeypatch.setattr(run_options.os, "getuid", lambda: os.stat(shared).st_uid + 1)
+    with pytest.raises(InputError, match="not a folder of yours alone"):
+        run_options.private_folder(str(shared))
+
+
 def test_sample_folder_of_another_user_is_refused(tmp_path):
     env = dict(os.environ, TMPDIR=str(tmp_path))
     shared = tmp_path / f"amc-keywords-sample-{os.getuid()}"

@@ -51,9 +51,8 @@ def test_a_signal_during_the_renames_waits_for_the_last(tmp_path, monkeypatch,
         if len(moved) == 1:  # after the first rename
             os.kill(os.getpid(), signum)
     monkeypatch.setattr(writing, "_publish", publish_then_signal)
-    with pytest.raises(stop_signals.Stopped) as stopped:
-        with outputs:
-            outputs.commit("manifest.json")
+    with pytest.raises(stop_signals.Stopped) as stopped, outputs:
+        outputs.commit("manifest.json")
     assert stopped.value.signum == signum
     assert len(moved) == len(NAMES)
     for name in NAMES:
