@@ -35,7 +35,6 @@ Output
     it records otherwise (SHA-256) is named as belonging to another run. Every problem is a
     :class:`LoadError` naming the file.
 """
-import json
 import os
 import warnings
 from typing import (
@@ -51,6 +50,7 @@ import numpy as np
 from .errors import InputError
 from .filenames import manifest_name, names_beside, original_names, parse_rows_name
 from .hashing import file_sha256
+from .json_files import load_json
 from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     RANGE_SAMPLE,
     ImageIdError,
@@ -236,8 +236,7 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
     manifest_path = os.path.join(os.path.dirname(rows_path),
                                  manifest_name(parts["dataset"], min_df))
     try:
-        with open(manifest_path, encoding="utf-8") as f:
-            run = json.load(f)
+        run = load_json(manifest_path)
         outputs = run["outputs"]
         rows_record = outputs[os.path.basename(rows_path)]
         stat = os.stat(rows_path)
@@ -247,7 +246,7 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
         if layout is not True and (layout is not False or
                                    list(rows_record["shape"])[1:] != [2]):
             return None  # not a record of rows written by the default layout
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, InputError, KeyError, TypeError, AttributeError):
         return None  # no manifest, or not one: nothing to check against
     if layout is True:  # the file under the rows' name is the original's range table
         rows_name = original_names(parts["dataset"], parts["set_name"], min_df)["rows"]

@@ -32,6 +32,7 @@ from .errors import InputError
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
+from .json_files import JSONFileError, load_json
 
 __all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",
            "folder_fingerprints_match", "up_to_date", "verify_manifest"]
@@ -58,15 +59,13 @@ def dumps(manifest):
 def load(path, dataset=None):
     """Read a manifest; an InputError names the file when it is not one (of ``dataset``)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = load_json(path)
     except FileNotFoundError:
         raise InputError(f"{path}: not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge integers
-        why = str(exc)[:80] if isinstance(exc, ValueError) else "nested too deeply"
-        raise InputError(f"{path}: not a manifest (not JSON: {why})") from None
+    except JSONFileError as exc:
+        raise InputError(f"{path}: not a manifest: {exc.reason}") from None
     if not isinstance(data, dict) or not isinstance(data.get("format"), str) or \
             not data["format"].startswith("amc-keywords-manifest/"):
         raise InputError(f"{path}: not a manifest (expected format {FORMAT!r})")

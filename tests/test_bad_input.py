@@ -135,7 +135,7 @@ def test_archive_empty(data):
 @pytest.mark.parametrize("content,phrases", [
     (b'{"tagging": {"keywords": ["dog", "cat"]', ["not valid JSON (line 1, column 40"]),
     (b'{"tagging": {"keywords": ["caf\xe9"]}}', ["not UTF-8"]),
-    (b'{"id": "\xff", "tagging": {"keywords": ["dog"]}}', ["not UTF-8 (byte 8)"]),
+    (b'{"id": "\xff", "tagging": {"keywords": ["dog"]}}', ["not UTF-8 (byte 0xff at offset 8"]),
     (b'{"id": "00000007", "scores": []}', ['no ["tagging"]["keywords"] field']),
     (b'{"tagging": {"scores": [0.5]}}', ['no ["tagging"]["keywords"] field']),
     (b'{"tagging": {"keywords": "dog cat"}}', ['is a str, expected a list of strings']),
