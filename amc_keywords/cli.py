@@ -28,7 +28,7 @@ import os
 import sys
 from importlib import import_module
 
-from . import __version__, stop_signals, workers
+from . import __version__, log, stop_signals, workers
 from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
 from .log import configure_cli
 from .run_options import DATASET_FOLDERS, add_dataset_options, positive_int, run_dataset
@@ -79,10 +79,28 @@ def run_cli(main, argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     stop_signals.install(stop_signals.stop)
+    log.guard_stdout()
     try:
-        return report_errors(main, [a for a in argv if a != "--debug"], debug)
+        status = report_errors(main, [a for a in argv if a != "--debug"], debug)
+        return status if status != SUCCESS else stdout_written()
     finally:
         stop_signals.install(stop_signals.note)  # the interpreter's exit is not cut short
+
+
+def stdout_written():
+    """0 when all the command meant for stdout was written; else one line and 3 (stdout on a
+    full device, or closed): what it would have shown is lost, though its files are written.
+    """
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): as for any command
+        return SYSTEM
+    if not log.stdout_lost:
+        return SUCCESS
+    print(f"error: standard output cannot be written ({log.stdout_lost[0]}): what the "
+          "command printed there is lost (the files it wrote are complete)", file=sys.stderr)
+    return SYSTEM
 
 
 def report_errors(main, argv, debug=False):

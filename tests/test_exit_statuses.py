@@ -188,3 +188,25 @@ def test_out_of_memory_while_opening_a_set_names_what_it_read(hard_clickture, tm
         "error: the dev set's list, id map and keyword archive directory (in "
         f"{hard_clickture}): out of memory while reading it; close other programs, or run "
         "with fewer --jobs")
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_stdout_that_cannot_be_written_is_one_line_and_3(hard_clickture, tmp_path, stdout):
+    """``> /dev/full`` or ``>&-``: the run's files are written; its summary is lost, which
+    one line says (not a traceback a line), with the system's status."""
+    def start(*args):
+        with open("/dev/full", "w") as full:
+            return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, text=True,
+                                  stdout=full if stdout == "full" else None,
+                                  stderr=subprocess.PIPE, timeout=300,
+                                  preexec_fn=(lambda: os.close(1)) if stdout == "closed"
+                                  else None)
+    reason = "No space left on device" if stdout == "full" else "it is closed"
+    line = (f"error: standard output cannot be written ({reason}): what the command printed "
+            "there is lost (the files it wrote are complete)")
+    out = tmp_path / "out"
+    proc = start(CLICKTURE, *clickture_args(hard_clickture, out))
+    assert (proc.returncode, proc.stderr.strip().splitlines()) == (3, [line]), proc.stderr
+    assert amc("verify", out / DEV).returncode == 0  # the outputs are whole
+    proc = start("-m", "amc_keywords", "stats", out / DEV)
+    assert (proc.returncode, proc.stderr.strip().splitlines()) == (3, [line]), proc.stderr
