@@ -33,7 +33,7 @@ from stat import S_ISREG
 
 import numpy as np
 
-from .errors import SystemLimit, error_for
+from .errors import InputError, SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
 from .workers import interrupt_held
@@ -94,6 +94,11 @@ class OutputSet:
             # One run at a time writes here: taken before the first file, released in close.
             self.lock = FolderLock(folder, wait)
         except OSError as exc:
+            a_file = _file_on_the_way(folder)
+            if a_file is not None:  # bad input (2), however deep in the path
+                which = "" if a_file == os.path.abspath(folder) else f"{a_file} "
+                raise InputError(f"{folder}: {which}is a file, not a folder; choose another "
+                                 "output folder with --out-dir") from None
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
                                  f"({exc.strerror}); choose another with out_dir=") from None
         self.record = ""
@@ -229,6 +234,19 @@ class OutputSet:
             raise SystemLimit(f"{self.folder}: cannot write the outputs ({value.strerror}); "
                              "free some space or choose another folder with out_dir=; "
                              "earlier outputs are unchanged") from None
+
+
+def _file_on_the_way(folder):
+    """The path of ``folder`` or of one of its parents that exists and is not a folder, or
+    None."""
+    path = os.path.normpath(os.path.abspath(folder))
+    while True:
+        if os.path.lexists(path):
+            return None if os.path.isdir(path) else os.path.normpath(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
 def _hash_and_sync(path, done):
