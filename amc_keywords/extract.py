@@ -10,10 +10,10 @@ import tempfile
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, SystemLimit
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
-from .writing import PREFIX
+from .writing import NO_ROOM, PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
@@ -42,13 +42,13 @@ def extract_archive(archive, target):
     if bad is not None:
         raise InputError(f"{archive}: member {bad!r} has a control character in its name; "
                          "refusing to extract")
-    free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
+    keyword_folder = os.path.dirname(os.path.abspath(target))
+    free = shutil.disk_usage(keyword_folder).free
     if total > free:
-        raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
+        raise no_room(archive, keyword_folder, f"it needs {total} bytes, {free} are free")
     for name in directory.unsafe:
         say(f"warning: {archive}: {name}: skipped, its path leaves the target folder")
-    tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=os.path.dirname(
-        os.path.abspath(target)))
+    tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=keyword_folder)
     try:
         made = {tmp}
         for key, raw in zip(directory.keys, read_members(archive, directory.top, directory.keys,
@@ -71,10 +71,19 @@ def extract_archive(archive, target):
                 out.write(raw)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the result is not
         os.rename(tmp, target)  # fails, rather than replacing, if the target appeared
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+            raise no_room(archive, keyword_folder, exc.strerror) from None
         raise
     return target
+
+
+def no_room(archive, folder, why):
+    """The error for a keyword folder without room for an archive's files."""
+    return SystemLimit(f"{folder}: no room to extract {os.path.basename(archive)} ({why}); "
+                       "free some space there, or run without --extract to read the archive "
+                       "in place")
 
 
 def say(line: str) -> None:

@@ -272,3 +272,31 @@ def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_pa
     out.close()
     assert (tmp_path / "a.npy").read_bytes() == b"a.npy"  # the earlier file, untouched
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("when", ["before", "while writing"])
+def test_extract_without_room_names_the_keyword_folder(tmp_path, monkeypatch, when):
+    from collections import namedtuple
+
+    from amc_keywords import extract
+    from amc_keywords.errors import SystemLimit
+    sample.make_clickture(tmp_path, 50, 20, seed=1)
+    archive = tmp_path / "keywords_dev.zip"
+    if when == "before":
+        usage = namedtuple("usage", "total used free")
+        monkeypatch.setattr(extract.shutil, "disk_usage", lambda path: usage(100, 90, 10))
+        why = "it needs "
+    else:
+        def full(fd, *args, **kwargs):
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(extract.os, "fdopen", full)
+        why = "No space left on device"
+    with pytest.raises(SystemLimit) as refused:
+        extract.extract_archive(str(archive), str(tmp_path / "keywords_dev"))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path}: no room to extract keywords_dev.zip ({why}"), message
+    assert message.endswith("free some space there, or run without --extract to read the "
+                            "archive in place"), message
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(PREFIX)]
+    assert not (tmp_path / "keywords_dev").exists()
