@@ -16,6 +16,7 @@ import io
 import os
 import pickle
 import pickletools
+import re
 from array import array
 
 import numpy as np
@@ -89,7 +90,22 @@ def _check_opcodes(data, path):
                 depth -= 1
     except (ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
-                         f"{str(exc)[:80]}") from None
+                         f"{_in_plain_words(exc)}") from None
+
+
+def _in_plain_words(exc):
+    """What the pickle module's error means for a map file, and what to do; the refusals
+    of :class:`_DictOnlyUnpickler` are already in the user's words."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "allowed" in text:
+        return text[:160]
+    if isinstance(exc, EOFError) or any(cut in text for cut in (
+            "truncated", "exhausted", "remain", "not enough data")):
+        return "the file ends before the pickle does (cut short); copy or download it again"
+    unknown = re.search(r"position (\d+), opcode (b'.*?') unknown", text)
+    where = f" (byte {unknown.group(1)} is {unknown.group(2)})" if unknown else ""
+    return (f"the file is not a pickle{where}, or is damaged; expected the pickled "
+            "{image name: id} dict of the dataset")
 
 
 def _text(value):
@@ -150,7 +166,7 @@ def _unpickle_map(data, path):
         raise
     except Exception as exc:  # any failure to parse: truncated, not a pickle, refused global
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
-                         f"{str(exc)[:120]}") from None
+                         f"{_in_plain_words(exc)}") from None
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(f"{path}: expected a non-empty {{image name: id}} dict, found "
                          f"{type(mapping).__name__}" + (" (empty)" if mapping == {} else ""))
