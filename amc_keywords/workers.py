@@ -207,10 +207,13 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     ensure_server()  # the same start, with its Ctrl-C rule and socket folder, for API callers
     options = dict(mp_context=context(), initializer=init_worker,
                    initargs=(os.getpid(), log.worker_config(), setup, *setup_args))
-    if one_task_each and sys.version_info >= (3, 11):
-        executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
-    else:
-        executor = ProcessPoolExecutor(jobs, **options)
+    # Held: a signal while the pool makes its queues' semaphores could come between one's
+    # registration with the resource tracker and its clean-up's (a "leaked semaphore").
+    with interrupt_held():
+        if one_task_each and sys.version_info >= (3, 11):
+            executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
+        else:
+            executor = ProcessPoolExecutor(jobs, **options)
     try:
         yield executor
     finally:

@@ -402,7 +402,7 @@ def test_output_folder_not_writable(data, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     expect_error(CLICKTURE, clickture_args(folder, blocker / "out"), blocker,
-                 str(blocker / "out"), "cannot be written", "--out-dir")
+                 str(blocker / "out"), f"{blocker} is a file, not a folder", "--out-dir")
 
 
 def test_full_disk_is_one_line_naming_the_output_folder(data):
