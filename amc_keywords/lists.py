@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # the sources import this module
     Source = Union[FolderSource, ZipSource]
 
 
-UTF8_BOM = b"\xef\xbb\xbf"
 # What Python 2's str.strip() and bytes.strip() strip: ASCII whitespace, spelled out so that
 # the result does not depend on numpy's own definition.
 WHITESPACE = b" \t\n\r\x0b\x0c"
@@ -89,8 +88,7 @@ def image_id_of(key: bytes, where: str) -> int:
 
 def _listtext_of(data: bytes, path: str) -> bytes:
     """The list's bytes without a UTF-8 byte-order mark; refuse a file that is not text."""
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+    data = without_bom(data)
     expected = "expected one keyword file name per line, UTF-8 text"
     nul = data.find(b"\0")
     if nul >= 0:
