@@ -13,6 +13,7 @@ import numpy as np
 from .errors import InputError, SystemLimit
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
+from .workers import interrupt_held
 from .writing import NO_ROOM, PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
@@ -48,8 +49,11 @@ def extract_archive(archive, target):
         raise no_room(archive, keyword_folder, f"it needs {total} bytes, {free} are free")
     for name in directory.unsafe:
         say(f"warning: {archive}: {name}: skipped, its path leaves the target folder")
-    tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=keyword_folder)
+    temporary = []
     try:
+        with interrupt_held():  # a signal between making the folder and noting it would leave it
+            temporary.append(tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=keyword_folder))
+        tmp = temporary[0]
         made = {tmp}
         for key, raw in zip(directory.keys, read_members(archive, directory.top, directory.keys,
                                                          directory.table)):
@@ -72,7 +76,8 @@ def extract_archive(archive, target):
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the result is not
         os.rename(tmp, target)  # fails, rather than replacing, if the target appeared
     except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in temporary:
+            shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno in NO_ROOM:
             raise no_room(archive, keyword_folder, exc.strerror) from None
         raise

@@ -72,12 +72,21 @@ def note(signum: int, frame: Any) -> None:
 
 def in_worker() -> None:
     """A worker process's dispositions: Ctrl-C and SIGHUP, which reach the whole process
-    group, ignored (the main process acts on them and ends the workers); SIGTERM ends it, as
-    by default: the pool ends its workers with SIGTERM when one of them died, and a SIGTERM
-    sent to the group ends the main process (which reports it) as well."""
+    group, ignored (the main process acts on them and ends the workers); SIGTERM ends it
+    (the pool ends its workers with SIGTERM when one of them died, and a SIGTERM sent to the
+    group ends the main process, which reports it, as well), its clean-ups run first: an
+    ``--extract`` under way removes its temporary folder."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _end_worker)
+    # The worker server was started with them blocked (see blocked_and_ignored), and a
+    # process inherits its parent's mask: a blocked SIGTERM would never end the worker.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
+
+
+def _end_worker(signum: int, frame: Any) -> None:
+    # SystemExit: the pool's worker loop ends quietly on it; a task's ``finally`` runs.
+    raise SystemExit(exit_status(signum))
 
 
 @contextlib.contextmanager

@@ -232,7 +232,7 @@ def submit(executor, func, *args):
 def result(future):
     try:
         return future.result()
-    except BrokenProcessPool:
+    except (BrokenProcessPool, SystemExit):  # SystemExit: a worker ended by SIGTERM
         raise SystemLimit("a worker process died (out of memory, or killed); earlier outputs "
                          "are unchanged; try again with fewer jobs=") from None
 

@@ -294,26 +294,29 @@ def replaced_whole(final, kind="file", purpose="write"):
     ``final`` in one rename (a folder only when ``final`` does not exist yet), else it is
     removed. Either way no one ever sees a part-written ``final``."""
     folder = os.path.dirname(os.path.abspath(final))
+    made = []
     try:
-        if kind == "folder":
-            temp = tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder)
-        else:
-            fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp", dir=folder)
-            os.close(fd)
-    except OSError as exc:
-        raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose another "
-                         "place") from None
-    try:
-        yield temp
-        _publish(temp, final, 0o777 if kind == "folder" else 0o666)
+        try:
+            # Held: a signal between making the temporary and noting it would leave it.
+            with interrupt_held():
+                if kind == "folder":
+                    made.append(tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder))
+                else:
+                    fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp",
+                                                dir=folder)
+                    made.append(temp)
+                    os.close(fd)
+        except OSError as exc:
+            raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose "
+                                 "another place") from None
+        yield made[0]
+        _publish(made[0], final, 0o777 if kind == "folder" else 0o666)
     except BaseException:
-        if kind == "folder":
-            shutil.rmtree(temp, ignore_errors=True)
-        else:
-            try:
-                os.remove(temp)
-            except OSError:
-                pass
+        for temp in made:
+            if kind == "folder":
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                _remove(temp)
         raise
 
 

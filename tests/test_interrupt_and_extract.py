@@ -184,39 +184,46 @@ def test_sigterm_and_sighup_are_one_line_and_leave_outputs(big_clickture, earlie
     assert session_ended(proc.pid), "worker processes outlived the run"
 
 
-def stop_at_first_temporary(args, folder, signum):
-    """Start ``python ARGS``, send ``signum`` to its process group once a temporary of the
-    toolkit appears in ``folder``; its exit status and stderr."""
+def stop_when(args, reached, signum):
+    """Start ``python ARGS``, send ``signum`` to its process group once ``reached()``; its exit
+    status and stderr."""
     proc = subprocess.Popen([sys.executable, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 600
-    while not any(name.startswith(PREFIX) for name in os.listdir(folder)):
-        assert proc.poll() is None and time.monotonic() < deadline, "no temporary was made"
+    while not reached():
+        assert proc.poll() is None and time.monotonic() < deadline, "the point never came"
         time.sleep(0.002)
     os.killpg(proc.pid, signum)
     _, stderr = proc.communicate(timeout=120)
     return proc.returncode, stderr
 
 
-def test_sigterm_during_export_and_sighup_during_extract(big_clickture, earlier_outputs,
+def toolkit_temporaries(folder):
+    return [os.path.join(folder, name) for name in os.listdir(folder) if name.startswith(PREFIX)]
+
+
+def test_sighup_during_export_and_sigterm_during_extract(big_clickture, earlier_outputs,
                                                          tmp_path):
     export_to = tmp_path / "export"
     export_to.mkdir()
-    status, stderr = stop_at_first_temporary(
+    status, stderr = stop_when(
         ["-m", "amc_keywords", "export", earlier_outputs /
          "img_keyword_ind_clickture_lite_sk_3_sparse.npy", export_to / "lite.parquet",
-         "--words"], export_to, signal.SIGTERM)
+         "--words"], lambda: toolkit_temporaries(export_to), signal.SIGHUP)
     assert (status, stderr.strip().splitlines()) == (
-        143, ["terminated: earlier outputs are unchanged"]), stderr
+        129, ["hung up: earlier outputs are unchanged"]), stderr
     assert os.listdir(export_to) == []
     data = tmp_path / "data"
     shutil.copytree(big_clickture, data)
-    status, stderr = stop_at_first_temporary(
-        [CLICKTURE, *clickture_args(data, tmp_path / "out"), "--extract"], data, signal.SIGHUP)
+    # Once a worker extracting has written files into its temporary folder.
+    status, stderr = stop_when(
+        [CLICKTURE, *clickture_args(data, tmp_path / "out"), "--extract"],
+        lambda: any(os.path.isdir(t) and os.listdir(t) for t in toolkit_temporaries(data)),
+        signal.SIGTERM)
     assert (status, stderr.strip().splitlines()[-1:]) == (
-        129, ["hung up: earlier outputs are unchanged"]), stderr
-    # A worker's extraction under way finishes (into place, whole); no temporary is left.
-    assert not [name for name in os.listdir(data) if name.startswith(PREFIX)]
+        143, ["terminated: earlier outputs are unchanged"]), stderr
+    # The workers extracting, reached too, remove their temporary folders.
+    assert toolkit_temporaries(data) == []
 
 
 def test_an_up_to_date_rerun_removes_what_a_killed_run_left(big_clickture, earlier_outputs,

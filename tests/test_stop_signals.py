@@ -142,3 +142,17 @@ def test_a_record_its_run_never_wrote_is_removed_by_the_next_run(tmp_path):
     with writing.OutputSet(str(tmp_path)):  # holding the lock: no live run has that record
         assert [n for n in os.listdir(tmp_path) if "dead1" in n] == []
     assert os.listdir(tmp_path) == []
+
+
+def test_a_worker_can_be_ended_by_sigterm():
+    """The worker server is started with the stop signals blocked, and workers inherit the
+    mask: a worker must unblock them (else the pool could not end it, nor a SIGTERM sent to
+    the group stop its work)."""
+    from amc_keywords import workers
+    workers.start_early()
+    with workers.pool(1) as executor:
+        blocked = workers.result(workers.submit(executor, signal.pthread_sigmask,
+                                                signal.SIG_BLOCK, []))
+        ignored = workers.result(workers.submit(executor, signal.getsignal, signal.SIGTERM))
+    assert not set(blocked) & set(stop_signals.STOP_SIGNALS), blocked
+    assert ignored not in (signal.SIG_IGN, signal.SIG_DFL)  # its handler: clean-ups run
