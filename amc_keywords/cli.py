@@ -82,9 +82,13 @@ def run_cli(main, argv=None):
     log.guard_stdout()
     try:
         status = report_errors(main, [a for a in argv if a != "--debug"], debug)
-        return status if status != SUCCESS else stdout_written()
-    finally:
         stop_signals.install(stop_signals.note)  # the interpreter's exit is not cut short
+        return status if status != SUCCESS else stdout_written()
+    except KeyboardInterrupt as exc:  # one that came as the command ended
+        stop_signals.install(stop_signals.note)
+        if debug:
+            raise
+        return exit_status_of(exc)
 
 
 def stdout_written():
