@@ -87,8 +87,8 @@ def extract_archive(archive, target):
 def no_room(archive, folder, why):
     """The error for a keyword folder without room for an archive's files."""
     return SystemLimit(f"{folder}: no room to extract {os.path.basename(archive)} ({why}); "
-                       "free some space there, or run without --extract to read the archive "
-                       "in place")
+                       "free some space there, or read the archive in place (without "
+                       "extract=True)")
 
 
 def say(line: str) -> None:

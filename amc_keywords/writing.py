@@ -98,7 +98,7 @@ class OutputSet:
             if a_file is not None:  # bad input (2), however deep in the path
                 which = "" if a_file == os.path.abspath(folder) else f"{a_file} "
                 raise InputError(f"{folder}: {which}is a file, not a folder; choose another "
-                                 "output folder with --out-dir") from None
+                                 "output folder with out_dir=") from None
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
                                  f"({exc.strerror}); choose another with out_dir=") from None
         self.record = ""

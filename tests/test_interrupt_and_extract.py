@@ -338,7 +338,7 @@ def test_extract_without_room_names_the_keyword_folder(tmp_path, monkeypatch, wh
         extract.extract_archive(str(archive), str(tmp_path / "keywords_dev"))
     message = str(refused.value)
     assert message.startswith(f"{tmp_path}: no room to extract keywords_dev.zip ({why}"), message
-    assert message.endswith("free some space there, or run without --extract to read the "
-                            "archive in place"), message
+    assert message.endswith("free some space there, or read the archive in place (without "
+                            "extract=True)"), message
     assert not [p for p in os.listdir(tmp_path) if p.startswith(PREFIX)]
     assert not (tmp_path / "keywords_dev").exists()
