@@ -103,7 +103,11 @@ def ensure_server():
     """The worker server, started if it is not running yet."""
     if context().get_start_method() == "forkserver":
         from multiprocessing import resource_tracker
-        if threading.current_thread() is not threading.main_thread():  # no signals there
+        # Signals can be set in the main thread only, and ignoring one for a moment while
+        # other threads run would lose it (one of them, not blocking it, would take it;
+        # numpy's BLAS starts some): the dance below only while the process has one thread,
+        # as at the command line's start (start_early).
+        if threading.current_thread() is not threading.main_thread() or _threads() > 1:
             resource_tracker.ensure_running()
             _start_forkserver()
             return
@@ -117,6 +121,14 @@ def ensure_server():
         # reports it in one line and ends the workers itself.
         with stop_signals.blocked_and_ignored():
             _start_forkserver()
+
+
+def _threads():
+    """The process's threads, those of C libraries included (Linux); else Python's."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 # A Unix socket's path holds at most 107 bytes on Linux (108 with its NUL; fewer elsewhere).

@@ -144,15 +144,25 @@ def test_a_record_its_run_never_wrote_is_removed_by_the_next_run(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+# A command's start (the worker server first, as the command line starts it), then what a
+# worker's signal mask and SIGTERM handler are.
+WORKER_SIGNALS = """
+import signal
+from amc_keywords import stop_signals, workers
+workers.start_early()
+with workers.pool(1) as executor:
+    blocked = workers.result(workers.submit(executor, signal.pthread_sigmask,
+                                            signal.SIG_BLOCK, []))
+    handler = workers.result(workers.submit(executor, signal.getsignal, signal.SIGTERM))
+print(sorted(set(blocked) & set(stop_signals.STOP_SIGNALS)),
+      handler in (signal.SIG_IGN, signal.SIG_DFL))
+"""
+
+
 def test_a_worker_can_be_ended_by_sigterm():
     """The worker server is started with the stop signals blocked, and workers inherit the
     mask: a worker must unblock them (else the pool could not end it, nor a SIGTERM sent to
-    the group stop its work)."""
-    from amc_keywords import workers
-    workers.start_early()
-    with workers.pool(1) as executor:
-        blocked = workers.result(workers.submit(executor, signal.pthread_sigmask,
-                                                signal.SIG_BLOCK, []))
-        ignored = workers.result(workers.submit(executor, signal.getsignal, signal.SIGTERM))
-    assert not set(blocked) & set(stop_signals.STOP_SIGNALS), blocked
-    assert ignored not in (signal.SIG_IGN, signal.SIG_DFL)  # its handler: clean-ups run
+    the group stop its work), and end through its clean-ups."""
+    proc = subprocess.run([sys.executable, "-c", WORKER_SIGNALS], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["[]", "False"], proc.stdout + proc.stderr
