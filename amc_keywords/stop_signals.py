@@ -14,6 +14,7 @@ Output
 """
 import contextlib
 import signal
+import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List
 
 # Each signal a run stops on, and the word the command line's one line begins with.
@@ -95,6 +96,9 @@ def held() -> Iterator[None]:
     unless the process was already stopping (its handler :func:`note`: the clean-up goes on).
     A signal mask would not do: the pool's own threads would take the signal instead. An
     ignored signal stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only, and only it may set their handlers
+        return
     arrived: List[int] = []
     previous: Dict[int, Any] = {
         signum: signal.signal(signum, lambda s, frame: arrived.append(s))

@@ -19,7 +19,8 @@ vocabulary (``vocabulary_<dataset>_sk_<k>.json``)
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace`` only when the whole run has succeeded, and the folder is synced after: an
 error or an interruption, ``kill -9`` included, leaves earlier outputs byte-identical.
-Temporary files of a killed run are removed by the next run. A full disk is an
+Temporary files of a killed run are removed by the next run
+(:mod:`amc_keywords.stale_runs`). A full disk is an
 :class:`~amc_keywords.errors.SystemLimit` naming the folder.
 """
 import contextlib
@@ -29,16 +30,15 @@ import os
 import shutil
 import tempfile
 import threading
-from stat import S_ISREG
 
 import numpy as np
 
 from .errors import InputError, SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
+from .stale_runs import PREFIX, remove_quietly, remove_run_files, remove_stale, start_time
 from .workers import interrupt_held
 
-PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
 # A write that fails for want of room: one line naming the folder, not a traceback.
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -108,12 +108,12 @@ class OutputSet:
                 fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
                                                    dir=folder)
                 with os.fdopen(fd, "w") as f:
-                    f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+                    f.write(f"{os.getpid()} {start_time(os.getpid())}\n")
             self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
             remove_stale(folder, locked=True)
         except BaseException as exc:
             if self.record:  # not left behind (made but not written, on a full disk, no
-                _remove(self.record)  # later run could tell whether its run is alive)
+                remove_quietly(self.record)  # later run could tell whether its run is alive)
             self.lock.release()
             if isinstance(exc, OSError):
                 raise error_for(exc)(f"{folder}: the output folder cannot be written "
@@ -216,7 +216,7 @@ class OutputSet:
         a temporary that a Ctrl-C kept from being registered (made, not yet noted)."""
         self.abort()
         try:
-            _remove_run_files(self.folder, self.run, os.listdir(self.folder))
+            remove_run_files(self.folder, self.run, os.listdir(self.folder))
         except OSError:
             pass
         try:
@@ -316,7 +316,7 @@ def replaced_whole(final, kind="file", purpose="write"):
             if kind == "folder":
                 shutil.rmtree(temp, ignore_errors=True)
             else:
-                _remove(temp)
+                remove_quietly(temp)
         raise
 
 
@@ -346,72 +346,3 @@ def umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def remove_stale(folder, locked=False):
-    """Remove the temporaries of the toolkit's runs in ``folder`` that are gone: those named
-    after an owner record of this user whose process has ended (or is another process now).
-    ``locked``: the caller holds the folder's lock, which every run holds for as long as its
-    record exists; a record that cannot be read then belongs to a run that died before it
-    wrote it, and is removed too."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(RUN_RECORD_PREFIX) and name.endswith(".lock")):
-            continue
-        record = os.path.join(folder, name)
-        try:
-            stat = os.lstat(record)
-            if not S_ISREG(stat.st_mode) or stat.st_uid != os.getuid():
-                continue
-            with open(record) as f:
-                text = f.read(100)
-        except OSError:
-            continue
-        try:
-            pid, start = text.split()
-            if _start_time(int(pid)) == start:
-                continue  # its run is still going
-        except ValueError:
-            if not locked:
-                continue
-        _remove_run_files(folder, name[len(RUN_RECORD_PREFIX):-len(".lock")], names)
-        _remove(record)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _remove_run_files(folder, run, names):
-    """Remove the temporaries of run ``run`` among ``names`` (files of ``folder``) that are
-    this user's."""
-    for name in names:
-        if name.startswith(f"{PREFIX}{run}-") and name.endswith(".tmp"):
-            try:
-                if os.lstat(os.path.join(folder, name)).st_uid == os.getuid():
-                    os.remove(os.path.join(folder, name))
-            except OSError:
-                pass
-
-
-def _start_time(pid):
-    """When process ``pid`` started (clock ticks since boot, from /proc), "alive" where that
-    cannot be read but the process exists, or "gone"."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "gone"
-    except PermissionError:
-        return "alive"
-    return "alive"

@@ -36,7 +36,7 @@ from pytest import MonkeyPatch
 from test_readers import SETTINGS, plain_map
 from test_safety import escapes as safety_escapes
 
-from amc_keywords import idmap, sample, writing, zip_reader
+from amc_keywords import idmap, sample, stale_runs, writing, zip_reader
 from amc_keywords.errors import InputError
 from amc_keywords.extract import extract_archive
 from amc_keywords.idmap import read_id_map
@@ -437,7 +437,7 @@ class Owned:
 @pytest.fixture
 def owners(monkeypatch: MonkeyPatch) -> Callable[[str], None]:
     """``owners(name)`` makes the file of that name look another user's to the clean-up; the
-    runs of every record are dead (``_start_time`` says so, whatever their pid)."""
+    runs of every record are dead (``start_time`` says so, whatever their pid)."""
     others: Set[str] = set()
     real = os.lstat
 
@@ -446,7 +446,7 @@ def owners(monkeypatch: MonkeyPatch) -> Callable[[str], None]:
         return Owned(result, os.getuid() + 4242) if os.path.basename(path) in others else \
             result
     monkeypatch.setattr(writing.os, "lstat", lstat)
-    monkeypatch.setattr(writing, "_start_time", lambda pid: "gone")
+    monkeypatch.setattr(stale_runs, "start_time", lambda pid: "gone")
     return others.add
 
 

@@ -164,9 +164,9 @@ def test_clean_up_removes_only_the_toolkit_s_own_dead_runs(tmp_path):
     (folder / f"{PREFIX}run-dead1.lock").write_text(f"{dead} 1\n")
     (folder / f"{PREFIX}dead1-rows.npy.abc.tmp").write_text("garbage")
     # A live run: this process.
-    from amc_keywords.writing import _start_time
+    from amc_keywords.stale_runs import start_time
     (folder / f"{PREFIX}run-live1.lock").write_text(f"{os.getpid()} "
-                                                   f"{_start_time(os.getpid())}\n")
+                                                   f"{start_time(os.getpid())}\n")
     (folder / f"{PREFIX}live1-rows.npy.abc.tmp").write_text("in use")
     # A dead run's record that another user owns (as root, the test can make one).
     if os.getuid() == 0:
