@@ -74,18 +74,18 @@ def run_cli(main, argv=None):
 
     Ctrl-C, SIGTERM and SIGHUP raise :class:`~amc_keywords.stop_signals.Stopped` in the main
     process: every clean-up runs (temporaries and run records removed, workers ended), then
-    one line and ``128 + the signal's number``. A second signal meanwhile, or one after the
-    command is done, is only noted."""
+    one line and ``128 + the signal's number``. A second signal meanwhile is only noted; one
+    after the command is done, ignored."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     stop_signals.install(stop_signals.stop)
     log.guard_stdout()
     try:
         status = report_errors(main, [a for a in argv if a != "--debug"], debug)
-        stop_signals.install(stop_signals.note)  # the interpreter's exit is not cut short
+        stop_signals.ignore_until_exit()  # the interpreter's exit is not cut short
         return status if status != SUCCESS else stdout_written()
     except KeyboardInterrupt as exc:  # one that came as the command ended
-        stop_signals.install(stop_signals.note)
+        stop_signals.ignore_until_exit()
         if debug:
             raise
         return exit_status_of(exc)

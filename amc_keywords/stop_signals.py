@@ -71,6 +71,14 @@ def note(signum: int, frame: Any) -> None:
     received.append(signum)
 
 
+def ignore_until_exit() -> None:
+    """Once a command is done: the stop signals ignored. A Python handler would be reset to
+    the default as the interpreter exits, and a second signal then (after the one line was
+    printed) would end the process with another status."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def in_worker() -> None:
     """A worker process's dispositions: Ctrl-C and SIGHUP, which reach the whole process
     group, ignored (the main process acts on them and ends the workers); SIGTERM ends it
