@@ -396,7 +396,6 @@ def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
     if not manifest.folder_fingerprints_match(recorded, folders):
         return None
     remove_stale(settings.out_dir)  # what a killed run left, as a run that writes does
-    # The folder in full: a --sample run's is an earlier run's, reused.
-    logger.info("outputs are up to date (%s); --force to run again",
-                os.path.join(settings.out_dir, name))
+    logger.info("outputs are up to date (%s); --force to run again",  # the folder in full:
+                os.path.join(settings.out_dir, name))  # a --sample run's is a reused one
     return recorded
