@@ -61,8 +61,7 @@ def prepare_coco(*, keyword_dir: str, out_dir: str, splits: Sequence[str] = ("tr
     """
     return prepare(COCO, RunSettings(
         "coco", keyword_dir, out_dir, min_df=min_df,
-        # A str would pass for a sequence of one-letter splits: RunSettings refuses it.
-        splits=splits if isinstance(splits, str) else tuple(splits),  # type: ignore[arg-type]
+        splits=splits,  # type: ignore[arg-type]  # RunSettings checks it, keeps a tuple
         stop_words=stop_words, refit=refit, force=force, extract=extract,
         strict_fingerprint=strict_fingerprint, layout=layout,
         jobs=default_jobs() if jobs is None else jobs, progress=progress, wait=wait))

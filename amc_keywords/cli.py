@@ -14,7 +14,8 @@ scripts.
 
 Input:  the command line. Output: the command's work and its exit status (:data:`EXIT_STATUSES`,
 the same for every command and both scripts); an error is one line on stderr (``error:
-<where>: <what is wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged``.
+<where>: <what is wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged`` (SIGTERM
+``terminated: ...``, SIGHUP ``hung up: ...``; exit status 128 + the signal's number).
 ``--debug`` anywhere on the command line shows the traceback instead.
 
 Installed, the default folders are those under the current folder (``./keyword``,
@@ -24,21 +25,18 @@ wherever they are run from.
 import argparse
 import json
 import os
-import signal
 import sys
 from importlib import import_module
 
-from . import __version__, workers
+from . import __version__, log, stop_signals, workers
 from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
-from .errors import INTERRUPTED as INTERRUPTED_STATUS
 from .log import configure_cli
 from .run_options import DATASET_FOLDERS, add_dataset_options, positive_int, run_dataset
 from .vector_command import add_vectors_command
 
-INTERRUPTED = "interrupted: earlier outputs are unchanged"
 EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify, compare); 2 bad
 input or usage; 3 the system (disk full, permission denied, a worker killed, out of memory);
-130 interrupted"""
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP)"""
 
 # The top-level --help, for users (the module docstring above is for developers).
 DESCRIPTION = """Turn the AMC keyword archives (Microsoft Clickture, MSCOCO) into [img_id, word_id]
@@ -62,63 +60,89 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def quiet_interrupt_during_startup():
-    """Ctrl-C while the heavy libraries import: the one-line message, not a traceback.
-
-    :func:`run_cli` puts Python's own handler back once the command starts.
-    """
+    """Ctrl-C, SIGTERM or SIGHUP while the heavy libraries import: the one-line message, not a
+    traceback (nothing is written yet). :func:`run_cli` installs the run's handler once the
+    command starts."""
     def handler(signum, frame):
-        print(INTERRUPTED, file=sys.stderr)
-        os._exit(INTERRUPTED_STATUS)
-    signal.signal(signal.SIGINT, handler)
+        print(stop_signals.line(signum), file=sys.stderr)
+        os._exit(stop_signals.exit_status(signum))
+    stop_signals.install(handler)
 
 
 def run_cli(main, argv=None):
-    """Run ``main(argv)`` and turn errors into one line on stderr and an exit status."""
+    """Run ``main(argv)`` and turn errors into one line on stderr and an exit status.
+
+    Ctrl-C, SIGTERM and SIGHUP raise :class:`~amc_keywords.stop_signals.Stopped` in the main
+    process: every clean-up runs (temporaries and run records removed, workers ended), then
+    one line and ``128 + the signal's number``. A second signal meanwhile is only noted; one
+    after the command is done, ignored."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    received = []
-
-    def interrupt(signum, frame):
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupt)
+    stop_signals.install(stop_signals.stop)
+    log.guard_stdout()
     try:
-        return report_errors(main, [a for a in argv if a != "--debug"], debug)
-    except Exception:
-        # A Ctrl-C that landed inside a C extension's import can surface as another error
-        # (numpy turns it into an ImportError): it is still the user's Ctrl-C.
-        if not received or debug:
+        status = report_errors(main, [a for a in argv if a != "--debug"], debug)
+        stop_signals.ignore_until_exit()  # the interpreter's exit is not cut short
+        return status if status != SUCCESS else stdout_written()
+    except KeyboardInterrupt as exc:  # one that came as the command ended
+        stop_signals.ignore_until_exit()
+        if debug:
             raise
-        print(INTERRUPTED, file=sys.stderr)
-        return INTERRUPTED_STATUS
+        return exit_status_of(exc)
+
+
+def stdout_written():
+    """0 when all the command meant for stdout was written; else one line and 3 (stdout on a
+    full device, or closed): what it would have shown is lost, though its files are written.
+    """
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): as for any command
+        return SYSTEM
+    if not log.stdout_lost:
+        return SUCCESS
+    print(f"error: standard output cannot be written ({log.stdout_lost[0]}): what the "
+          "command printed there is lost (the files it wrote are complete)", file=sys.stderr)
+    return SYSTEM
 
 
 def report_errors(main, argv, debug=False):
     """``main(argv)``'s exit status; its errors as one line on stderr (with ``debug``: raised)."""
     try:
         return main(argv) or SUCCESS
-    except InputError as exc:
-        if debug:
+    except BaseException as exc:
+        if debug and not isinstance(exc, BrokenPipeError):
             raise
+        status = exit_status_of(exc)
+        if status is None:
+            raise
+        return status
+
+
+def exit_status_of(exc):
+    """Print the one line that ``exc`` stands for and return its exit status; None for a bug
+    (let its traceback show). Once a stop signal came, whatever surfaces is its consequence
+    (a Ctrl-C inside a C extension's import can surface as an ImportError, a worker ended by
+    a SIGTERM sent to the process group as a dead worker): the signal is reported."""
+    if stop_signals.received or isinstance(exc, KeyboardInterrupt):
+        signum = (stop_signals.received[0] if stop_signals.received else
+                  stop_signals.signal_of(exc))
+        print(stop_signals.line(signum), file=sys.stderr)
+        return stop_signals.exit_status(signum)
+    if isinstance(exc, InputError):
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(INTERRUPTED, file=sys.stderr)
-        return INTERRUPTED_STATUS
-    except BrokenPipeError:  # the reader of our output went away (``| head``)
+    if isinstance(exc, BrokenPipeError):  # the reader of our output went away (``| head``)
         return SYSTEM
-    except OSError as exc:  # a file we cannot read or write: one line, not a traceback
-        if debug:
-            raise
+    if isinstance(exc, OSError):  # a file we cannot read or write: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return error_for(exc).exit_status
-    except MemoryError:
+    if isinstance(exc, MemoryError):
         print("error: out of memory", file=sys.stderr)
         return SYSTEM
+    return None
 
 
 def run_script(dataset, description, repository):

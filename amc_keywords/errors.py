@@ -12,7 +12,8 @@ Input
     2      bad input or usage: :class:`InputError`
     3      the system: disk full, permission denied, a worker killed, out of memory:
            :class:`SystemLimit`
-    130    interrupted (Ctrl-C)
+    130    interrupted (Ctrl-C); 143 SIGTERM, 129 SIGHUP (128 + the signal's number,
+           :mod:`amc_keywords.stop_signals`)
     =====  ==========================================================================
 
 Any other exception is a bug in the toolkit.

@@ -10,11 +10,12 @@ import tempfile
 
 import numpy as np
 
-from .errors import InputError, escaped, quoted
+from .errors import InputError, SystemLimit, escaped, quoted
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
 from .safe_paths import control_bytes
-from .writing import PREFIX
+from .workers import interrupt_held
+from .writing import NO_ROOM, PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
@@ -43,14 +44,17 @@ def extract_archive(archive, target):
     if bad is not None:
         raise InputError(f"{archive}: member {quoted(bad)} has a control character in its "
                          "name; refusing to extract")
-    free = shutil.disk_usage(os.path.dirname(os.path.abspath(target))).free
+    keyword_folder = os.path.dirname(os.path.abspath(target))
+    free = shutil.disk_usage(keyword_folder).free
     if total > free:
-        raise InputError(f"{archive}: needs {total} bytes to extract, {free} are free")
+        raise no_room(archive, keyword_folder, f"it needs {total} bytes, {free} are free")
     for name in directory.unsafe:
         say(f"warning: {archive}: {escaped(name)}: skipped, its path leaves the target folder")
-    tmp = tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=os.path.dirname(
-        os.path.abspath(target)))
+    temporary = []
     try:
+        with interrupt_held():  # a signal between making the folder and noting it would leave it
+            temporary.append(tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=keyword_folder))
+        tmp = temporary[0]
         made = {tmp}
         for key, raw in zip(directory.keys, read_members(archive, directory.top, directory.keys,
                                                          directory.table)):
@@ -72,10 +76,20 @@ def extract_archive(archive, target):
                 out.write(raw)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the result is not
         os.rename(tmp, target)  # fails, rather than replacing, if the target appeared
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        for tmp in temporary:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+            raise no_room(archive, keyword_folder, exc.strerror) from None
         raise
     return target
+
+
+def no_room(archive, folder, why):
+    """The error for a keyword folder without room for an archive's files."""
+    return SystemLimit(f"{folder}: no room to extract {os.path.basename(archive)} ({why}); "
+                       "free some space there, or read the archive in place (without "
+                       "extract=True)")
 
 
 def say(line: str) -> None:

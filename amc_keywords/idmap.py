@@ -24,7 +24,7 @@ from .byte_arrays import field, gather_strings, hash_keys
 from .errors import InputError, shown
 from .lfs import side_file_present
 from .lists import MAX_ENTRY_BYTES, first_repeat
-from .pickle_walk import BYTES_CALL, check_opcodes, latin1_bytes, not_a_pickle
+from .pickle_walk import BYTES_CALL, check_opcodes, in_plain_words, latin1_bytes, not_a_pickle
 from .safe_paths import control_bytes
 
 
@@ -111,7 +111,7 @@ def _unpickle_map(data, path):
         raise
     except Exception as exc:  # any failure to parse: truncated, not a pickle, refused global
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
-                         f"{str(exc)[:120]}") from None
+                         f"{in_plain_words(exc)}") from None
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(f"{path}: expected a non-empty {{image name: id}} dict, found "
                          f"{type(mapping).__name__}" + (" (empty)" if mapping == {} else ""))

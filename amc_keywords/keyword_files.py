@@ -5,13 +5,13 @@ Input
     where each one is, for messages.
 Output
     Each file's keyword list, exactly ``json.loads(raw.decode("utf-8"))["tagging"]
-    ["keywords"]``; other fields (scores, ids) are ignored. A file that is not UTF-8 JSON, or
-    has no such list, is an :class:`InputError` naming the file (and archive member).
+    ["keywords"]``; other fields (scores, ids) are ignored; a UTF-8 byte-order mark is read
+    as absent. A file that is not UTF-8 JSON, or has no such list, is an :class:`InputError`
+    naming the file (and archive member).
 
 Also here: which archive members or files are keyword files (:func:`keyword_file_mask`), and
 how a location is written in a message (:func:`location`).
 """
-import json
 import os
 import re
 import sys
@@ -20,6 +20,7 @@ import msgspec
 import numpy as np
 
 from .errors import InputError, escaped, shown
+from .json_files import parse_json
 
 KEYWORD_SUFFIX = ".json"
 MAX_KEYWORD_FILE = 16 << 20  # keyword files are a few hundred bytes; far more is a bomb
@@ -98,7 +99,7 @@ def parse_keyword_files(raws, where_of):
 def _parse_keyword_file(raw, where):
     """The keywords of one file by the json module, or the InputError that says what is
     wrong."""
-    doc = _parse_json(raw, where)
+    doc = parse_json(raw, location(where))
     tagging = doc.get("tagging") if isinstance(doc, dict) else None
     if not isinstance(tagging, dict) or "keywords" not in tagging:
         raise InputError(f"{location(where)}: no [\"tagging\"][\"keywords\"] field")
@@ -107,22 +108,6 @@ def _parse_keyword_file(raw, where):
         raise InputError(f"{location(where)}: [\"tagging\"][\"keywords\"] is a "
                          f"{type(keywords).__name__}, expected a list of strings")
     return keywords
-
-
-def _parse_json(raw, where):
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{location(where)}: not UTF-8 (byte {exc.start}); keyword files are "
-                         "UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{location(where)}: not valid JSON (line {exc.lineno}, column "
-                         f"{exc.colno}: "
-                         f"{exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{location(where)}: JSON nested too deeply to parse") from None
-    except ValueError as exc:  # an integer beyond Python's conversion limit
-        raise InputError(f"{location(where)}: not readable JSON ({str(exc)[:80]})") from None
 
 
 def bad_keyword(keywords, where):

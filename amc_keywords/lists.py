@@ -29,6 +29,7 @@ import numpy as np
 from .byte_arrays import find_sorted, gather_strings
 from .entry_checks import Where, check_id_range, check_keys, check_largest_id
 from .errors import InputError, quoted
+from .json_files import parse_json, without_bom
 from .lfs import side_file_present
 
 if TYPE_CHECKING:  # the sources import this module
@@ -36,7 +37,6 @@ if TYPE_CHECKING:  # the sources import this module
     Source = Union[FolderSource, ZipSource]
 
 
-UTF8_BOM = b"\xef\xbb\xbf"
 # What Python 2's str.strip() and bytes.strip() strip: ASCII whitespace, spelled out so that
 # the result does not depend on numpy's own definition.
 WHITESPACE = b" \t\n\r\x0b\x0c"
@@ -88,8 +88,7 @@ def image_id_of(key: bytes, where: str) -> int:
 
 def _listtext_of(data: bytes, path: str) -> bytes:
     """The list's bytes without a UTF-8 byte-order mark; refuse a file that is not text."""
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+    data = without_bom(data)
     expected = "expected one keyword file name per line, UTF-8 text"
     nul = data.find(b"\0")
     if nul >= 0:
@@ -319,6 +318,7 @@ def coco_key(split: str, filename: str) -> str:
 
 def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
     """Entries of COCO's ``dataset.json`` (bytes) whose split is in ``splits``, in file order."""
+    raw = without_bom(raw)  # as a Windows editor may write it
     try:
         if not raw.isascii():
             raw.decode("utf-8")  # msgspec does not check the fields it skips; json would
@@ -363,17 +363,7 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
 
 def _refuse_coco(raw: bytes, where: str) -> None:
     """Raise the InputError that says why ``dataset.json`` is not the Karpathy split file."""
-    import json
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply to parse") from None
-    except ValueError as exc:  # an integer beyond Python's conversion limit
-        raise InputError(f"{where}: not readable JSON ({str(exc)[:80]})") from None
+    data = parse_json(raw, where)
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise InputError(f"{where}: expected an object with an \"images\" list (the Karpathy "

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
-from typing import Iterator, Tuple
+from typing import Any, Iterator, List, Optional, TextIO, Tuple
 
 logger = logging.getLogger("amc_keywords")
 
@@ -34,6 +35,59 @@ class _ConsoleHandler(logging.Handler):
             raise
         except Exception:
             self.handleError(record)
+
+
+# Why what was meant for stdout could not be written (``> /dev/full``, ``>&-``): the command
+# line ends with one line saying so, and exit status 3, rather than a traceback a line.
+stdout_lost: List[str] = []
+
+
+class _GuardedStdout:
+    """The command line's ``sys.stdout``: a write that fails (a full device) or has nowhere
+    to go (stdout closed) is noted in :data:`stdout_lost` and dropped, and what follows goes
+    to ``os.devnull``; a reader gone away (``| head``) still raises BrokenPipeError."""
+
+    def __init__(self, stream: Optional[TextIO]) -> None:
+        self.stream = stream
+
+    def _lost(self, reason: str) -> None:
+        stdout_lost.append(reason)
+        if self.stream is not None:  # what the stream still buffers goes nowhere at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+            self.stream = None
+
+    def write(self, text: str) -> int:
+        if self.stream is None:
+            if text and not stdout_lost:
+                stdout_lost.append("it is closed")
+            return len(text)
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._lost(exc.strerror or str(exc))
+            return len(text)
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._lost(exc.strerror or str(exc))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def guard_stdout() -> None:
+    """Put :class:`_GuardedStdout` in place of ``sys.stdout`` (once)."""
+    if not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = _GuardedStdout(sys.stdout)
 
 
 def configure_cli(quiet: bool = False, verbose: bool = False) -> None:

@@ -32,6 +32,7 @@ from .errors import InputError, escaped, quoted, shown
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
+from .json_files import JSONFileError, load_json
 from .safe_paths import unsafe_reason
 
 __all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",
@@ -65,15 +66,13 @@ def load(path, dataset=None):
         if os.path.getsize(path) > MAX_MANIFEST:
             raise InputError(f"{path}: {os.path.getsize(path)} bytes: too large for a manifest "
                              f"(at most {MAX_MANIFEST}); not a manifest this toolkit writes")
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = load_json(path)
     except FileNotFoundError:
         raise InputError(f"{path}: not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge integers
-        why = str(exc)[:80] if isinstance(exc, ValueError) else "nested too deeply"
-        raise InputError(f"{path}: not a manifest (not JSON: {why})") from None
+    except JSONFileError as exc:
+        raise InputError(f"{path}: not a manifest: {exc.reason}") from None
     if not isinstance(data, dict) or not isinstance(data.get("format"), str) or \
             not data["format"].startswith("amc-keywords-manifest/"):
         raise InputError(f"{path}: not a manifest (expected format {FORMAT!r})")

@@ -15,6 +15,7 @@ Output
 """
 import pickle
 import pickletools
+import re
 
 from .errors import InputError, quoted
 
@@ -181,7 +182,22 @@ def check_opcodes(data, path, walk=None):
                 walk.step(name, arg, pos)
     except (ValueError, TypeError, UnicodeDecodeError, OverflowError, IndexError) as exc:
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
-                         f"{str(exc)[:80] or 'the stack runs out'}") from None
+                         f"{in_plain_words(exc)}") from None
+
+
+def in_plain_words(exc):
+    """What the pickle module's error means for a map file, and what to do; the refusals
+    of the map's unpickler are already in the user's words."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "allowed" in text:
+        return text[:160]
+    if isinstance(exc, EOFError) or any(cut in text for cut in (
+            "truncated", "exhausted", "remain", "not enough data")):
+        return "the file ends before the pickle does (cut short); copy or download it again"
+    unknown = re.search(r"position (\d+), opcode (b'.*?') unknown", text)
+    where = f" (byte {unknown.group(1)} is {unknown.group(2)})" if unknown else ""
+    return (f"the file is not a pickle{where}, or is damaged; expected the pickled "
+            "{image name: id} dict of the dataset")
 
 
 def _refused_opcode(name, arg, pos, stack):

@@ -47,7 +47,7 @@ from .settings import RunSettings
 from .sources import Plan
 from .tables import names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
-from .writing import OutputSet, open_temporary, output_record
+from .writing import OutputSet, open_temporary, output_record, remove_stale
 
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
 
@@ -395,7 +395,7 @@ def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
                 return None  # the run itself says what is wrong with the input
     if not manifest.folder_fingerprints_match(recorded, folders):
         return None
-    # The folder in full: a --sample run's is an earlier run's, reused.
-    logger.info("outputs are up to date (%s); --force to run again",
-                os.path.join(settings.out_dir, name))
+    remove_stale(settings.out_dir)  # what a killed run left, as a run that writes does
+    logger.info("outputs are up to date (%s); --force to run again",  # the folder in full:
+                os.path.join(settings.out_dir, name))  # a --sample run's is a reused one
     return recorded

@@ -9,10 +9,13 @@ Output
 """
 from __future__ import annotations
 
+import numbers
+import operator
+import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Literal, Mapping, Optional, Tuple
+from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple
 
-from .errors import InputError
+from .errors import InputError, shown
 from .filenames import ORIGINAL_FILES, SideFiles
 
 COCO_SPLITS = ("train", "restval", "val", "test")
@@ -91,17 +94,17 @@ class RunSettings:
     wait: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_choice("dataset", self.dataset, ("clickture", "coco"))
         _check_choice("stop_words", self.stop_words, ("english", "none"))
         _check_choice("vocab_from", self.vocab_from, tuple(VOCAB_FROM))
         _check_choice("layout", self.layout, LAYOUTS)
         for name in ("min_df", "jobs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name}={value!r}: expected a positive integer")
-        unknown = [s for s in self.splits if s not in COCO_SPLITS]
-        if unknown or not self.splits or isinstance(self.splits, str):
-            raise InputError(f"splits={self.splits!r}: expected a non-empty tuple of "
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}={getattr(self, name)!r}: expected a positive integer")
+        if not isinstance(self.splits, tuple) or not self.splits or \
+                any(s not in COCO_SPLITS for s in self.splits):
+            raise InputError(f"splits={shown(self.splits)}: expected a non-empty tuple of "
                              f"{', '.join(COCO_SPLITS)}")
         if self.dataset == "clickture":
             if self.lists_dir is None:
@@ -136,6 +139,50 @@ class RunSettings:
         else:
             options["splits"] = list(self.splits)
         return options
+
+
+# The fields of each type; a path is given as str or os.PathLike and kept as str (results
+# report paths as str), an integer as any integral number (numpy's too) and kept as int.
+_PATHS = ("keyword_dir", "out_dir", "lists_dir")
+_INTEGERS = ("min_df", "jobs")
+_BOOLS = ("refit", "force", "extract", "strict_fingerprint", "wait", "progress")
+_OPTIONAL = ("lists_dir", "progress")  # None is a value of these
+
+
+def _check_types(settings: RunSettings) -> None:
+    """Refuse a value of the wrong type in one line naming the parameter and the type given
+    (not a TypeError from deep in ``os.path``), and store paths as str, integers as int."""
+    def wrong(name: str, value: object, expected: str) -> InputError:
+        return InputError(f"{name}={shown(value)}: expected {expected}, not "
+                          f"{type(value).__name__}")
+
+    for name in _PATHS:
+        value = getattr(settings, name)
+        if value is None and name in _OPTIONAL:
+            continue
+        path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+        if not isinstance(path, str):
+            raise wrong(name, value, "a path (str or os.PathLike)")
+        object.__setattr__(settings, name, path)
+    for name in _INTEGERS:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise wrong(name, value, "a positive integer")
+        object.__setattr__(settings, name, operator.index(value))
+    for name in _BOOLS:
+        value = getattr(settings, name)
+        if not isinstance(value, bool) and not (value is None and name in _OPTIONAL):
+            raise wrong(name, value, "True or False" + (" or None" if name in _OPTIONAL else
+                                                        ""))
+    # A str would pass for a sequence of one-letter splits: refused below, as is any other
+    # type but a sequence.
+    if isinstance(settings.splits, Sequence) and not isinstance(settings.splits, str):
+        object.__setattr__(settings, "splits", tuple(settings.splits))
+    files = settings.side_files
+    if not isinstance(files, Mapping) or not all(
+            isinstance(pair, (tuple, list)) and len(pair) == 2 and
+            all(isinstance(f, str) for f in pair) for pair in files.values()):
+        raise wrong("side_files", files, "{set name: (list file name, map file name)}")
 
 
 def _check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import InputError
 from .filenames import parse_rows_name
+from .json_files import JSONFileError, load_json
 from .keywords import Keywords, LoadError
 from .log import logger
 from .vector_command import VectorOptions
@@ -332,14 +333,13 @@ def load_vectors(path: Union[str, "os.PathLike[str]"], vocabulary: Vocabulary) -
     path = os.fspath(path)
     sidecar_path = sidecar_of(path)
     try:
-        with open(sidecar_path, encoding="utf-8") as f:
-            sidecar = json.load(f)
+        sidecar = load_json(sidecar_path)
         made_for = sidecar["vocabulary"]
         digest, file = made_for["words_sha256"], made_for.get("file", "")
     except OSError as exc:
         raise LoadError(f"{sidecar_path}: cannot be read ({exc.strerror}): the sidecar says "
                         "which vocabulary the matrix is for; align the vectors again") from None
-    except (ValueError, KeyError, TypeError):
+    except (JSONFileError, KeyError, TypeError):
         raise LoadError(f"{sidecar_path}: not the sidecar of a vectors matrix (expected "
                         f"format {FORMAT!r})") from None
     if digest != words_digest(vocabulary.words):

@@ -17,13 +17,13 @@ Output
 """
 import collections
 import hashlib
-import json
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .analyzer import sklearn_version, word_index
 from .errors import InputError, quoted, shown
+from .json_files import JSONFileError, load_json
 
 FORMAT = "amc-keywords-vocabulary/1"
 
@@ -159,11 +159,9 @@ class Vocabulary:
     def load(cls, path: str) -> "Vocabulary":
         """Read a vocabulary file; an InputError names the file when it is not one."""
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, too deep, huge ints
-            why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
-            raise InputError(f"{path}: not a vocabulary file ({why}); delete it or use "
+            data = load_json(path)
+        except JSONFileError as exc:
+            raise InputError(f"{path}: not a vocabulary file: {exc.reason}; delete it or use "
                              "refit=True") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or \
                 not isinstance(data.get("words"), list):

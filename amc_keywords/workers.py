@@ -9,7 +9,7 @@ Output
     process's memory. They never run the caller's main script again (a script with no
     ``if __name__ == "__main__":`` guard, or ``python -``, works as ``python -c`` does), and
     start under any ``TMPDIR``. Each worker exits when the main process does, ``kill -9``
-    included; Ctrl-C reaches only the main process.
+    included; Ctrl-C, SIGTERM and SIGHUP reach only the main process.
 """
 import contextlib
 import gc
@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.context import set_spawning_popen
 
-from . import log
+from . import log, stop_signals
 from .errors import SystemLimit
 
 PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in the server
@@ -103,23 +103,32 @@ def ensure_server():
     """The worker server, started if it is not running yet."""
     if context().get_start_method() == "forkserver":
         from multiprocessing import resource_tracker
-        # The resource tracker first, on its own: starting it unblocks Ctrl-C (see below).
-        resource_tracker.ensure_running()
-        # Started with Ctrl-C ignored (inherited through exec): a Ctrl-C during their start-up
-        # must reach only the main process, which reports it in one line. Blocked here
-        # meanwhile, so that a Ctrl-C coming in that moment waits and is then delivered to
-        # this process, rather than lost (the run would go on): Linux queues a blocked signal
-        # even when it is ignored.
-        if threading.current_thread() is not threading.main_thread():  # no signals there
+        # Signals can be set in the main thread only, and ignoring one for a moment while
+        # other threads run would lose it (one of them, not blocking it, would take it;
+        # numpy's BLAS starts some): the dance below only while the process has one thread,
+        # as at the command line's start (start_early).
+        if threading.current_thread() is not threading.main_thread() or _threads() > 1:
+            resource_tracker.ensure_running()
             _start_forkserver()
             return
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        # The resource tracker first, on its own: starting it unblocks Ctrl-C and SIGTERM,
+        # which it ignores itself (see below); SIGHUP it does not, and it must outlive the
+        # main process's clean-up, which tells it the semaphores are gone.
+        with stop_signals.blocked_and_ignored({signal.SIGHUP}):
+            resource_tracker.ensure_running()
+        # Started with the stop signals ignored (inherited through exec): a Ctrl-C, SIGTERM
+        # or SIGHUP sent to the whole process group must reach only the main process, which
+        # reports it in one line and ends the workers itself.
+        with stop_signals.blocked_and_ignored():
             _start_forkserver()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+def _threads():
+    """The process's threads, those of C libraries included (Linux); else Python's."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 # A Unix socket's path holds at most 107 bytes on Linux (108 with its NUL; fewer elsewhere).
@@ -169,8 +178,8 @@ def init_worker(main_pid, log_config=None, setup=None, *setup_args):
     # Everything imported so far lives as long as the worker: out of the collector's sight,
     # its full collections no longer walk the libraries' objects.
     gc.freeze()
-    # Ctrl-C reaches the whole process group; only the main process should act on it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C and SIGHUP reach the whole process group; only the main process acts on them.
+    stop_signals.in_worker()
     # A worker's parent is the worker server, and the pipes it holds never report the main
     # process gone: watch the main process itself.
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True).start()
@@ -210,10 +219,13 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     ensure_server()  # the same start, with its Ctrl-C rule and socket folder, for API callers
     options = dict(mp_context=context(), initializer=init_worker,
                    initargs=(os.getpid(), log.worker_config(), setup, *setup_args))
-    if one_task_each and sys.version_info >= (3, 11):
-        executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
-    else:
-        executor = ProcessPoolExecutor(jobs, **options)
+    # Held: a signal while the pool makes its queues' semaphores could come between one's
+    # registration with the resource tracker and its clean-up's (a "leaked semaphore").
+    with interrupt_held():
+        if one_task_each and sys.version_info >= (3, 11):
+            executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
+        else:
+            executor = ProcessPoolExecutor(jobs, **options)
     try:
         yield executor
     finally:
@@ -221,18 +233,7 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-@contextlib.contextmanager
-def interrupt_held():
-    """Ctrl-C during the block is noted and raised at its end (a signal mask would not do:
-    the pool's own threads would take the signal instead)."""
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
+interrupt_held = stop_signals.held  # Ctrl-C, SIGTERM, SIGHUP: noted, raised at its end
 
 
 def submit(executor, func, *args):
@@ -243,7 +244,7 @@ def submit(executor, func, *args):
 def result(future):
     try:
         return future.result()
-    except BrokenProcessPool:
+    except (BrokenProcessPool, SystemExit):  # SystemExit: a worker ended by SIGTERM
         raise SystemLimit("a worker process died (out of memory, or killed); earlier outputs "
                          "are unchanged; try again with fewer jobs=") from None
 

@@ -19,7 +19,8 @@ vocabulary (``vocabulary_<dataset>_sk_<k>.json``)
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace`` only when the whole run has succeeded, and the folder is synced after: an
 error or an interruption, ``kill -9`` included, leaves earlier outputs byte-identical.
-Temporary files of a killed run are removed by the next run. A full disk is an
+Temporary files of a killed run are removed by the next run
+(:mod:`amc_keywords.stale_runs`). A full disk is an
 :class:`~amc_keywords.errors.SystemLimit` naming the folder.
 """
 import contextlib
@@ -29,16 +30,15 @@ import os
 import shutil
 import tempfile
 import threading
-from stat import S_ISREG
 
 import numpy as np
 
-from .errors import SystemLimit, error_for
+from .errors import InputError, SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
+from .stale_runs import PREFIX, remove_quietly, remove_run_files, remove_stale, start_time
 from .workers import interrupt_held
 
-PREFIX = ".amc-keywords-"  # every temporary file and folder the toolkit makes
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
 # A write that fails for want of room: one line naming the folder, not a traceback.
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -94,19 +94,32 @@ class OutputSet:
             # One run at a time writes here: taken before the first file, released in close.
             self.lock = FolderLock(folder, wait)
         except OSError as exc:
+            a_file = _file_on_the_way(folder)
+            if a_file is not None:  # bad input (2), however deep in the path
+                which = "" if a_file == os.path.abspath(folder) else f"{a_file} "
+                raise InputError(f"{folder}: {which}is a file, not a folder; choose another "
+                                 "output folder with out_dir=") from None
             raise error_for(exc)(f"{folder}: the output folder cannot be written "
                                  f"({exc.strerror}); choose another with out_dir=") from None
+        self.record = ""
         try:
-            fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
-                                               dir=folder)
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
-        except OSError as exc:
+            # Held: a signal between making the record and noting its name would leave it.
+            with interrupt_held():
+                fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
+                                                   dir=folder)
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"{os.getpid()} {start_time(os.getpid())}\n")
+            self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
+            remove_stale(folder, locked=True)
+        except BaseException as exc:
+            if self.record:  # not left behind (made but not written, on a full disk, no
+                remove_quietly(self.record)  # later run could tell whether its run is alive)
             self.lock.release()
-            raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                 f"({exc.strerror}); choose another with out_dir=") from None
-        self.run = os.path.basename(self.record)[len(RUN_RECORD_PREFIX):-len(".lock")]
-        remove_stale(folder)
+            if isinstance(exc, OSError):
+                raise error_for(exc)(f"{folder}: the output folder cannot be written "
+                                     f"({exc.strerror}); choose another with out_dir="
+                                     ) from None
+            raise
 
     def _temp(self, name):
         fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{self.run}-{name}.", suffix=".tmp",
@@ -203,7 +216,7 @@ class OutputSet:
         a temporary that a Ctrl-C kept from being registered (made, not yet noted)."""
         self.abort()
         try:
-            _remove_run_files(self.folder, self.run, os.listdir(self.folder))
+            remove_run_files(self.folder, self.run, os.listdir(self.folder))
         except OSError:
             pass
         try:
@@ -221,6 +234,19 @@ class OutputSet:
             raise SystemLimit(f"{self.folder}: cannot write the outputs ({value.strerror}); "
                              "free some space or choose another folder with out_dir=; "
                              "earlier outputs are unchanged") from None
+
+
+def _file_on_the_way(folder):
+    """The path of ``folder`` or of one of its parents that exists and is not a folder, or
+    None."""
+    path = os.path.normpath(os.path.abspath(folder))
+    while True:
+        if os.path.lexists(path):
+            return None if os.path.isdir(path) else os.path.normpath(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
 def _hash_and_sync(path, done):
@@ -268,26 +294,29 @@ def replaced_whole(final, kind="file", purpose="write"):
     ``final`` in one rename (a folder only when ``final`` does not exist yet), else it is
     removed. Either way no one ever sees a part-written ``final``."""
     folder = os.path.dirname(os.path.abspath(final))
+    made = []
     try:
-        if kind == "folder":
-            temp = tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder)
-        else:
-            fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp", dir=folder)
-            os.close(fd)
-    except OSError as exc:
-        raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose another "
-                         "place") from None
-    try:
-        yield temp
-        _publish(temp, final, 0o777 if kind == "folder" else 0o666)
+        try:
+            # Held: a signal between making the temporary and noting it would leave it.
+            with interrupt_held():
+                if kind == "folder":
+                    made.append(tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder))
+                else:
+                    fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp",
+                                                dir=folder)
+                    made.append(temp)
+                    os.close(fd)
+        except OSError as exc:
+            raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose "
+                                 "another place") from None
+        yield made[0]
+        _publish(made[0], final, 0o777 if kind == "folder" else 0o666)
     except BaseException:
-        if kind == "folder":
-            shutil.rmtree(temp, ignore_errors=True)
-        else:
-            try:
-                os.remove(temp)
-            except OSError:
-                pass
+        for temp in made:
+            if kind == "folder":
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                remove_quietly(temp)
         raise
 
 
@@ -317,60 +346,3 @@ def umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def remove_stale(folder):
-    """Remove the temporaries of the toolkit's runs in ``folder`` that are gone: those named
-    after an owner record of this user whose process has ended (or is another process now)."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(RUN_RECORD_PREFIX) and name.endswith(".lock")):
-            continue
-        record = os.path.join(folder, name)
-        try:
-            stat = os.lstat(record)
-            if not S_ISREG(stat.st_mode) or stat.st_uid != os.getuid():
-                continue
-            with open(record) as f:
-                pid, start = f.read(100).split()
-            if _start_time(int(pid)) == start:
-                continue  # its run is still going
-        except (OSError, ValueError):
-            continue
-        _remove_run_files(folder, name[len(RUN_RECORD_PREFIX):-len(".lock")], names)
-        try:
-            os.remove(record)
-        except OSError:
-            pass
-
-
-def _remove_run_files(folder, run, names):
-    """Remove the temporaries of run ``run`` among ``names`` (files of ``folder``) that are
-    this user's."""
-    for name in names:
-        if name.startswith(f"{PREFIX}{run}-") and name.endswith(".tmp"):
-            try:
-                if os.lstat(os.path.join(folder, name)).st_uid == os.getuid():
-                    os.remove(os.path.join(folder, name))
-            except OSError:
-                pass
-
-
-def _start_time(pid):
-    """When process ``pid`` started (clock ticks since boot, from /proc), "alive" where that
-    cannot be read but the process exists, or "gone"."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "gone"
-    except PermissionError:
-        return "alive"
-    return "alive"

@@ -57,9 +57,13 @@ class ZipDirectory:
         try:
             with open(path, "rb") as f:
                 keys, table = self._read_directory(f)
-        except (struct.error, ValueError, IndexError, OverflowError) as exc:
+        except ValueError as exc:  # what the reader found wrong, in its words
             raise InputError(f"{path}: not a valid zip archive ({exc}); download it again") \
                 from None
+        except (struct.error, IndexError, OverflowError):  # a field the file cuts short
+            raise InputError(f"{path}: not a valid zip archive (its central directory is "
+                             "damaged: a record is cut short or points outside it); download "
+                             "it again") from None
         # Only the suspects (a few, usually none) are looked at one by one.
         unsafe = [i for i in np.flatnonzero(suspects(keys)) if unsafe_reason(bytes(keys[i]))]
         self.unsafe = [keys[i].decode("utf-8", "replace") + KEYWORD_SUFFIX for i in unsafe]
@@ -319,10 +323,10 @@ def read_members(path: str, top: str, keys: np.ndarray, table: np.ndarray,
                     raw = inflate(data, -15)
                 else:  # a large member could claim a small size and inflate without end
                     raw = _inflate_bounded(data, min(usize, limit), path, top, keys[i])
-            except _INFLATE_ERRORS as exc:
+            except _INFLATE_ERRORS:
                 raise InputError(f"{member_location(path, top, keys[i])}: cannot be "
-                                 f"decompressed ({exc}): the archive is damaged; download it "
-                                 "again") from None
+                                 "decompressed (its compressed data is damaged): the archive "
+                                 "is damaged; download it again") from None
             if len(raw) != usize or crc32(raw) != crc:
                 if len(raw) > usize:
                     _refuse_bomb(path, top, keys[i], usize)

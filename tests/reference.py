@@ -33,7 +33,7 @@ def read_lines(path):
 
 
 def document(folder, entry):
-    with open(os.path.join(folder, entry + ".json"), encoding="utf-8") as f:
+    with open(os.path.join(folder, entry + ".json"), encoding="utf-8-sig") as f:
         return " ".join(json.load(f)["tagging"]["keywords"])
 
 
@@ -69,7 +69,7 @@ def clickture(dev_folder, dev_list, lite_folder, lite_list, min_df=6, stop_words
 
 def coco(folder, splits=("train", "test"), min_df=6, stop_words="english"):
     """(vocabulary_, rows) by the COCO algorithm (module docstring)."""
-    with open(os.path.join(folder, "dataset.json")) as f:
+    with open(os.path.join(folder, "dataset.json"), encoding="utf-8-sig") as f:
         dataset = json.load(f)
     images = [(im["imgid"], document(folder, "keyword_%s/%s" % (
         im["split"], os.path.splitext(im["filename"])[0])))

@@ -21,6 +21,7 @@ from amc_keywords import (
     prepare_coco,
 )
 from amc_keywords.filenames import SAMPLE_FILES
+from amc_keywords.settings import RunSettings
 
 SAMPLE = os.path.join(os.path.dirname(amc_keywords.__file__), "sample_data")
 
@@ -153,6 +154,42 @@ def test_bad_parameters_are_one_line_errors(options, phrase, tmp_path):
         clickture(tmp_path, tmp_path / "out", **options)
     assert phrase in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("parameter,value,given", [
+    ("out_dir", None, "NoneType"), ("keyword_dir", 5, "int"), ("lists_dir", b"data", "bytes"),
+    ("out_dir", ["out"], "list"), ("min_df", 3.0, "float"), ("jobs", "2", "str"),
+    ("min_df", None, "NoneType"), ("refit", "yes", "str"), ("wait", 1, "int"),
+    ("progress", "no", "str"), ("side_files", {"dev": "a.lst"}, "dict"),
+])
+def test_a_parameter_of_the_wrong_type_is_an_input_error_naming_it(tmp_path, parameter, value,
+                                                                   given):
+    options = {"keyword_dir": tmp_path, "lists_dir": tmp_path, "out_dir": tmp_path / "out",
+               parameter: value}
+    with pytest.raises(InputError) as caught:
+        prepare_clickture(**options)
+    message = str(caught.value)
+    assert message.startswith(f"{parameter}=") and message.endswith(f", not {given}"), message
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="^splits=None: expected a non-empty tuple"):
+        prepare_coco(keyword_dir=tmp_path, out_dir=tmp_path, splits=None)
+
+
+def test_paths_as_path_objects_and_numpy_integers_are_taken(hard_clickture, tmp_path,
+                                                            quiet_logger):
+    plain = clickture(hard_clickture, tmp_path / "plain", min_df=3, jobs=1)
+    result = prepare_clickture(keyword_dir=hard_clickture, lists_dir=hard_clickture,
+                               out_dir=tmp_path / "typed", min_df=np.int64(3),
+                               jobs=np.int32(1), progress=False)
+    assert all(type(path) is str for path in result.outputs.values())
+    assert type(result.out_dir) is str
+    for role, path in plain.outputs.items():
+        if path.endswith(".npy"):
+            np.testing.assert_array_equal(np.load(path), np.load(result.outputs[role]), role)
+    settings = RunSettings("coco", tmp_path, tmp_path, splits=["train"], min_df=np.uint8(2))
+    assert (settings.splits, settings.keyword_dir, settings.min_df) == (("train",),
+                                                                        str(tmp_path), 2)
+    assert type(settings.min_df) is int  # a manifest records it as JSON
 
 
 def test_bad_input_is_an_input_error_not_a_print(tmp_path, quiet_logger, capsys):

@@ -135,7 +135,7 @@ def test_archive_empty(data):
 @pytest.mark.parametrize("content,phrases", [
     (b'{"tagging": {"keywords": ["dog", "cat"]', ["not valid JSON (line 1, column 40"]),
     (b'{"tagging": {"keywords": ["caf\xe9"]}}', ["not UTF-8"]),
-    (b'{"id": "\xff", "tagging": {"keywords": ["dog"]}}', ["not UTF-8 (byte 8)"]),
+    (b'{"id": "\xff", "tagging": {"keywords": ["dog"]}}', ["not UTF-8 (byte 0xff at offset 8"]),
     (b'{"id": "00000007", "scores": []}', ['no ["tagging"]["keywords"] field']),
     (b'{"tagging": {"scores": [0.5]}}', ['no ["tagging"]["keywords"] field']),
     (b'{"tagging": {"keywords": "dog cat"}}', ['is a str, expected a list of strings']),
@@ -402,7 +402,7 @@ def test_output_folder_not_writable(data, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     expect_error(CLICKTURE, clickture_args(folder, blocker / "out"), blocker,
-                 str(blocker / "out"), "cannot be written", "--out-dir")
+                 str(blocker / "out"), f"{blocker} is a file, not a folder", "--out-dir")
 
 
 def test_full_disk_is_one_line_naming_the_output_folder(data):
@@ -429,3 +429,65 @@ def test_full_disk_is_one_line_naming_the_output_folder(data):
     assert lines[0].startswith(f"error: {out}: cannot write the outputs (File too large)")
     assert "--out-dir" in lines[0]
     assert snapshot(out) == before
+
+
+# ---- messages in the user's words ---------------------------------------------------------
+
+# A library's wording that tells a user nothing they can act on.
+LIBRARY_WORDS = ["char ", "decode using", "utf-8-sig", "codec", "Errno", "unpack requires",
+                 "Expecting", "Error", "opcode b'{'", "stream", "load key", "Ran out of input",
+                 "Invalid", "zlib"]
+
+
+def damaged_zip(path, how):
+    sample.write_zip(str(path), [(f"{i:08d}.json", b'{"tagging": {"keywords": ["a dog"]}}' * 50)
+                                 for i in range(3)], "keywords_dev")
+    raw = bytearray(path.read_bytes())
+    if how == "cut":
+        del raw[len(raw) - 30:]
+    elif how == "record":  # the end record points the directory past the file's end
+        end = raw.rfind(b"PK\x05\x06")
+        raw[end + 16:end + 20] = (len(raw) - 10).to_bytes(4, "little")
+    else:  # the first member's compressed data overwritten
+        start = 30 + len(b"keywords_dev/00000000.json")
+        raw[start:start + 8] = b"\xff" * 8
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("kind,raw_or_how", [
+    ("map", pickle.dumps({"img1": 1}, protocol=2)[:-3]), ("map", b"garbage here"),
+    ("map", b"\x1f\x8b\x08\x00abc"), ("map", b"\x80\x02}q\x00"),
+    ("zip", "cut"), ("zip", "record"), ("zip", "member"),
+    ("manifest", b"\xef\xbb\xbf{\"format\": 1,}"), ("vocabulary", b"{\"words\": [\"a\"]"),
+    ("vocabulary", "{}".encode("utf-16")),
+])
+def test_messages_are_in_the_user_s_words(tmp_path, kind, raw_or_how):
+    """Damaged maps, archives, manifests and vocabularies: the message names the file and
+    says what is wrong and what to do, without a library's wording."""
+    from amc_keywords import manifest
+    from amc_keywords.errors import InputError
+    from amc_keywords.vocabulary import Vocabulary
+    from amc_keywords.zip_reader import ZipDirectory, read_members
+    path = tmp_path / {"map": "map.pkl", "zip": "keywords_dev.zip", "manifest": "m.json",
+                       "vocabulary": "v.json"}[kind]
+    if kind == "zip":
+        damaged_zip(path, raw_or_how)
+    else:
+        path.write_bytes(raw_or_how)
+    with pytest.raises(InputError) as refused:
+        if kind == "map":
+            read_id_map(str(path))
+        elif kind == "zip":
+            directory = ZipDirectory(str(path))
+            list(read_members(str(path), directory.top, directory.keys, directory.table))
+        elif kind == "manifest":
+            manifest.load(str(path))
+        else:
+            Vocabulary.load(str(path))
+    message = str(refused.value)
+    assert message.startswith(f"{path}") and "\n" not in message
+    assert not [w for w in LIBRARY_WORDS if w in message], message
+    assert any(fix in message for fix in ("download it again", "download the archive again",
+                                          "copy or download it again", "expected the pickled",
+                                          "refit=True", "save it as UTF-8", "not a manifest")), \
+        message

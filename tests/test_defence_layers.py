@@ -36,7 +36,7 @@ from pytest import MonkeyPatch
 from test_readers import SETTINGS, plain_map
 from test_safety import escapes as safety_escapes
 
-from amc_keywords import idmap, sample, writing, zip_reader
+from amc_keywords import idmap, sample, stale_runs, writing, zip_reader
 from amc_keywords.errors import InputError
 from amc_keywords.extract import extract_archive
 from amc_keywords.idmap import read_id_map
@@ -437,7 +437,7 @@ class Owned:
 @pytest.fixture
 def owners(monkeypatch: MonkeyPatch) -> Callable[[str], None]:
     """``owners(name)`` makes the file of that name look another user's to the clean-up; the
-    runs of every record are dead (``_start_time`` says so, whatever their pid)."""
+    runs of every record are dead (``start_time`` says so, whatever their pid)."""
     others: Set[str] = set()
     real = os.lstat
 
@@ -446,7 +446,7 @@ def owners(monkeypatch: MonkeyPatch) -> Callable[[str], None]:
         return Owned(result, os.getuid() + 4242) if os.path.basename(path) in others else \
             result
     monkeypatch.setattr(writing.os, "lstat", lstat)
-    monkeypatch.setattr(writing, "_start_time", lambda pid: "gone")
+    monkeypatch.setattr(stale_runs, "start_time", lambda pid: "gone")
     return others.add
 
 
@@ -483,6 +483,52 @@ def test_another_user_s_temporary_under_our_run_s_name_is_left_alone(
     left = set(os.listdir(tmp_path))
     assert planted in left, "another user's file was removed"
     assert record not in left and temporary not in left
+
+
+# ---- a global that nothing calls ------------------------------------------------------------
+
+# A module-level dict a crafted map could write into, were a GLOBAL let through.
+WRITABLE_GLOBAL: dict = {}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_opcode_walk_alone_refuses_a_global_that_nothing_calls(
+        tmp_path: Path, monkeypatch: MonkeyPatch, protocol: int) -> None:
+    """A pickle that loads a global dict and writes into it with SETITEM, with no call (which
+    the walk would refuse for its own reason): the walk must refuse the GLOBAL itself."""
+    monkeypatch.setattr(idmap, "_DictOnlyUnpickler", Unprotected)
+    monkeypatch.setattr(Unprotected, "reached", [])
+    body = (push_global(protocol, __name__, "WRITABLE_GLOBAL") + push_text(protocol, "img1") +
+            b"K\x01s.")
+    raw = body if protocol == 0 else b"\x80" + bytes([protocol]) + body
+    # The control: unprotected, the pickle writes into the global and is a {name: id} dict.
+    assert Unprotected(io.BytesIO(raw)).load() == {"img1": 1} == WRITABLE_GLOBAL
+    WRITABLE_GLOBAL.clear()
+    Unprotected.reached.clear()
+    (tmp_path / "map.pkl").write_bytes(raw)
+    with pytest.raises(InputError, match="which no {name: id} dict needs"):
+        read_id_map(str(tmp_path / "map.pkl"))
+    assert Unprotected.reached == [] and WRITABLE_GLOBAL == {}
+
+
+# ---- a folder source's plan on its own ---------------------------------------------------------
+
+@pytest.mark.parametrize("key", [b"../x", b"a/../../x", b"/etc/passwd", b"a\\..\\x"])
+def test_a_folder_source_s_plan_refuses_keys_outside_the_folder(tmp_path: Path,
+                                                                key: bytes) -> None:
+    """The lists, maps and dataset.json check their keys as they make them; the API and later
+    callers rely on the source's own check: entries given to ``plan()`` directly."""
+    from amc_keywords.lists import Entries
+    from amc_keywords.sources import FolderSource
+    folder = tmp_path / "keywords_dev"
+    folder.mkdir()
+    keys = np.array([b"00000001", key], dtype=bytes)
+    entries = Entries(keys, np.array([1, 2], np.int64), "a caller's entries")
+    with pytest.raises(InputError, match="a caller's entries: position 2: entry"):
+        FolderSource(str(folder)).plan(entries)
+    # The control: the same entries without the bad key are planned.
+    plan = FolderSource(str(folder)).plan(Entries(keys[:1], np.array([1], np.int64), "x"))
+    assert len(plan) == 1
 
 
 # ---- property tests: the hand-written readers against the libraries --------------------------

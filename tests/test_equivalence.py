@@ -377,9 +377,10 @@ KEYWORD_FILES = [
 
 
 def json_keywords(raw):
-    """The plain algorithm's reading of a keyword file: the keywords, or "error"."""
+    """The plain algorithm's reading of a keyword file: the keywords, or "error" (a UTF-8
+    byte-order mark read as absent, as Python's utf-8-sig codec reads it)."""
     try:
-        keywords = json.loads(raw.decode("utf-8"))["tagging"]["keywords"]
+        keywords = json.loads(raw.decode("utf-8-sig"))["tagging"]["keywords"]
     except (ValueError, KeyError, TypeError, IndexError, RecursionError):
         return "error"
     return keywords if isinstance(keywords, list) else "error"

@@ -1,5 +1,6 @@
 """One convention of exit statuses for every command and both scripts: 0 success, 1 a check
 found a difference, 2 bad input or usage, 3 the system, 130 interrupted."""
+import importlib
 import os
 import shutil
 import subprocess
@@ -168,3 +169,57 @@ def test_out_of_memory_names_the_file_being_read(hard_clickture, tmp_path, monke
     assert proc.stderr.strip() == (f"error: {hard_clickture / 'keywords_lite.zip'}: out of "
                                    "memory while reading it; close other programs, or run "
                                    "with fewer --jobs")
+
+
+# What opening a set reads: the list, the id map, the archive's directory.
+@pytest.mark.parametrize("module,reader", [("lists", "_listtext_of"),
+                                           ("idmap", "_read_py2_dict"),
+                                           ("sources", "ZipDirectory")])
+def test_out_of_memory_while_opening_a_set_names_what_it_read(hard_clickture, tmp_path,
+                                                              monkeypatch, module, reader):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(importlib.import_module(f"amc_keywords.{module}"), reader, no_memory)
+    proc = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path), "--jobs", 1,
+                          check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == (
+        "error: the dev set's list, id map and keyword archive directory (in "
+        f"{hard_clickture}): out of memory while reading it; close other programs, or run "
+        "with fewer --jobs")
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_stdout_that_cannot_be_written_is_one_line_and_3(hard_clickture, tmp_path, stdout):
+    """``> /dev/full`` or ``>&-``: the run's files are written; its summary is lost, which
+    one line says (not a traceback a line), with the system's status."""
+    def start(*args):
+        with open("/dev/full", "w") as full:
+            return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, text=True,
+                                  stdout=full if stdout == "full" else None,
+                                  stderr=subprocess.PIPE, timeout=300,
+                                  preexec_fn=(lambda: os.close(1)) if stdout == "closed"
+                                  else None)
+    reason = "No space left on device" if stdout == "full" else "it is closed"
+    line = (f"error: standard output cannot be written ({reason}): what the command printed "
+            "there is lost (the files it wrote are complete)")
+    out = tmp_path / "out"
+    proc = start(CLICKTURE, *clickture_args(hard_clickture, out))
+    assert (proc.returncode, proc.stderr.strip().splitlines()) == (3, [line]), proc.stderr
+    assert amc("verify", out / DEV).returncode == 0  # the outputs are whole
+    proc = start("-m", "amc_keywords", "stats", out / DEV)
+    assert (proc.returncode, proc.stderr.strip().splitlines()) == (3, [line]), proc.stderr
+
+
+@pytest.mark.parametrize("below", ["", "sub/deeper"])
+def test_an_output_folder_that_is_a_file_is_bad_input(hard_clickture, tmp_path, below):
+    a_file = tmp_path / "a_file"
+    a_file.write_bytes(b"mine")
+    out = a_file / below if below else a_file
+    proc = run_in_process("clickture", *clickture_args(hard_clickture, out), check=False)
+    which = f"{a_file} " if below else ""
+    assert (proc.returncode, proc.stderr.strip().splitlines()) == (2, [
+        f"error: {out}: {which}is a file, not a folder; choose another output folder with "
+        "--out-dir"]), proc.stderr
+    assert a_file.read_bytes() == b"mine"

@@ -1,4 +1,5 @@
-"""Interruption (kill -9, Ctrl-C) leaves earlier outputs intact; --extract stays in its folder."""
+"""Interruption (kill -9, Ctrl-C, SIGTERM, SIGHUP) leaves earlier outputs intact; --extract stays
+in its folder."""
 import os
 import shutil
 import signal
@@ -42,6 +43,16 @@ def processes_in_session(session):
             if int(fields[3]) == session and fields[0] != "Z":
                 found.append(int(pid))
     return found
+
+
+def session_ended(session):
+    """Whether every process of the session has ended, allowing a moment for the exits (the
+    worker server notices at once that the main process is gone)."""
+    for _ in range(100):
+        if not processes_in_session(session):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def start(folder, out, *extra):
@@ -115,11 +126,7 @@ def test_kill_9_leaves_outputs_and_no_orphans(big_clickture, earlier_outputs, tm
     proc.kill()
     proc.wait()
     assert proc.returncode == -9, "the run ended before it could be killed"
-    for _ in range(100):  # the worker server notices at once; allow a moment for the exits
-        if not processes_in_session(proc.pid):
-            break
-        time.sleep(0.1)
-    assert processes_in_session(proc.pid) == [], "worker processes outlived the main process"
+    assert session_ended(proc.pid), "worker processes outlived the main process"
     assert outputs(out) == before
     # The next run succeeds and removes the killed run's temporaries and its record.
     run(CLICKTURE, *clickture_args(big_clickture, out))
@@ -139,6 +146,99 @@ def test_ctrl_c_is_one_line_and_leaves_outputs(big_clickture, earlier_outputs, t
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["interrupted: earlier outputs are unchanged"]
     assert sorted(os.listdir(out)) == sorted(before)  # no temporaries left either
+    assert outputs(out) == before
+
+
+def first_temporary(out):
+    """Whether a run has made the first temporary of a file it writes in ``out``."""
+    try:
+        return any(name.startswith(PREFIX) and name.endswith(".tmp")
+                   for name in os.listdir(out))
+    except FileNotFoundError:
+        return False
+
+
+# What a scheduler or a closing terminal sends: to the main process alone (``kill``, ``docker
+# stop``) or to the whole process group (``timeout``, Slurm, the terminal).
+@pytest.mark.parametrize("signum,status,word,group", [
+    (signal.SIGTERM, 143, "terminated", False), (signal.SIGTERM, 143, "terminated", True),
+    (signal.SIGHUP, 129, "hung up", False), (signal.SIGHUP, 129, "hung up", True)])
+def test_sigterm_and_sighup_are_one_line_and_leave_outputs(big_clickture, earlier_outputs,
+                                                           tmp_path, signum, status, word,
+                                                           group):
+    out = tmp_path / "out"
+    full_run(earlier_outputs, out)
+    before = outputs(out)
+    proc = start(big_clickture, out, "--min-df", "3", "--stop-words", "none", "--jobs", "2")
+    deadline = time.monotonic() + 600
+    while not first_temporary(out):
+        assert proc.poll() is None and time.monotonic() < deadline, "no temporary was made"
+        time.sleep(0.002)
+    (os.killpg if group else os.kill)(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == status, stderr
+    # One line: no traceback, no resource tracker's "leaked semaphore" warning.
+    assert stderr.strip().splitlines() == [f"{word}: earlier outputs are unchanged"]
+    assert sorted(os.listdir(out)) == sorted(before)  # no temporaries or run record left
+    assert outputs(out) == before
+    assert session_ended(proc.pid), "worker processes outlived the run"
+
+
+def stop_when(args, reached, signum):
+    """Start ``python ARGS``, send ``signum`` to its process group once ``reached()``; its exit
+    status and stderr."""
+    proc = subprocess.Popen([sys.executable, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not reached():
+        assert proc.poll() is None and time.monotonic() < deadline, "the point never came"
+        time.sleep(0.002)
+    os.killpg(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stderr
+
+
+def toolkit_temporaries(folder):
+    return [os.path.join(folder, name) for name in os.listdir(folder) if name.startswith(PREFIX)]
+
+
+def test_sighup_during_export_and_sigterm_during_extract(big_clickture, earlier_outputs,
+                                                         tmp_path):
+    export_to = tmp_path / "export"
+    export_to.mkdir()
+    status, stderr = stop_when(
+        ["-m", "amc_keywords", "export", earlier_outputs /
+         "img_keyword_ind_clickture_lite_sk_3_sparse.npy", export_to / "lite.parquet",
+         "--words"], lambda: toolkit_temporaries(export_to), signal.SIGHUP)
+    assert (status, stderr.strip().splitlines()) == (
+        129, ["hung up: earlier outputs are unchanged"]), stderr
+    assert os.listdir(export_to) == []
+    data = tmp_path / "data"
+    shutil.copytree(big_clickture, data)
+    # Once a worker extracting has written files into its temporary folder.
+    status, stderr = stop_when(
+        [CLICKTURE, *clickture_args(data, tmp_path / "out"), "--extract"],
+        lambda: any(os.path.isdir(t) and os.listdir(t) for t in toolkit_temporaries(data)),
+        signal.SIGTERM)
+    assert (status, stderr.strip().splitlines()[-1:]) == (
+        143, ["terminated: earlier outputs are unchanged"]), stderr
+    # The workers extracting, reached too, remove their temporary folders.
+    assert toolkit_temporaries(data) == []
+
+
+def test_an_up_to_date_rerun_removes_what_a_killed_run_left(big_clickture, earlier_outputs,
+                                                           tmp_path):
+    out = tmp_path / "out"
+    full_run(earlier_outputs, out)
+    before = outputs(out)
+    proc = start(big_clickture, out, "--min-df", "3", "--force")
+    wait_for(proc, out, before, "plan", 0)
+    proc.kill()
+    proc.wait()
+    assert [p for p in os.listdir(out) if p.startswith(PREFIX)], "the killed run left nothing"
+    rerun = run(CLICKTURE, *clickture_args(big_clickture, out), "--min-df", 3)
+    assert "outputs are up to date" in rerun.stdout
+    assert sorted(os.listdir(out)) == sorted(before)
     assert outputs(out) == before
 
 
@@ -214,3 +314,31 @@ def test_files_synced_early_are_committed_and_a_failed_sync_moves_nothing(tmp_pa
     out.close()
     assert (tmp_path / "a.npy").read_bytes() == b"a.npy"  # the earlier file, untouched
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("when", ["before", "while writing"])
+def test_extract_without_room_names_the_keyword_folder(tmp_path, monkeypatch, when):
+    from collections import namedtuple
+
+    from amc_keywords import extract
+    from amc_keywords.errors import SystemLimit
+    sample.make_clickture(tmp_path, 50, 20, seed=1)
+    archive = tmp_path / "keywords_dev.zip"
+    if when == "before":
+        usage = namedtuple("usage", "total used free")
+        monkeypatch.setattr(extract.shutil, "disk_usage", lambda path: usage(100, 90, 10))
+        why = "it needs "
+    else:
+        def full(fd, *args, **kwargs):
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(extract.os, "fdopen", full)
+        why = "No space left on device"
+    with pytest.raises(SystemLimit) as refused:
+        extract.extract_archive(str(archive), str(tmp_path / "keywords_dev"))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path}: no room to extract keywords_dev.zip ({why}"), message
+    assert message.endswith("free some space there, or read the archive in place (without "
+                            "extract=True)"), message
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(PREFIX)]
+    assert not (tmp_path / "keywords_dev").exists()

@@ -164,7 +164,7 @@ def test_compare_an_output_only_one_run_has_shows_no_modification_time(tmp_path)
 
 
 @pytest.mark.parametrize("content,phrase", [
-    ("{not json", "not a manifest (not JSON"),
+    ("{not json", "not a manifest: not valid JSON (line 1, column 2"),
     (json.dumps({"format": "something else"}), "not a manifest (expected format"),
     (json.dumps({"format": "amc-keywords-manifest/9"}), "written by a later version"),
 ])

@@ -41,7 +41,7 @@ def test_two_runs_with_other_options_leave_one_complete_set(hard_clickture, tmp_
     fd = held(out)
     # A run record naming this process, as the holder's would.
     record = out / ".amc-keywords-run-holder.lock"
-    record.write_text(f"{os.getpid()} {writing._start_time(os.getpid())}\n")
+    record.write_text(f"{os.getpid()} {writing.start_time(os.getpid())}\n")
     runs = [start(hard_clickture, out, "--stop-words", words) for words in ("english", "none")]
     try:
         for proc in runs:  # the observable point: each says it waits, then waits

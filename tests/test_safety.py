@@ -164,9 +164,9 @@ def test_clean_up_removes_only_the_toolkit_s_own_dead_runs(tmp_path):
     (folder / f"{PREFIX}run-dead1.lock").write_text(f"{dead} 1\n")
     (folder / f"{PREFIX}dead1-rows.npy.abc.tmp").write_text("garbage")
     # A live run: this process.
-    from amc_keywords.writing import _start_time
+    from amc_keywords.stale_runs import start_time
     (folder / f"{PREFIX}run-live1.lock").write_text(f"{os.getpid()} "
-                                                   f"{_start_time(os.getpid())}\n")
+                                                   f"{start_time(os.getpid())}\n")
     (folder / f"{PREFIX}live1-rows.npy.abc.tmp").write_text("in use")
     # A dead run's record that another user owns (as root, the test can make one).
     if os.getuid() == 0:
@@ -182,6 +182,18 @@ def test_clean_up_removes_only_the_toolkit_s_own_dead_runs(tmp_path):
     assert {f"{PREFIX}run-live1.lock", f"{PREFIX}live1-rows.npy.abc.tmp"} <= left
     if os.getuid() == 0:
         assert {f"{PREFIX}run-other1.lock", f"{PREFIX}other1-rows.npy.abc.tmp"} <= left
+
+
+def test_a_private_sample_folder_of_another_user_is_refused(tmp_path, monkeypatch):
+    """Mode 0700, so that the mode check passes: only the owner check refuses it. The owner
+    is faked (the folder seems another user's), so that the test runs as any user."""
+    from amc_keywords import run_options
+    shared = tmp_path / "amc-keywords-sample-x"
+    shared.mkdir(mode=0o700)
+    assert run_options.private_folder(str(shared)) == str(shared)  # ours: accepted
+    monkeypatch.setattr(run_options.os, "getuid", lambda: os.stat(shared).st_uid + 1)
+    with pytest.raises(InputError, match="not a folder of yours alone"):
+        run_options.private_folder(str(shared))
 
 
 def test_sample_folder_of_another_user_is_refused(tmp_path):

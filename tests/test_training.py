@@ -86,6 +86,15 @@ def test_reading_from_threads_gives_the_same_answers(hard):
     assert not failures and all(m is matrices[0] for m in matrices)
 
 
+@pytest.mark.parametrize("method", ["padded", "bag", "collate"])
+def test_a_negative_id_in_a_batch_is_refused_not_wrapped(hard, method):
+    """numpy would read ranges[-1], the last image's words: a batch is checked as kw[i] is."""
+    kw = load_keywords(hard / DEV)
+    for bad in (-1, -len(kw.ranges)):
+        with pytest.raises(IndexError, match=f"image id {bad} is outside the range table"):
+            getattr(kw, method)([kw.ids[0], bad])
+
+
 def test_padded_bag_and_collate_equal_plain_loops(hard):
     kw = load_keywords(hard / DEV)
     rows = np.load(hard / DEV)
