@@ -489,5 +489,6 @@ def test_messages_are_in_the_user_s_words(tmp_path, kind, raw_or_how):
     assert not [w for w in LIBRARY_WORDS if w in message], message
     assert any(fix in message for fix in ("download it again", "download the archive again",
                                           "copy or download it again", "expected the pickled",
-                                          "refit=True", "save it as UTF-8", "not a manifest")), \
+                                          "refit=True", "save it as UTF-8", "not a manifest",
+                                          "decompress it")), \
         message
