@@ -1,11 +1,11 @@
-"""AMC keyword preprocessing: keyword archives of Clickture and MSCOCO to ``[img_id, word_id]``
-rows, as in "AMC: Attention guided Multi-modal Correlation Learning for Image Search"
-(Chen et al., CVPR 2017).
+"""AMC keyword preprocessing: keyword archives of Clickture, MSCOCO and Flickr to
+``[img_id, word_id]`` rows, as in "AMC: Attention guided Multi-modal Correlation Learning
+for Image Search" (Chen et al., CVPR 2017).
 
 The public API:
 
-:func:`prepare_clickture`, :func:`prepare_coco`
-    Run the pipeline; return a :class:`PrepareResult` (:mod:`amc_keywords.api`).
+:func:`prepare`, :func:`prepare_clickture`, :func:`prepare_coco`
+    Run the pipeline on a dataset; return a :class:`PrepareResult` (:mod:`amc_keywords.api`).
 :func:`load_keywords`, :class:`Keywords`
     Open an output set in training code (:mod:`amc_keywords.loader`).
 :class:`Vocabulary`
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError
 
 __all__ = ["InputError", "Keywords", "PrepareResult", "SetFigures", "Vocabulary",
-           "align_vectors", "load_keywords", "prepare_clickture", "prepare_coco",
+           "align_vectors", "load_keywords", "prepare", "prepare_clickture", "prepare_coco",
            "sample_inputs"]
 __version__ = "1.2.0"
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on first use
-    from .api import prepare_clickture, prepare_coco
+    from .api import prepare, prepare_clickture, prepare_coco
     from .loader import Keywords, load_keywords
     from .pipeline import SetFigures
     from .recipes import PrepareResult
@@ -39,9 +39,10 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on f
     from .vectors import align_vectors
     from .vocabulary import Vocabulary
 
-_LAZY = {"prepare_clickture": "api", "prepare_coco": "api", "Keywords": "loader",
-         "load_keywords": "loader", "SetFigures": "pipeline", "PrepareResult": "recipes",
-         "Vocabulary": "vocabulary", "sample_inputs": "sample", "align_vectors": "vectors"}
+_LAZY = {"prepare": "api", "prepare_clickture": "api", "prepare_coco": "api",
+         "Keywords": "loader", "load_keywords": "loader", "SetFigures": "pipeline",
+         "PrepareResult": "recipes", "Vocabulary": "vocabulary", "sample_inputs": "sample",
+         "align_vectors": "vectors"}
 
 
 def __getattr__(name: str) -> Any:

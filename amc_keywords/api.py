@@ -1,8 +1,10 @@
-"""The Python API that runs the pipeline: :func:`prepare_clickture` and :func:`prepare_coco`.
+"""The Python API that runs the pipeline: :func:`prepare`, for any dataset, and its typed
+wrappers :func:`prepare_clickture` and :func:`prepare_coco`.
 
 Input
-    Keyword-only parameters with the dataset scripts' defaults (each is documented once, in
-    :class:`~amc_keywords.settings.RunSettings`).
+    Keyword-only parameters with the dataset scripts' defaults: those every run has
+    (documented once, in :class:`~amc_keywords.settings.RunSettings`) and the dataset's own
+    (in its options class, :mod:`amc_keywords.datasets`).
 Output
     The files of the run in ``out_dir`` and a frozen
     :class:`~amc_keywords.recipes.PrepareResult`: the output paths by role, the vocabulary
@@ -19,12 +21,37 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from dataclasses import fields
+from typing import Any, Optional, Sequence
 
+from .datasets import dataset as dataset_named
+from .datasets.list_and_map import VocabFrom
 from .filenames import ORIGINAL_FILES, SideFiles
-from .recipes import CLICKTURE, COCO, PrepareResult, prepare
-from .settings import Layout, RunSettings, StopWords, VocabFrom
+from .recipes import PrepareResult, run
+from .settings import Layout, RunSettings, StopWords
 from .workers import default_jobs
+
+COMMON = tuple(f.name for f in fields(RunSettings) if f.name not in ("dataset", "options"))
+
+
+def prepare(dataset: str, **options: Any) -> PrepareResult:
+    """Encode the keywords of ``dataset`` (``"clickture"``, ``"coco"``, ``"flickr30k"``,
+    ``"flickr8k"``) as rows ``[img_id, word_id]``.
+
+    ``options`` are keyword-only: ``keyword_dir`` and ``out_dir`` (required), the options
+    every run has (:class:`~amc_keywords.settings.RunSettings`; ``jobs=None`` uses the cores
+    this process may use) and the dataset's own (Clickture: ``lists_dir``, ``side_files``,
+    ``vocab_from``, ``sets``; a Karpathy-layout dataset: ``splits``).
+    """
+    description = dataset_named(dataset)
+    for required in ("keyword_dir", "out_dir"):
+        if required not in options:
+            raise TypeError(f"prepare({dataset!r}): missing keyword argument {required!r}")
+    common = {name: options.pop(name) for name in COMMON if name in options}
+    if common.get("jobs") is None:
+        common["jobs"] = default_jobs()
+    own = description.make_options(**options)
+    return run(RunSettings(description, options=own, **common))
 
 
 def prepare_clickture(*, keyword_dir: str, lists_dir: str, out_dir: str, min_df: int = 6,
@@ -32,20 +59,18 @@ def prepare_clickture(*, keyword_dir: str, lists_dir: str, out_dir: str, min_df:
                       refit: bool = False, force: bool = False, extract: bool = False,
                       strict_fingerprint: bool = False, layout: Layout = "default",
                       jobs: Optional[int] = None, progress: Optional[bool] = None,
-                      wait: bool = True,
-                      side_files: SideFiles = ORIGINAL_FILES) -> PrepareResult:
-    """Encode Clickture-Lite and Clickture-dev as rows ``[img_id, word_id]``.
+                      wait: bool = True, side_files: SideFiles = ORIGINAL_FILES,
+                      sets: Sequence[str] = ("lite", "dev")) -> PrepareResult:
+    """Encode Clickture-Lite and Clickture-dev (or the ``sets`` named) as rows ``[img_id,
+    word_id]``.
 
     ``keyword_dir`` holds ``keywords_lite.zip`` and ``keywords_dev.zip`` (or their unzipped
     folders); ``lists_dir`` the list and map files (``side_files``); ``jobs=None`` uses the
     cores this process may use. Every parameter is described in
-    :class:`~amc_keywords.settings.RunSettings`.
+    :class:`~amc_keywords.settings.RunSettings` and
+    :class:`~amc_keywords.datasets.list_and_map.ClicktureOptions`.
     """
-    return prepare(CLICKTURE, RunSettings(
-        "clickture", keyword_dir, out_dir, lists_dir=lists_dir, side_files=side_files,
-        min_df=min_df, stop_words=stop_words, vocab_from=vocab_from, refit=refit,
-        force=force, extract=extract, strict_fingerprint=strict_fingerprint, layout=layout,
-        jobs=default_jobs() if jobs is None else jobs, progress=progress, wait=wait))
+    return prepare("clickture", **locals())
 
 
 def prepare_coco(*, keyword_dir: str, out_dir: str, splits: Sequence[str] = ("train", "test"),
@@ -59,9 +84,4 @@ def prepare_coco(*, keyword_dir: str, out_dir: str, splits: Sequence[str] = ("tr
     ``keyword_dir`` holds ``keywords_coco.zip`` (or its unzipped folder); the other
     parameters are those of :func:`prepare_clickture`.
     """
-    return prepare(COCO, RunSettings(
-        "coco", keyword_dir, out_dir, min_df=min_df,
-        splits=splits,  # type: ignore[arg-type]  # RunSettings checks it, keeps a tuple
-        stop_words=stop_words, refit=refit, force=force, extract=extract,
-        strict_fingerprint=strict_fingerprint, layout=layout,
-        jobs=default_jobs() if jobs is None else jobs, progress=progress, wait=wait))
+    return prepare("coco", **locals())

@@ -3,6 +3,8 @@ scripts.
 
     amc-keywords clickture [options]      encode Clickture (as clickture/pro_keyword_clickture.py)
     amc-keywords coco [options]           encode MSCOCO (as mscoco/pro_keyword_mscoco.py)
+    amc-keywords flickr30k [options]      encode Flickr30k (Karpathy's layout, as coco)
+    amc-keywords flickr8k [options]       encode Flickr8k (likewise)
     amc-keywords verify PATH...           check output sets; exit 0 with a one-line summary each
     amc-keywords verify --manifest FILE   recompute each output's SHA-256 against a manifest
     amc-keywords compare MANIFEST MANIFEST  whether two runs produced the same dataset
@@ -29,9 +31,10 @@ import sys
 from importlib import import_module
 
 from . import __version__, log, stop_signals, workers
+from .datasets import DATASETS
 from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
 from .log import configure_cli
-from .run_options import DATASET_FOLDERS, add_dataset_options, positive_int, run_dataset
+from .run_options import add_dataset_options, positive_int, run_dataset
 from .vector_command import add_vectors_command
 
 EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify, compare); 2 bad
@@ -39,8 +42,8 @@ input or usage; 3 the system (disk full, permission denied, a worker killed, out
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP)"""
 
 # The top-level --help, for users (the module docstring above is for developers).
-DESCRIPTION = """Turn the AMC keyword archives (Microsoft Clickture, MSCOCO) into [img_id, word_id]
-rows that training code loads with numpy."""
+DESCRIPTION = """Turn the AMC keyword archives (Microsoft Clickture, MSCOCO; Flickr30k and Flickr8k
+in the same layout as MSCOCO's) into [img_id, word_id] rows that training code loads with numpy."""
 EPILOG = """Start here: amc-keywords clickture --sample  (runs on the small sample shipped inside
 the package, and says where it wrote). 'amc-keywords COMMAND --help' gives a command's options.
 Documentation: README.md and docs/ in the project's repository (docs/cli.md: every command)."""
@@ -170,12 +173,12 @@ def build_parser():
                                      # wide enough that each command's help stays on its line
                                      title="commands", metavar="COMMAND [options]")
     base = os.curdir
-    for dataset, what in (("clickture", "Clickture-Lite and Clickture-dev"),
-                          ("coco", "MSCOCO (Karpathy splits)")):
-        sub = commands.add_parser(dataset, help=f"encode {what} keywords",
+    for dataset in DATASETS.values():
+        what = dataset.title
+        sub = commands.add_parser(dataset.name, help=f"encode {what} keywords",
                                   description=f"Encode {what} keywords as rows [img_id, "
                                   "word_id]; the formats are in docs/formats.md.")
-        add_dataset_options(sub, dataset, base)
+        add_dataset_options(sub, dataset.name, base)
 
     verify = commands.add_parser("verify", help="check output sets for consistency",
                                  description="Check output sets: dtype and shape, word ids "
@@ -232,7 +235,7 @@ def build_parser():
 def command(argv):
     """Run one ``amc-keywords`` command (``argv`` without the program name)."""
     args = build_parser().parse_args(argv)
-    if args.command in DATASET_FOLDERS:
+    if args.command in DATASETS:
         return run_dataset(args.command, args)
     configure_cli()
     if args.command == "vectors":
@@ -298,7 +301,7 @@ def main(argv=None):
     """The ``amc-keywords`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     quiet_interrupt_during_startup()
-    if next((a for a in argv if not a.startswith("-")), None) in DATASET_FOLDERS:
+    if next((a for a in argv if not a.startswith("-")), None) in DATASETS:
         workers.start_early()  # before the heavy imports, as the scripts do
         import_module(".api", __package__)  # numpy and the rest, while Ctrl-C is quiet
     return run_cli(command, argv)

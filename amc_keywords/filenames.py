@@ -5,10 +5,12 @@ Input files (Clickture, beside the dataset script as the original repository shi
     ``img_id_map.pkl`` (Lite); the shipped sample's are named ``sample-*`` so that no file
     under an upstream name is ever generated. Keyword archives: ``keywords_<set>.zip``, which
     unzips to the folder ``keywords_<set>/``.
-Output files (``<tag>``: ``clickture_dev``, ``clickture_lite`` or ``coco``; ``<k>``: min_df):
+Output files (``<tag>``: ``clickture_dev``, ``clickture_lite``, ``coco``, ``flickr30k``...;
+``<k>``: min_df):
     ``img_keyword_ind_clickture_<set>_sk_<k>_sparse.npy`` / ``img_keyword_ind_coco_sk_<k>.npy``
     (rows), ``img_keyword_range_<tag>_sk_<k>.npy`` (range table), ``img_names_<tag>.npy``
-    (names table), ``vocabulary_<dataset>_sk_<k>.json`` (vocabulary) and
+    (names table), ``img_splits_<tag>.npy`` (splits table, Karpathy-layout datasets),
+    ``vocabulary_<dataset>_sk_<k>.json`` (vocabulary) and
     ``manifest_<dataset>_sk_<k>.json`` (manifest). The formats are in
     :mod:`amc_keywords.writing`. With the original layout, the original scripts' names
     instead (:func:`original_names`).
@@ -52,27 +54,34 @@ def manifest_name(dataset: str, min_df: int) -> str:
     return f"manifest_{dataset}_sk_{min_df}.json"
 
 
-def output_names(dataset: str, set_name: str, min_df: int) -> Dict[str, str]:
-    """File names of one set's outputs, by role: ``rows``, ``ranges``, ``names``,
-    ``vocabulary``."""
+def output_names(dataset: str, set_name: str, min_df: int,
+                 splits: bool = False) -> Dict[str, str]:
+    """File names of one set's outputs, by role: ``rows``, ``ranges``, ``names``, (with
+    ``splits``) ``splits``, ``vocabulary``."""
     tag = set_tag(dataset, set_name)
-    sparse = "" if set_name == dataset else "_sparse"  # the original names: Clickture's do
-    return {"rows": f"img_keyword_ind_{tag}_sk_{min_df}{sparse}.npy",
-            "ranges": f"img_keyword_range_{tag}_sk_{min_df}.npy",
-            "names": f"img_names_{tag}.npy",
-            "vocabulary": vocabulary_name(dataset, min_df)}
+    # The original names: a set named apart from its dataset (Clickture's) has "_sparse".
+    sparse = "" if set_name == dataset else "_sparse"
+    names = {"rows": f"img_keyword_ind_{tag}_sk_{min_df}{sparse}.npy",
+             "ranges": f"img_keyword_range_{tag}_sk_{min_df}.npy",
+             "names": f"img_names_{tag}.npy"}
+    if splits:
+        names["splits"] = f"img_splits_{tag}.npy"
+    names["vocabulary"] = vocabulary_name(dataset, min_df)
+    return names
 
 
 def original_names(dataset: str, set_name: str, min_df: int) -> Dict[str, str]:
     """File names the original scripts wrote (the original layout): the rows as their
-    earlier revision saved them, the range table under the original README's names, and the pickled
-    CountVectorizer."""
+    earlier revision saved them and the range table under the original README's names (the
+    pickled CountVectorizer: :func:`vectorizer_name`)."""
     tag = set_tag(dataset, set_name)
-    vectorizer = ("count_vectorizer_coco_keyword" if set_name == dataset
-                  else "count_vectorizer_clickture_dev")
     return {"rows": f"img_keyword_rec_{tag}_sk_{min_df}.npy",
-            "ranges": output_names(dataset, set_name, min_df)["rows"],
-            "vectorizer": f"{vectorizer}_sk_{min_df}.pkl"}
+            "ranges": output_names(dataset, set_name, min_df)["rows"]}
+
+
+def vectorizer_name(stem: str, min_df: int) -> str:
+    """The original layout's pickled CountVectorizer (``stem``: the dataset's)."""
+    return f"{stem}_sk_{min_df}.pkl"
 
 
 def parse_rows_name(rows_path: str) -> Dict[str, str]:
@@ -91,5 +100,5 @@ def names_beside(rows_path: str) -> Tuple[Dict[str, str], int]:
     """Paths of the files that go with a rows file, found by its name, and its min_df."""
     folder = os.path.dirname(rows_path)
     match = parse_rows_name(rows_path)
-    names = output_names(match["dataset"], match["set_name"], int(match["min_df"]))
+    names = output_names(match["dataset"], match["set_name"], int(match["min_df"]), True)
     return {k: os.path.join(folder, v) for k, v in names.items()}, int(match["min_df"])

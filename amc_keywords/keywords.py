@@ -97,6 +97,8 @@ class Keywords(Sequence[WordIds]):
         self._lock = threading.Lock()
         self._matrix: Any = None
         self._ids: Optional[npt.NDArray[np.int64]] = None
+        # Each image id's split (Karpathy-layout datasets), set by the loader.
+        self.image_splits: Optional[np.ndarray] = None
 
     # -- pickling by path: a DataLoader worker reopens the memory maps ----------------------
 
@@ -242,6 +244,23 @@ class Keywords(Sequence[WordIds]):
             return None
         name: str = self.image_names[index].decode("utf-8", "surrogateescape")
         return name or None
+
+    def split(self, img_id: SupportsIndex) -> Optional[str]:
+        """The split of the image (``"train"``, ``"test"``...: Karpathy-layout datasets), or
+        None (not listed, or no splits table)."""
+        index = operator.index(img_id)
+        if self.image_splits is None or not 0 <= index < len(self.image_splits):
+            return None
+        return self.image_splits[index].decode("utf-8") or None
+
+    def split_ids(self, split: str) -> npt.NDArray[np.int64]:
+        """The image ids of ``split`` (int64, ascending), to build one split's loader; a
+        ValueError when the set has no splits table (Clickture, the original layout)."""
+        if self.image_splits is None:
+            raise ValueError(f"{self.path}: no splits table beside it (only Karpathy-layout "
+                             "datasets have one, in the default layout)")
+        return np.flatnonzero(np.asarray(self.image_splits) == split.encode("utf-8")
+                              ).astype(np.int64)
 
     # -- batches ------------------------------------------------------------------------------
 

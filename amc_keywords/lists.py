@@ -1,4 +1,4 @@
-"""Which images a set holds, in which order: Clickture list files and COCO's dataset.json.
+"""Which images a set holds, in which order: Clickture list files and Karpathy's dataset.json.
 
 Input
     list file       ``clickture-dev.lst`` / ``clickture-lite.lst``: one entry per line, the
@@ -55,12 +55,15 @@ class Entries:
         Where the order came from, for messages (a list file, a map, an archive).
     names : numpy ``S`` array or None
         The image's original name (Clickture map, COCO filename) where known.
+    splits : numpy ``S`` array or None
+        The image's split (Karpathy's layout).
     """
 
     keys: np.ndarray
     ids: np.ndarray
     origin: str
     names: Optional[np.ndarray] = None
+    splits: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -293,40 +296,42 @@ def keys_by_id(source: "Source", ids: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# COCO's dataset.json
+# Karpathy's dataset.json (COCO's, Flickr's)
 
 
-class _CocoImage(msgspec.Struct, gc=False):
+class _KarpathyImage(msgspec.Struct, gc=False):
     split: str
     filename: str
     imgid: int
 
 
-class _CocoDataset(msgspec.Struct, gc=False):
-    images: List[_CocoImage]
+class _KarpathyIndex(msgspec.Struct, gc=False):
+    images: List[_KarpathyImage]
 
 
 # Decodes only the three fields of each image and skips the captions without building them:
 # far faster and smaller than the json module on the 143 MB Karpathy file (see README).
-_decode_coco = msgspec.json.Decoder(_CocoDataset).decode
+_decode_karpathy = msgspec.json.Decoder(_KarpathyIndex).decode
 
 
-def coco_key(split: str, filename: str) -> str:
-    """Key of an image's keyword file in keywords_coco: ``keyword_<split>/<filename stem>``."""
+def karpathy_key(split: str, filename: str) -> str:
+    """Key of an image's keyword file in Karpathy's layout: ``keyword_<split>/<filename
+    stem>``."""
     return f"keyword_{split}/{os.path.splitext(filename)[0]}"
 
 
-def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
-    """Entries of COCO's ``dataset.json`` (bytes) whose split is in ``splits``, in file order."""
+def read_karpathy_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
+    """Entries of a Karpathy ``dataset.json`` (bytes) whose split is in ``splits``, in file
+    order, with their names and splits."""
     raw = without_bom(raw)  # as a Windows editor may write it
     try:
         if not raw.isascii():
             raw.decode("utf-8")  # msgspec does not check the fields it skips; json would
-        images = _decode_coco(raw).images
+        images = _decode_karpathy(raw).images
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        _refuse_coco(raw, where)  # the json module names what is wrong
-        raise  # not reached: _refuse_coco raises
-    keys, ids, names, positions = [], [], [], []
+        _refuse_karpathy(raw, where)  # the json module names what is wrong
+        raise  # not reached: _refuse_karpathy raises
+    keys, ids, names, positions, kept_splits = [], [], [], [], []
     for position, image in enumerate(images):
         if image.split in splits:
             if "\0" in image.filename:  # numpy byte strings would drop a trailing one
@@ -336,7 +341,8 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
                 raise InputError(f"{where}: images[{position}]: \"filename\" "
                                  f"{quoted(image.filename)}: longer than a file name may be "
                                  f"({MAX_ENTRY_BYTES} characters)")
-            keys.append(coco_key(image.split, image.filename).encode("utf-8"))
+            keys.append(karpathy_key(image.split, image.filename).encode("utf-8"))
+            kept_splits.append(image.split.encode("utf-8"))
             ids.append(image.imgid)
             names.append(image.filename.encode("utf-8"))
             positions.append(position)
@@ -347,8 +353,9 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
         raise InputError(f"{where}: images[{i}]: \"imgid\" is {images[i].imgid}, expected a "
                          "non-negative 64-bit integer")
     filenames = np.array(names, dtype=bytes)
-    entries = Entries(np.array(keys, dtype=bytes), np.array(ids, np.int64), where, filenames)
-    del keys, ids, names
+    entries = Entries(np.array(keys, dtype=bytes), np.array(ids, np.int64), where, filenames,
+                      np.array(kept_splits, dtype=bytes))
+    del keys, ids, names, kept_splits
 
     def entry(i: int) -> str:
         return f"{where}: images[{positions[i]}]: \"filename\""
@@ -361,7 +368,7 @@ def read_coco_images(raw: bytes, where: str, splits: Sequence[str]) -> Entries:
     return entries
 
 
-def _refuse_coco(raw: bytes, where: str) -> None:
+def _refuse_karpathy(raw: bytes, where: str) -> None:
     """Raise the InputError that says why ``dataset.json`` is not the Karpathy split file."""
     data = parse_json(raw, where)
     images = data.get("images") if isinstance(data, dict) else None

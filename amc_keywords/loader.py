@@ -152,8 +152,17 @@ def load_keywords(path: Union[str, "os.PathLike[str]"],
     if image_names is not None:
         _check_recorded(beside["names"], "names table", path, run)
     rows_record = run[1].get(os.path.basename(path)) if run is not None else None
-    return Keywords(path, rows, vocabulary, ranges, image_names, min_df, given,
-                    rows_record.get("sha256") if isinstance(rows_record, dict) else None)
+    keywords = Keywords(path, rows, vocabulary, ranges, image_names, min_df, given,
+                        rows_record.get("sha256") if isinstance(rows_record, dict) else None)
+    if os.path.exists(beside["splits"]):
+        keywords.image_splits = _load_array(beside["splits"])
+        if keywords.image_splits.shape != (len(ranges),) or \
+                keywords.image_splits.dtype.kind != "S":
+            raise LoadError(f"{beside['splits']}: expected the splits table, a byte-string "
+                            f"array of {len(ranges)} image ids, found "
+                            f"{keywords.image_splits.dtype} {keywords.image_splits.shape}")
+        _check_recorded(beside["splits"], "splits table", path, run)
+    return keywords
 
 
 def reopen(path: str, vocabulary: VocabularyArgument, rows_sha256: str) -> Keywords:

@@ -38,7 +38,13 @@ import numpy as np
 
 from . import encoding, manifest, workers
 from .errors import InputError, SystemLimit
-from .filenames import manifest_name, original_names, output_names, vocabulary_name
+from .filenames import (
+    manifest_name,
+    original_names,
+    output_names,
+    vectorizer_name,
+    vocabulary_name,
+)
 from .fingerprints import SetInputs, folder_fingerprint, source_record
 from .lists import Entries
 from .log import logger, timed
@@ -124,8 +130,8 @@ def out_of_memory_names(what: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def opening(outputs: OutputSet, settings: RunSettings,
-            openers: Mapping[str, Opener]) -> Iterator[Callable[[str], ImageSet]]:
+def opening(outputs: OutputSet, settings: RunSettings, openers: Mapping[str, Opener],
+            encoded: Sequence[str]) -> Iterator[Callable[[str], ImageSet]]:
     """Open the sets in worker processes, all at once; yields ``opened(set_name)``, which
     waits for that set only and returns its ImageSet (after logging its notices).
 
@@ -136,11 +142,14 @@ def opening(outputs: OutputSet, settings: RunSettings,
     """
     calls = {}
     for set_name, opener in openers.items():
-        names_file = output_names(settings.dataset, set_name, 1)["names"]
+        # A set opened only to fit on (and the original layout) has no tables as outputs.
+        tables = (outputs.path if settings.names_tables and set_name in encoded else
+                  outputs.scratch)
+        files = output_names(settings.dataset.name, set_name, 1, settings.dataset.has_splits)
         calls[set_name] = (_open_set, set_name, opener,
-                           outputs.scratch(f"plan_{set_name}.npy"),
-                           outputs.path(names_file) if settings.names_tables else
-                           outputs.scratch(names_file), settings.strict_fingerprint)
+                           outputs.scratch(f"plan_{set_name}.npy"), tables(files["names"]),
+                           settings.strict_fingerprint,
+                           tables(files["splits"]) if "splits" in files else None)
     done: Dict[str, ImageSet] = {}
     fetch: Callable[[str], ImageSet]
 
@@ -170,7 +179,7 @@ def opening(outputs: OutputSet, settings: RunSettings,
 
 
 def _open_set(set_name: str, opener: Opener, plan_path: str, names_path: str,
-              strict: bool) -> ImageSet:
+              strict: bool, splits_path: Optional[str] = None) -> ImageSet:
     source, entries, notices, inputs = opener()
     source.strict = strict  # a folder's files are fingerprinted as they are read
     inputs.add("keywords", source_record(source))
@@ -180,8 +189,11 @@ def _open_set(set_name: str, opener: Opener, plan_path: str, names_path: str,
         known = entries.names if entries.names is not None else entries.keys
         with open_temporary(names_path) as f:
             np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
-        # Written: free its memory before planning.
-        entries.names = None
+        if splits_path is not None and entries.splits is not None:
+            with open_temporary(splits_path) as f:
+                np.save(f, names_table(entries.ids, entries.splits, size), allow_pickle=False)
+        # Written: free their memory before planning.
+        entries.names = entries.splits = None
         del known
         plan = source.plan(entries, plan_path)
         source.forget_directory()
@@ -194,7 +206,7 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
                       sets: Sequence[ImageSet]) -> Vocabulary:
     """Reuse the vocabulary file when it matches the settings and these images, else fit it
     on ``sets`` (and, in the default layout, write it)."""
-    name = vocabulary_name(settings.dataset, settings.min_df)
+    name = vocabulary_name(settings.dataset.name, settings.min_df)
     path = os.path.join(outputs.folder, name)
     images = sum(len(s.plan) for s in sets)
     digest = ids_digest(ids for s in sets for ids in s.ids())
@@ -262,7 +274,7 @@ def kept_sets_encoded_meanwhile(
     workers encoding them): its thread encodes the kept sets meanwhile, not after. Nothing
     starts (``{}``) when every set was kept, or with ``jobs=1``. Leaving waits for the
     thread, first told to stop (at its next chunk) if the block failed or Ctrl-C came."""
-    kept = [s for s in fitted if s.tokens is not None]
+    kept = [s for s in fitted if s.tokens is not None and s.name in set_names]
     if settings.jobs == 1 or not kept or {s.name for s in kept} >= set(set_names):
         yield {}
         return
@@ -295,7 +307,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
     range table, in the original layout); return its figures. ``stop``: set when a set
     encoded from kept tokens in a thread (no progress bar) should stop."""
     names = (original_names if settings.layout == "original" else output_names)(
-        settings.dataset, image_set.name, settings.min_df)
+        settings.dataset.name, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
     label = f"encoding ({image_set.name})"
@@ -330,21 +342,21 @@ def finish(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
     """Write the manifest and move every output into place with it; return the paths
     written. In the original layout, the pickled CountVectorizer too, as the original
     scripts wrote it."""
+    dataset = settings.dataset.name
     if settings.layout == "original":
-        fitted_on = "dev" if settings.dataset == "clickture" else settings.dataset
-        name = original_names(settings.dataset, fitted_on, vocabulary.min_df)["vectorizer"]
+        name = vectorizer_name(settings.dataset.vectorizer_stem(), vocabulary.min_df)
         with open_temporary(outputs.path(name)) as f:
             pickle.dump(vocabulary.fitted_vectorizer(), f, protocol=pickle.HIGHEST_PROTOCOL)
     with timed("hashing and syncing the outputs"):
         records = outputs.records()
-    vocabulary_file = vocabulary_name(settings.dataset, vocabulary.min_df)
+    vocabulary_file = vocabulary_name(dataset, vocabulary.min_df)
     vocabulary_path = os.path.join(outputs.folder, vocabulary_file)
     if vocabulary_file not in records and vocabulary.file == vocabulary_path:  # reused
         records[vocabulary_file] = output_record(vocabulary_path)
     inputs = {role: record.to_json() for s in sets for role, record in s.inputs.records.items()}
-    name = manifest_name(settings.dataset, vocabulary.min_df)
+    name = manifest_name(dataset, vocabulary.min_df)
     outputs.save_text(name, manifest.dumps(manifest.build(
-        settings.dataset, settings.manifest_options(), inputs, records,
+        dataset, settings.manifest_options(), inputs, records,
         [f.to_json() for f in figures])))
     return outputs.commit(last=name)
 
@@ -371,9 +383,9 @@ def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
     these settings on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to
     do; else None. A folder input's fingerprint needs its set's order: that set is opened
     here (``openers[set_name]``), and its files are fingerprinted by ``stat``."""
-    name = manifest_name(settings.dataset, settings.min_df)
+    name = manifest_name(settings.dataset.name, settings.min_df)
     recorded, notice = manifest.up_to_date(os.path.join(settings.out_dir, name),
-                                           settings.dataset, settings.manifest_options(),
+                                           settings.dataset.name, settings.manifest_options(),
                                            planned)
     if notice:
         logger.warning(notice)

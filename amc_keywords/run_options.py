@@ -1,11 +1,11 @@
-"""The options of the two dataset commands (``clickture``, ``coco`` and the two scripts), and
-how they become one call of the Python API.
+"""The options of the dataset commands (one per dataset of :mod:`amc_keywords.datasets`, and
+the two scripts), and how they become one call of the Python API.
 
 Input
     An argparse parser to fill (:func:`add_dataset_options`), then the parsed options.
 Output
-    :func:`run_dataset`: the run, through :func:`amc_keywords.prepare_clickture` or
-    :func:`amc_keywords.prepare_coco`, after the command line's logging is set up;
+    :func:`run_dataset`: the run, through :func:`amc_keywords.prepare`, after the command
+    line's logging is set up;
     ``--sample`` runs on the synthetic sample shipped in the package, writing into a private
     folder under the system's temporary directory (the package itself is never written).
 """
@@ -15,12 +15,10 @@ import re
 import stat
 
 from . import workers
+from .datasets import dataset as dataset_named
 from .errors import InputError
-from .filenames import ORIGINAL_FILES, SAMPLE_FILES
 from .log import configure_cli
 from .sample import sample_folder
-
-DATASET_FOLDERS = {"clickture": "clickture", "coco": "mscoco"}  # outputs and side files
 
 
 def positive_int(text):
@@ -32,17 +30,6 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
-
-
-def splits_option(text):
-    """argparse type: comma-separated COCO splits."""
-    from .settings import COCO_SPLITS
-    splits = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in splits if s not in COCO_SPLITS]
-    if unknown or not splits:
-        raise argparse.ArgumentTypeError(f"unknown split {', '.join(unknown) or text!r}; "
-                                         f"expected some of {','.join(COCO_SPLITS)}")
-    return splits
 
 
 def sample_copy(private):
@@ -83,11 +70,11 @@ def private_folder(path):
 
 
 def add_dataset_options(parser, dataset, base):
-    """The options of ``clickture`` / ``coco``; default folders under ``base`` (the clone for
-    the scripts, the current folder for ``amc-keywords``)."""
+    """The options of the command of ``dataset`` (a name); default folders under ``base``
+    (the clone for the scripts, the current folder for ``amc-keywords``)."""
     from .analyzer import STOP_WORDS
-    from .settings import VOCAB_FROM
-    out_default = os.path.join(base, DATASET_FOLDERS[dataset])
+    description = dataset_named(dataset)
+    out_default = os.path.join(base, description.out_folder)
     parser.add_argument("--keyword-dir", default=os.path.join(base, "keyword"),
                         help="folder holding the downloaded keywords_*.zip archives (or their "
                              "unzipped folders, used when present) (default: %(default)s)")
@@ -134,24 +121,14 @@ def add_dataset_options(parser, dataset, base):
                         help="also show debug detail: the time each step took")
     parser.add_argument("--debug", action="store_true",
                         help="show a traceback instead of a one-line error")
-    if dataset == "clickture":
-        parser.add_argument("--vocab-from", choices=sorted(VOCAB_FROM), default="dev",
-                            help="images the vocabulary is fitted on (default: %(default)s, as "
-                                 "in the original)")
-        parser.add_argument("--lists-dir", default=out_default,
-                            help="folder holding the .lst and .pkl files (default: "
-                                 "%(default)s; with --sample, the sample's folder)")
-    else:
-        parser.add_argument("--splits", type=splits_option, default=("train", "test"),
-                            help="comma-separated splits of dataset.json to encode "
-                                 "(default: train,test)")
+    description.add_options(parser, out_default)
     parser.set_defaults(out_default=out_default)
 
 
 # Library messages name a run's settings as the API's parameters (``out_dir=``, ``refit=True``);
 # a dataset command shows its own options instead (and the vectors command its own).
 SETTING = re.compile(r"\b(keyword_dir|lists_dir|out_dir|min_df|jobs|refit|force|wait|extract|"
-                     r"vocab_from|splits|strict_fingerprint|member|same_dim_as|seed)="
+                     r"vocab_from|splits|sets|strict_fingerprint|member|same_dim_as|seed)="
                      r"(True|False|[^\s,;:)]*)")
 
 
@@ -169,18 +146,18 @@ def in_option_terms(message):
 
 
 def run_dataset(dataset, args):
-    """Run ``clickture`` or ``coco`` with parsed options, through the Python API."""
+    """Run the command of ``dataset`` (a name) with parsed options, through the Python API."""
     import tempfile
 
     from . import api
     configure_cli(quiet=args.quiet, verbose=args.verbose)
     keyword_dir, out_dir = args.keyword_dir, args.out_dir or args.out_default
-    lists_dir = getattr(args, "lists_dir", None)
+    sample = None
     if args.sample:
         private = private_folder(os.path.join(tempfile.gettempdir(),
                                               f"amc-keywords-sample-{os.getuid()}"))
         # The package's own folder is never written: unpacked, the sample is a copy's.
-        keyword_dir = lists_dir = (sample_copy(private) if args.extract else sample_folder())
+        keyword_dir = sample = sample_copy(private) if args.extract else sample_folder()
         out_dir = args.out_dir or os.path.join(private, dataset)
     common = dict(keyword_dir=keyword_dir, out_dir=out_dir, min_df=args.min_df,
                   stop_words=args.stop_words, refit=args.refit, extract=args.extract,
@@ -189,12 +166,7 @@ def run_dataset(dataset, args):
                   strict_fingerprint=args.strict_fingerprint,
                   layout="original" if args.original_layout else "default")
     try:
-        if dataset == "clickture":
-            api.prepare_clickture(lists_dir=lists_dir, vocab_from=args.vocab_from,
-                                  side_files=SAMPLE_FILES if args.sample else ORIGINAL_FILES,
-                                  **common)
-        else:
-            api.prepare_coco(splits=args.splits, **common)
+        api.prepare(dataset, **common, **dataset_named(dataset).options_from(args, sample))
     except InputError as exc:
         exc.args = (in_option_terms(str(exc)),)
         raise

@@ -25,7 +25,6 @@ from .byte_arrays import find_sorted, hash_keys
 from .entry_checks import check_keys
 from .errors import InputError, escaped, quoted
 from .extract import extract_archive, say
-from .filenames import archive_name
 from .fingerprints import file_facts
 from .folder_files import FolderFiles
 from .keyword_files import (
@@ -273,10 +272,6 @@ class ZipSource:
                                  self.table[i:i + 1], limit=MAX_SINGLE_FILE))
 
 
-# What an unzipped folder must hold besides keyword files, by its name.
-FOLDER_MUST_HOLD = {archive_name("coco"): "dataset.json"}
-
-
 def _holds_keyword_file(folder: str, besides: Optional[str]) -> bool:
     """Whether ``folder`` holds a keyword file (``*.json``, not ``besides`` at its top, nor
     under ``__MACOSX/`` or a ``._`` file), looking only as far as the first one: a complete
@@ -297,12 +292,11 @@ def _holds_keyword_file(folder: str, besides: Optional[str]) -> bool:
     return False
 
 
-def check_unzipped(folder: str, name: str) -> None:
-    """Refuse an unzipped folder that cannot be the whole archive: no keyword file in it (or,
-    for COCO, no ``dataset.json``), as an unzip that was stopped or has not started leaves
-    it. The message says what to do: finish unzipping, or remove the folder so that the
-    archive beside it is read."""
-    required = FOLDER_MUST_HOLD.get(name)
+def check_unzipped(folder: str, name: str, required: Optional[str] = None) -> None:
+    """Refuse an unzipped folder that cannot be the whole archive: no keyword file in it (or
+    not the ``required`` file, a Karpathy-layout dataset's ``dataset.json``), as an unzip
+    that was stopped or has not started leaves it. The message says what to do: finish
+    unzipping, or remove the folder so that the archive beside it is read."""
     if required and not os.path.isfile(os.path.join(folder, required)):
         missing = f"holds no {required}"
     elif not _holds_keyword_file(folder, required):
@@ -319,16 +313,16 @@ def check_unzipped(folder: str, name: str) -> None:
     raise InputError(f"{folder}/: an unzipped keyword folder that {missing}: {remedy}")
 
 
-def open_source(keyword_dir: str, name: str,
-                extract: bool = False) -> Union["FolderSource", "ZipSource"]:
+def open_source(keyword_dir: str, name: str, extract: bool = False,
+                must_hold: Optional[str] = None) -> Union["FolderSource", "ZipSource"]:
     """The keyword source for ``name`` (e.g. ``keywords_dev``): its folder if unzipped, else
     its zip archive, which ``extract`` unpacks into that folder first. An unzipped folder
-    that holds no keyword file (or no dataset.json, for COCO) is refused
+    that holds no keyword file (or not ``must_hold``, the dataset's index file) is refused
     (:func:`check_unzipped`)."""
     folder = os.path.join(keyword_dir, name)
     archive = folder + ".zip"
     if os.path.isdir(folder):
-        check_unzipped(folder, name)
+        check_unzipped(folder, name, must_hold)
         if extract:
             say(f"{folder}: already extracted; using it")
         return FolderSource(folder)

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import os
 from types import SimpleNamespace
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from . import encoding
+from .datasets import dataset as dataset_named
 from .errors import CheckFailed
-from .filenames import archive_name, names_beside, parse_rows_name
-from .lists import Entries, coco_key, keys_by_id
+from .filenames import names_beside, parse_rows_name
+from .lists import Entries
 from .loader import Keywords
-from .settings import COCO_SPLITS
-from .sources import open_source
 from .stats import open_rows_file
 from .tables import ranges_from_rows
 from .vocabulary import Vocabulary
@@ -84,14 +83,11 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
                     listed: np.ndarray, samples: int, seed: int) -> Tuple[int, str]:
     """Encode a random sample of listed images from the keyword files and compare."""
     name = parse_rows_name(path)
-    source = open_source(keyword_dir, archive_name(name["set_name"]))
+    dataset = dataset_named(name["dataset"])
+    source = dataset.open_keywords(keyword_dir, name["set_name"])
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.choice(listed, size=min(samples, len(listed)), replace=False))
-    if name["dataset"] == "coco":
-        keys = np.array([_coco_member(source, keywords.image_name(int(i))) for i in ids],
-                        dtype=bytes)
-    else:
-        keys = keys_by_id(source, ids)
+    keys = dataset.keys_of(source, keywords.image_name, keywords.split, ids)
     entries = Entries(keys, ids, path)
     chunks: List[np.ndarray] = []  # the rows, written to a list instead of a file
     ranges = np.full((int(ids.max()) + 1, 2), -1, np.int64)
@@ -107,11 +103,3 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
                          f"{source.path}")
     return len(ids), source.path
 
-
-def _coco_member(source: Any, filename: Optional[str]) -> bytes:
-    """The key of a COCO image's keyword file, whichever split's folder holds it."""
-    for split in COCO_SPLITS:
-        key = coco_key(split, filename or "").encode("utf-8")
-        if source.has(key):
-            return key
-    raise CheckFailed(f"{source.path}: no keyword file for {filename}")

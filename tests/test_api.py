@@ -20,6 +20,7 @@ from amc_keywords import (
     prepare_clickture,
     prepare_coco,
 )
+from amc_keywords.datasets import dataset
 from amc_keywords.filenames import SAMPLE_FILES
 from amc_keywords.settings import RunSettings
 
@@ -126,7 +127,8 @@ def test_prepare_coco(hard_coco, tmp_path, quiet_logger, capsys):
     result = prepare_coco(keyword_dir=str(hard_coco), out_dir=str(tmp_path), jobs=1,
                           splits=["train"], min_df=2, progress=False)
     assert [s.name for s in result.sets] == ["coco"]
-    assert set(result.outputs) == {"coco rows", "coco ranges", "coco names", "vocabulary",
+    assert set(result.outputs) == {"coco rows", "coco ranges", "coco names", "coco splits",
+                                   "vocabulary",
                                    "manifest"}
     rows = np.load(result.outputs["coco rows"])
     assert result.set("coco").rows == len(rows)
@@ -186,9 +188,11 @@ def test_paths_as_path_objects_and_numpy_integers_are_taken(hard_clickture, tmp_
     for role, path in plain.outputs.items():
         if path.endswith(".npy"):
             np.testing.assert_array_equal(np.load(path), np.load(result.outputs[role]), role)
-    settings = RunSettings("coco", tmp_path, tmp_path, splits=["train"], min_df=np.uint8(2))
-    assert (settings.splits, settings.keyword_dir, settings.min_df) == (("train",),
-                                                                        str(tmp_path), 2)
+    coco = dataset("coco")
+    settings = RunSettings(coco, tmp_path, tmp_path, coco.make_options(splits=["train"]),
+                           min_df=np.uint8(2))
+    assert (settings.options.splits, settings.keyword_dir, settings.min_df) == (
+        ("train",), str(tmp_path), 2)
     assert type(settings.min_df) is int  # a manifest records it as JSON
 
 
@@ -210,8 +214,8 @@ def test_the_public_names_are_exported():
         assert getattr(amc_keywords, name) is not None
         assert name in dir(amc_keywords)
     assert SetFigures.__module__ == "amc_keywords.pipeline"
-    with pytest.raises(AttributeError, match="no attribute 'prepare'"):
-        amc_keywords.prepare  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'prepare_flickr'"):
+        amc_keywords.prepare_flickr  # noqa: B018
 
 
 def test_a_run_never_imports_scikit_learn(hard_clickture, tmp_path):

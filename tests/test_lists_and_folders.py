@@ -281,12 +281,12 @@ def test_an_absurd_id_in_a_map_or_folder_or_dataset_json(data, tmp_path, hard_co
     with pytest.raises(InputError, match="9000000000123.json: image id 9000000000123 is too "
                                          "large"):
         entries_from_source(FolderSource(str(folder)))
-    from amc_keywords.lists import read_coco_images
+    from amc_keywords.lists import read_karpathy_images
     raw = ('{"images": [{"split": "train", "filename": "a.jpg", "imgid": 0}, '
            '{"split": "train", "filename": "b.jpg", "imgid": 9000000000123}]}').encode()
     with pytest.raises(InputError, match=r"^d\.json: images\[1\] \('b\.jpg'\): \"imgid\": "
                                          "image id 9000000000123 is too large"):
-        read_coco_images(raw, "d.json", ("train",))
+        read_karpathy_images(raw, "d.json", ("train",))
 
 
 # ---- 4. nothing read outside the keyword folder -----------------------------------------------
