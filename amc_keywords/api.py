@@ -25,8 +25,7 @@ from dataclasses import fields
 from typing import Any, Optional, Sequence
 
 from .datasets import dataset as dataset_named
-from .datasets.list_and_map import VocabFrom
-from .filenames import ORIGINAL_FILES, SideFiles
+from .datasets.list_and_map import ORIGINAL_FILES, SideFiles, VocabFrom
 from .recipes import PrepareResult, run
 from .settings import Layout, RunSettings, StopWords
 from .workers import default_jobs

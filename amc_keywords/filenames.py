@@ -22,14 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Mapping, Tuple
-
-SideFiles = Mapping[str, Tuple[str, str]]
-# List and map file of each Clickture set.
-ORIGINAL_FILES: SideFiles = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
-                             "lite": ("clickture-lite.lst", "img_id_map.pkl")}
-SAMPLE_FILES: SideFiles = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
-                           "lite": ("sample-lite.lst", "sample_id_map.pkl")}
+from typing import Dict, Tuple
 
 ROWS_NAME = re.compile(r"^img_keyword_ind_(?P<tag>(?P<dataset>[a-z0-9]+)(?:_(?P<set_name>\w+?))?)"
                        r"_sk_(?P<min_df>\d+)(?:_sparse)?\.npy$")

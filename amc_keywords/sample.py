@@ -15,6 +15,7 @@ Writes, in the given folder:
                                           of {image name: id}, as the original repository's
     keywords_coco.zip                     keywords_coco/dataset.json (Karpathy format) and
                                           keywords_coco/keyword_<split>/<stem>.json
+    keywords_flickr30k.zip, keywords_flickr8k.zip   likewise, with dataset_<dataset>.json
 Archives are byte-for-byte reproducible for a given seed (fixed timestamps).
 """
 import argparse
@@ -27,8 +28,7 @@ import struct
 import zipfile
 from typing import Any, Dict
 
-from .errors import InputError
-from .filenames import ORIGINAL_FILES, SAMPLE_FILES
+from .datasets.list_and_map import ORIGINAL_FILES, SAMPLE_FILES
 
 # Everyday tagger vocabulary, plus phrases and stop words, so min_df and stop words matter.
 WORDS = """dog cat puppy kitten animal pet grass tree sky cloud water beach sea ocean sand
@@ -50,6 +50,7 @@ HARD = ["Dog", "DOG", "Puppy!", "rock'n'roll", "e-mail", "C++", "x", "3d", "2017
         "don't", "U.S.A.", "  spaced   out  ", "tab\tand\nnewline", "", "🐶 dog", "über-cool",
         "snake_case_word", "ﾃｽﾄ", "a b c", "١٢٣", "ⅷ", "straße STRASSE"]
 TIMESTAMP = (2017, 7, 21, 12, 0, 0)
+MAP_PREFIX = {"dev": "img", "lite": "lite_img"}  # how each Clickture map names its images
 
 
 def sample_folder():
@@ -62,12 +63,9 @@ def sample_inputs(dataset: str) -> Dict[str, Any]:
     """The input parameters that point a dataset's run at the sample shipped in the package:
     ``prepare_clickture(**sample_inputs("clickture"), out_dir="out")``. The sample is read in
     place (never written: do not add ``extract=True``)."""
+    from .datasets import dataset as dataset_named
     folder = sample_folder()
-    if dataset == "clickture":
-        return {"keyword_dir": folder, "lists_dir": folder, "side_files": SAMPLE_FILES}
-    if dataset == "coco":
-        return {"keyword_dir": folder}
-    raise InputError(f"dataset={dataset!r}: expected 'clickture' or 'coco'")
+    return {"keyword_dir": folder, **dataset_named(dataset).sample_options(folder)}
 
 
 def pseudo_words(n, rng):
@@ -207,32 +205,62 @@ def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_n
     rng.shuffle(entries)
     with open(os.path.join(folder, list_name or SAMPLE_FILES[name][0]), "w") as f:
         f.write("".join(e + "\n" for e in entries))
-    prefix = "img" if name == "dev" else "lite_img"
+    prefix = MAP_PREFIX[name]
     with open(os.path.join(folder, map_name or SAMPLE_FILES[name][1]), "wb") as f:
         f.write(py2_pickle({f"{prefix}{i}": i for i in range(n)}))
 
 
-def make_coco(folder, n_train, n_test, n_other, seed, hard=False, junk=True):
-    """``keywords_coco.zip``: dataset.json (Karpathy format) and the keyword files."""
+def _coco_image(imgid, split):
+    """An image record of COCO's dataset.json, and the id its keyword file carries."""
+    cocoid = 100000 + imgid * 7
+    prefix = "COCO_val2014_" if split in ("val", "test", "restval") else "COCO_train2014_"
+    return {"filepath": prefix[5:-1], "sentids": [imgid * 5],
+            "filename": f"{prefix}{cocoid:012d}.jpg", "imgid": imgid, "split": split,
+            "cocoid": cocoid, "sentences": [{"tokens": ["a", "photo"], "raw": "A photo.",
+                                             "imgid": imgid, "sentid": imgid * 5}]}, cocoid
+
+
+def _flickr_image(imgid, split):
+    """An image record of Flickr's dataset_flickr*.json (no id beside imgid)."""
+    return {"sentids": [imgid * 5], "imgid": imgid, "sentences": [
+        {"tokens": ["a", "photo"], "raw": "A photo.", "imgid": imgid, "sentid": imgid * 5}],
+        "split": split, "filename": f"{1000268201 + imgid * 37}.jpg"}, imgid
+
+
+def make_karpathy(folder, dataset, index, n_train, n_test, n_other, seed, hard=False,
+                  junk=True, others=("val", "restval"), image=_coco_image, every=False):
+    """``keywords_<dataset>.zip``: the index file ``index`` (Karpathy's format) and the
+    keyword files ``keyword_<split>/<stem>.json`` (every train and test image's, and half of
+    the others', or with ``every`` all); ``image(imgid, split)`` gives an image's record and
+    its keyword file's id."""
     rng = random.Random(seed)
     maker = KeywordMaker(rng, hard)
     splits = ["train"] * n_train + ["test"] * n_test + \
-        [rng.choice(["val", "restval"]) for _ in range(n_other)]
+        [rng.choice(list(others)) for _ in range(n_other)]
     rng.shuffle(splits)
     images, members = [], []
     for imgid, split in enumerate(splits):
-        cocoid = 100000 + imgid * 7
-        prefix = "COCO_val2014_" if split in ("val", "test", "restval") else "COCO_train2014_"
-        filename = f"{prefix}{cocoid:012d}.jpg"
-        images.append({"filepath": prefix[5:-1], "sentids": [imgid * 5], "filename": filename,
-                       "imgid": imgid, "split": split, "cocoid": cocoid,
-                       "sentences": [{"tokens": ["a", "photo"], "raw": "A photo.",
-                                      "imgid": imgid, "sentid": imgid * 5}]})
-        if split in ("train", "test") or rng.random() < 0.5:
-            members.append((f"keyword_{split}/{filename[:-4]}.json", maker.document(cocoid)))
-    members.insert(0, ("dataset.json", json.dumps({"images": images, "dataset": "coco"})
+        record, doc_id = image(imgid, split)
+        images.append(record)
+        if every or split in ("train", "test") or rng.random() < 0.5:
+            stem = os.path.splitext(record["filename"])[0]
+            members.append((f"keyword_{split}/{stem}.json", maker.document(doc_id)))
+    members.insert(0, (index, json.dumps({"images": images, "dataset": dataset})
                        .encode("utf-8")))
-    write_zip(os.path.join(folder, "keywords_coco.zip"), members, "keywords_coco", junk)
+    write_zip(os.path.join(folder, f"keywords_{dataset}.zip"), members, f"keywords_{dataset}",
+              junk)
+
+
+def make_coco(folder, n_train, n_test, n_other, seed, hard=False, junk=True):
+    """``keywords_coco.zip``: dataset.json (Karpathy format) and the keyword files."""
+    make_karpathy(folder, "coco", "dataset.json", n_train, n_test, n_other, seed, hard, junk)
+
+
+def make_flickr(folder, dataset, n_train, n_test, n_other, seed, hard=False, junk=True):
+    """``keywords_<dataset>.zip`` (``flickr30k``, ``flickr8k``): ``dataset_<dataset>.json``
+    and the keyword files of all its images (splits train, val and test)."""
+    make_karpathy(folder, dataset, f"dataset_{dataset}.json", n_train, n_test, n_other, seed,
+                  hard, junk, others=("val",), image=_flickr_image, every=True)
 
 
 def make_sample(folder, seed=2017):
@@ -240,6 +268,8 @@ def make_sample(folder, seed=2017):
     os.makedirs(folder, exist_ok=True)
     make_clickture(folder, 300, 400, seed, SAMPLE_FILES)
     make_coco(folder, 250, 100, 50, seed + 2)
+    make_flickr(folder, "flickr30k", 120, 40, 20, seed + 3)
+    make_flickr(folder, "flickr8k", 80, 30, 10, seed + 4)
 
 
 def main(argv=None):

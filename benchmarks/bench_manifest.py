@@ -20,7 +20,7 @@ import sys
 import time
 
 from amc_keywords import fingerprints, hashing, manifest
-from amc_keywords.filenames import ORIGINAL_FILES
+from amc_keywords.datasets.list_and_map import ORIGINAL_FILES
 from amc_keywords.zip_reader import ZipDirectory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -39,8 +39,8 @@ import msgspec
 from isal import isal_zlib
 
 from amc_keywords.analyzer import KeywordEncoder, analyzer_settings, make_vectorizer
+from amc_keywords.datasets.list_and_map import ORIGINAL_FILES
 from amc_keywords.encoding import CHUNK
-from amc_keywords.filenames import ORIGINAL_FILES
 from amc_keywords.keyword_files import parse_keyword_files
 from amc_keywords.lists import read_list, strip_top
 from amc_keywords.sources import ZipSource

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from amc_keywords import load_keywords
-from amc_keywords.filenames import ORIGINAL_FILES
+from amc_keywords.datasets.list_and_map import ORIGINAL_FILES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "clickture", "pro_keyword_clickture.py")

@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from amc_keywords import sample
-from amc_keywords.filenames import ORIGINAL_FILES
+from amc_keywords.datasets.list_and_map import ORIGINAL_FILES
 
 KINDS = ("tags", "composed")
 VERSION = 2  # of the generator: cached data of another version is made again

@@ -67,9 +67,11 @@ def clickture(dev_folder, dev_list, lite_folder, lite_list, min_df=6, stop_words
             encode(vectorizer, images(dev_folder, dev_entries)))
 
 
-def coco(folder, splits=("train", "test"), min_df=6, stop_words="english"):
-    """(vocabulary_, rows) by the COCO algorithm (module docstring)."""
-    with open(os.path.join(folder, "dataset.json"), encoding="utf-8-sig") as f:
+def coco(folder, splits=("train", "test"), min_df=6, stop_words="english",
+         index="dataset.json"):
+    """(vocabulary_, rows) by the COCO algorithm (module docstring); the same for any dataset
+    in Karpathy's layout, whose index file is ``index`` (Flickr30k's: dataset_flickr30k.json)."""
+    with open(os.path.join(folder, index), encoding="utf-8-sig") as f:
         dataset = json.load(f)
     images = [(im["imgid"], document(folder, "keyword_%s/%s" % (
         im["split"], os.path.splitext(im["filename"])[0])))

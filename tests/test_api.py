@@ -20,8 +20,8 @@ from amc_keywords import (
     prepare_clickture,
     prepare_coco,
 )
-from amc_keywords.datasets import dataset
-from amc_keywords.filenames import SAMPLE_FILES
+from amc_keywords.datasets import dataset as dataset_named
+from amc_keywords.datasets.list_and_map import SAMPLE_FILES
 from amc_keywords.settings import RunSettings
 
 SAMPLE = os.path.join(os.path.dirname(amc_keywords.__file__), "sample_data")
@@ -188,7 +188,7 @@ def test_paths_as_path_objects_and_numpy_integers_are_taken(hard_clickture, tmp_
     for role, path in plain.outputs.items():
         if path.endswith(".npy"):
             np.testing.assert_array_equal(np.load(path), np.load(result.outputs[role]), role)
-    coco = dataset("coco")
+    coco = dataset_named("coco")
     settings = RunSettings(coco, tmp_path, tmp_path, coco.make_options(splits=["train"]),
                            min_df=np.uint8(2))
     assert (settings.options.splits, settings.keyword_dir, settings.min_df) == (

@@ -13,7 +13,7 @@ import reference
 from conftest import ROOT, run_in_process, unzip
 
 from amc_keywords import sample
-from amc_keywords.filenames import ORIGINAL_FILES, SAMPLE_FILES
+from amc_keywords.datasets.list_and_map import ORIGINAL_FILES, SAMPLE_FILES
 
 SAMPLE = os.path.join(ROOT, "amc_keywords", "sample_data")
 MANIFEST = "manifest_clickture_sk_6.json"

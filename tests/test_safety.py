@@ -433,7 +433,7 @@ SHIPPED = os.path.join(ROOT, "amc_keywords", "sample_data")
 def sample_run(tmp_path_factory):
     """The toolkit's --sample Clickture outputs, and the plain implementation's vocabulary,
     Lite rows and dev rows of the same shipped sample."""
-    from amc_keywords.filenames import SAMPLE_FILES
+    from amc_keywords.datasets.list_and_map import SAMPLE_FILES
     folder = tmp_path_factory.mktemp("sample_run")
     run_in_process("clickture", "--sample", "--out-dir", folder / "out", "--quiet")
     for name in ("keywords_dev", "keywords_lite"):
@@ -462,7 +462,7 @@ def test_sample_outputs_equal_the_plain_implementation(sample_run, tmp_path):
 
 
 def test_stats_figures_equal_figures_of_the_plain_rows(sample_run):
-    from amc_keywords.filenames import SAMPLE_FILES
+    from amc_keywords.datasets.list_and_map import SAMPLE_FILES
     out, (vocabulary, _, dev) = sample_run
     dev_list = os.path.join(SHIPPED, SAMPLE_FILES["dev"][0])
     listed = [int(e.split("/")[-1]) for e in reference.read_lines(dev_list)]

@@ -40,7 +40,7 @@ def dataset(name: str) -> Dataset:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise InputError(f"dataset {name!r}: not one the toolkit knows (expected one of "
+        raise InputError(f"dataset={name!r}: not one the toolkit knows (expected one of "
                          f"{', '.join(map(repr, DATASETS))})") from None
 
 

@@ -133,6 +133,10 @@ class Dataset:
         sample's folder, with ``--sample``)."""
         return {}
 
+    def sample_options(self, folder: str) -> Dict[str, Any]:
+        """The dataset's own API parameters that point a run at the sample in ``folder``."""
+        return {}
+
     def open_keywords(self, keyword_dir: str, set_name: str, extract: bool = False) -> Any:
         """The keyword source of a set (:func:`amc_keywords.sources.open_source`)."""
         from ..sources import open_source

@@ -28,7 +28,6 @@ from typing import (
 )
 
 from ..errors import InputError, shown
-from ..filenames import ORIGINAL_FILES, SAMPLE_FILES, SideFiles
 from ..settings import check_choice, checked_path, wrong_type
 from .description import Dataset, Planned, comma_separated
 
@@ -38,6 +37,13 @@ if TYPE_CHECKING:
     from ..pipeline import OpenedSet
     from ..settings import RunSettings
 
+SideFiles = Mapping[str, Tuple[str, str]]
+# The list and map file of each set: as the original repository ships them, and the shipped
+# sample's (named apart, so that no file under an upstream name is ever generated).
+ORIGINAL_FILES: SideFiles = {"dev": ("clickture-dev.lst", "img_id_map_dev.pkl"),
+                             "lite": ("clickture-lite.lst", "img_id_map.pkl")}
+SAMPLE_FILES: SideFiles = {"dev": ("sample-dev.lst", "sample_id_map_dev.pkl"),
+                           "lite": ("sample-lite.lst", "sample_id_map.pkl")}
 VocabFrom = Literal["dev", "lite", "both"]
 # The sets each --vocab-from value fits the vocabulary on.
 VOCAB_FROM: Mapping[str, Tuple[str, ...]] = {"dev": ("dev",), "lite": ("lite",),
@@ -198,8 +204,11 @@ class ListAndMap(Dataset):
                                  "%(default)s; with --sample, the sample's folder)")
 
     def options_from(self, args: argparse.Namespace, sample: Optional[str]) -> Dict[str, Any]:
-        return {"lists_dir": sample or args.lists_dir, "vocab_from": args.vocab_from,
-                "sets": args.sets, "side_files": SAMPLE_FILES if sample else self.files}
+        return {"lists_dir": args.lists_dir, "vocab_from": args.vocab_from, "sets": args.sets,
+                "side_files": self.files, **(self.sample_options(sample) if sample else {})}
+
+    def sample_options(self, folder: str) -> Dict[str, Any]:
+        return {"lists_dir": folder, "side_files": SAMPLE_FILES}
 
 
 CLICKTURE = ListAndMap("clickture", "Clickture-Lite and Clickture-dev", "clickture",
