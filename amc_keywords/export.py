@@ -10,6 +10,7 @@ Output
         name      string          the image's original name ("" without a names table)
         word_ids  list<int32>     its word ids, in row order
         keywords  list<string>    the same as words (only with ``words=True``)
+        split     string          the image's split (only with a splits table: COCO, Flickr)
 
     and the vocabulary in the file's metadata (``amc_keywords.vocabulary``: a JSON list, words
     by id; ``amc_keywords.min_df``). Written in batches of images, so memory stays bounded
@@ -45,6 +46,8 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
     fields = [("img_id", pa.int64()), ("name", pa.string()), ("word_ids", pa.list_(pa.int32()))]
     if words:
         fields.append(("keywords", pa.list_(pa.string())))
+    if kw.image_splits is not None:
+        fields.append(("split", pa.string()))
     metadata = {"amc_keywords.vocabulary": json.dumps(kw.vocabulary.words, ensure_ascii=False),
                 "amc_keywords.min_df": str(kw.min_df), "amc_keywords.source": rows_path}
     schema = pa.schema(fields, metadata=metadata)
@@ -58,10 +61,12 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                 flat, offsets = kw.bag(chunk)
                 offsets = pa.array(np.append(offsets, len(flat)).astype(np.int32))
                 flat = pa.array(flat.astype(np.int32))
-                columns = [pa.array(chunk, pa.int64()), _names(pa, kw, chunk),
+                columns = [pa.array(chunk, pa.int64()), _names(pa, kw, kw.image_names, chunk),
                            pa.ListArray.from_arrays(offsets, flat)]
                 if words:
                     columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
+                if kw.image_splits is not None:
+                    columns.append(_names(pa, kw, kw.image_splits, chunk))
                 writer.write_batch(pa.record_batch(columns, schema=schema))
     except OSError as exc:
         raise error_for(exc)(f"{output_path}: cannot be written ({exc.strerror or exc}); "
@@ -69,11 +74,12 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
     return len(ids)
 
 
-def _names(pa, kw, chunk):
-    """The names of a chunk of image ids as an Arrow string array, decoded by Arrow."""
-    if kw.image_names is None:
+def _names(pa, kw, table, chunk):
+    """A chunk of image ids' entries of a names (or splits) table as an Arrow string array,
+    decoded by Arrow ("" each without the table)."""
+    if table is None:
         return pa.array([""] * len(chunk), pa.string())
-    names = np.asarray(kw.image_names[chunk])
+    names = np.asarray(table[chunk])
     try:
         return pa.array(list(names), pa.binary()).cast(pa.string())
     except pa.ArrowInvalid:  # a name that is not UTF-8 (a file name, kept as its bytes)

@@ -77,6 +77,11 @@ def test_splits_are_outputs(name, splits, tmp_path):
                                                       if s == split)
     assert sorted(np.concatenate([kw.split_ids(s) for s in splits]).tolist()) == \
         kw.ids.tolist()
+    # Export writes it as a column, image by image.
+    pq = pytest.importorskip("pyarrow.parquet")
+    run_in_process("export", out / f"img_keyword_ind_{name}_sk_6.npy", tmp_path / "x.parquet")
+    table = pq.read_table(tmp_path / "x.parquet").to_pydict()
+    assert dict(zip(table["img_id"], table["split"])) == expected
     # Re-encoding finds each image's keyword file by its split.
     proc = run_in_process("verify", out / f"img_keyword_ind_{name}_sk_6.npy", "--keyword-dir",
                           data, "--samples", 50)

@@ -81,19 +81,21 @@ def test_the_docs_have_the_examples():
 def example_folder(tmp_path_factory):
     """A folder like a clone with the data downloaded: ``keyword/`` holds the archives and
     ``clickture/`` the lists and maps (the sample's, under the real names); both datasets
-    have been run there with the default options; ``glove.6B.zip`` holds synthetic vectors
-    laid out as the real one, and the dev set's matrix of its 50-d ones is written."""
+    have been run there with the default options (and Flickr30k, in the same layout as COCO);
+    ``glove.6B.zip`` holds synthetic vectors laid out as the real one, and the dev set's
+    matrix of its 50-d ones is written."""
     folder = tmp_path_factory.mktemp("examples")
     (folder / "keyword").mkdir()
     (folder / "clickture").mkdir()
-    for name in ("keywords_dev.zip", "keywords_lite.zip", "keywords_coco.zip"):
+    for name in ("keywords_dev.zip", "keywords_lite.zip", "keywords_coco.zip",
+                 "keywords_flickr30k.zip"):
         shutil.copy(SAMPLE / name, folder / "keyword" / name)
     for sample_name, real_name in (("sample-dev.lst", "clickture-dev.lst"),
                                    ("sample-lite.lst", "clickture-lite.lst"),
                                    ("sample_id_map_dev.pkl", "img_id_map_dev.pkl"),
                                    ("sample_id_map.pkl", "img_id_map.pkl")):
         shutil.copy(SAMPLE / sample_name, folder / "clickture" / real_name)
-    for dataset in ("clickture", "coco"):
+    for dataset in ("clickture", "coco", "flickr30k"):
         subprocess.run([sys.executable, "-m", "amc_keywords", dataset, "--quiet"], cwd=folder,
                        check=True, capture_output=True, timeout=600)
     # Word vectors: a zip laid out like glove.6B.zip, and the matrix the examples load.
