@@ -9,36 +9,57 @@ Output
 
 :class:`KeywordEncoder` analyses each distinct keyword once: the analyzer's tokens never span
 the joining space (its lowercasing, token pattern ``\\b\\w\\w+\\b`` and stop-word filter all
-act within a keyword), so the tokens of the joined document are the tokens of each keyword in
-turn. The analyzer runs from its settings (:func:`analyzer_settings`, read from the installed
-scikit-learn's source as data), so a run never imports scikit-learn, which takes seconds. The
-tests check both equalities on hard cases (unicode, case, punctuation, stop words).
+act within a keyword; :class:`AnalyzerSettings` checks it), so the tokens of the joined
+document are the tokens of each keyword in turn. The analyzer runs from its settings, a
+checked copy of scikit-learn's defaults, so a run never imports scikit-learn, which takes
+seconds. The tests check both equalities on hard cases (unicode, case, punctuation, stop
+words), and the copy against the installed scikit-learn.
 """
-import ast
 import functools
-import importlib.metadata
-import importlib.util
-import os
 import re
 from array import array
+from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import is_, not_
 
 import numpy as np
+
+from .errors import InputError
 
 # Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
 TOKEN_SEP = "\x1f"
 STOP_WORDS = ("english", "none")
 
 
-def sklearn_version():
-    """The installed scikit-learn's version (``sklearn.__version__``), from its package
-    metadata: no import."""
-    try:
-        return importlib.metadata.version("scikit-learn")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree
-        import sklearn
-        return sklearn.__version__
+# A checked copy of scikit-learn's CountVectorizer defaults (its analyzer is lowercase, token
+# pattern and stop words: analyzer="word", no preprocessor, tokenizer or accent stripping,
+# ngram_range=(1, 1)). Importing scikit-learn would hold up the run's start for longer than
+# the whole of some runs (docs/performance.md); tests/test_equivalence.py compares this copy
+# with the installed scikit-learn.
+LOWERCASE = True
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+ENGLISH_STOP_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already also
+although always am among amongst amoungst amount an and another any anyhow anyone anything
+anyway anywhere are around as at back be became because become becomes becoming been before
+beforehand behind being below beside besides between beyond bill both bottom but by call can
+cannot cant co con could couldnt cry de describe detail do done down due during each eg eight
+either eleven else elsewhere empty enough etc even ever every everyone everything everywhere
+except few fifteen fifty fill find fire first five for former formerly forty found four from
+front full further get give go had has hasnt have he hence her here hereafter hereby herein
+hereupon hers herself him himself his how however hundred i ie if in inc indeed interest into
+is it its itself keep last latter latterly least less ltd made many may me meanwhile might mill
+mine more moreover most mostly move much must my myself name namely neither never nevertheless
+next nine no nobody none noone nor not nothing now nowhere of off often on once one only onto
+or other others otherwise our ours ourselves out over own part per perhaps please put rather re
+same see seem seemed seeming seems serious several she should show side since sincere six sixty
+so some somehow someone something sometime sometimes somewhere still such system take ten than
+that the their them themselves then thence there thereafter thereby therefore therein thereupon
+these they thick thin third this those though three through throughout thru thus to together
+too top toward towards twelve twenty two un under until up upon us very via was we well were
+what whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever
+whether which while whither who whoever whole whom whose why will with within without would yet
+you your yours yourself yourselves""".split())
 
 
 def make_vectorizer(min_df=6, stop_words="english"):
@@ -47,100 +68,46 @@ def make_vectorizer(min_df=6, stop_words="english"):
     return CountVectorizer(min_df=min_df, stop_words=None if stop_words == "none" else stop_words)
 
 
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    """What the analyzer does, as one checked value: lowercase, find the token pattern, drop
+    the stop words (``"english"``: scikit-learn's, ``"none"``: none). Recorded by
+    its ``stop_words`` name in the vocabulary file and the manifest.
+
+    Checked where it is made: no token may span the space that joins an image's keywords,
+    nor hold :data:`TOKEN_SEP`, or the per-keyword cache of :class:`KeywordEncoder` (and the
+    packed tokens of a fit) would give other rows than the joined document. Made once per
+    stop-word setting by :func:`analyzer_settings`.
+    """
+
+    lowercase: bool = LOWERCASE
+    token_pattern: str = TOKEN_PATTERN
+    stop_words: str = "english"
+
+    def __post_init__(self):
+        if self.stop_words not in STOP_WORDS:
+            raise InputError(f"stop_words={self.stop_words!r}: expected one of "
+                             f"{', '.join(map(repr, STOP_WORDS))}")
+        findall = re.compile(self.token_pattern).findall
+        for probe in ("ab cd", "ab  cd", f"ab{TOKEN_SEP}cd", "a b", f"a{TOKEN_SEP}b"):
+            if any(" " in token or TOKEN_SEP in token for token in findall(probe)):
+                raise ValueError(f"token pattern {self.token_pattern!r} finds tokens that "
+                                 "span a space or the token separator")
+
+    @property
+    def stop_set(self):
+        """The stop words as a frozenset, or None."""
+        return ENGLISH_STOP_WORDS if self.stop_words == "english" else None
+
+
 @functools.lru_cache(maxsize=None)
 def analyzer_settings(stop_words="english"):
-    """``(lowercase, token pattern, stop words)`` of ``make_vectorizer(stop_words=...)``'s
-    analyzer: plain data that :func:`plain_analyzer` turns back into the same analyzer.
-
-    Read from the installed scikit-learn without importing it (:func:`settings_in_source`):
-    the import takes seconds, and a run would wait for it before its first image. Where its
-    source is not as expected, from an imported CountVectorizer. Raises AssertionError if
-    the vectorizer's analyzer were ever more than these three settings (accent stripping, a
-    custom preprocessor or tokenizer, n-grams).
-    """
-    found = settings_in_source(_sklearn_folder(), stop_words)
-    if found is not None:
-        return found
-    vectorizer = make_vectorizer(1, stop_words)
-    if (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
-            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) != _PLAIN:
-        raise AssertionError("CountVectorizer's analyzer is not lowercase + token pattern + "
-                             "stop words")
-    stop = vectorizer.get_stop_words()
-    return (bool(vectorizer.lowercase), vectorizer.token_pattern,
-            None if stop is None else frozenset(stop))
-
-
-# CountVectorizer's analyzer defaults that make it lowercase + token pattern + stop words.
-_PLAIN = ("word", None, None, None, (1, 1))
-
-
-def _sklearn_folder():
-    spec = importlib.util.find_spec("sklearn")  # finds the package; imports nothing
-    locations = spec.submodule_search_locations if spec is not None else None
-    return locations[0] if locations else None
-
-
-def settings_in_source(folder, stop_words):
-    """:func:`analyzer_settings` as the scikit-learn source in ``folder`` states them, read
-    as data (parsed, never run): the literal defaults of ``CountVectorizer.__init__`` and
-    the literal ``ENGLISH_STOP_WORDS``; None when the source does not state them so."""
-    try:
-        defaults = _literal_defaults(os.path.join(folder, "feature_extraction", "text.py"),
-                                     "CountVectorizer")
-        if tuple(defaults.get(k, "?") for k in ("analyzer", "preprocessor", "tokenizer",
-                                                  "strip_accents", "ngram_range")) != _PLAIN:
-            return None
-        lowercase, pattern = defaults["lowercase"], defaults["token_pattern"]
-        if not isinstance(lowercase, bool) or not isinstance(pattern, str):
-            return None
-        if stop_words == "none":
-            return lowercase, pattern, None
-        words = _literal_frozenset(os.path.join(folder, "feature_extraction",
-                                                "_stop_words.py"), "ENGLISH_STOP_WORDS")
-        return (lowercase, pattern, words) if words is not None else None
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        return None
-
-
-def _parse(path):
-    with open(path, "rb") as f:
-        return ast.parse(f.read(), path)
-
-
-def _literal_defaults(path, class_name):
-    """``{parameter: default}`` of the class's ``__init__`` keyword-only parameters whose
-    defaults are literals."""
-    for node in _parse(path).body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                    found = {}
-                    for arg, default in zip(item.args.kwonlyargs, item.args.kw_defaults):
-                        try:
-                            found[arg.arg] = ast.literal_eval(default)
-                        except ValueError:
-                            pass  # not a literal (e.g. dtype=np.int64): not needed
-                    return found
-    return {}
-
-
-def _literal_frozenset(path, name):
-    """The value of ``name = frozenset([<literal strings>])`` at the module's top level."""
-    for node in _parse(path).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] \
-                == [name]:
-            call = node.value
-            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "frozenset" \
-                    and len(call.args) == 1 and not call.keywords:
-                words = ast.literal_eval(call.args[0])
-                if all(isinstance(w, str) for w in words):
-                    return frozenset(words)
-    return None
+    """The :class:`AnalyzerSettings` of ``make_vectorizer(stop_words=...)``'s analyzer."""
+    return AnalyzerSettings(stop_words=stop_words)
 
 
 def plain_analyzer(settings):
-    """The analyzer of :func:`analyzer_settings`, as sklearn's ``_analyze`` applies it to a
+    """The analyzer of :class:`AnalyzerSettings`, as sklearn's ``_analyze`` applies it to a
     ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
     analyze_each = analyzer_of_each(settings)
     return lambda document: analyze_each([document])[0]
@@ -149,8 +116,8 @@ def plain_analyzer(settings):
 def analyzer_of_each(settings):
     """:func:`plain_analyzer` of a list of documents (strings) at once: their token lists,
     each step mapped over all of them."""
-    lowercase, pattern, stop_words = settings
-    findall = re.compile(pattern).findall
+    lowercase, stop_words = settings.lowercase, settings.stop_set
+    findall = re.compile(settings.token_pattern).findall
 
     def analyze_each(documents):
         token_lists = list(map(findall, map(str.lower, documents) if lowercase else documents))
@@ -179,7 +146,7 @@ class KeywordEncoder:
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
 
     def __init__(self, words, settings):
-        self.analyze_each = analyzer_of_each(settings)  # settings: analyzer_settings()
+        self.analyze_each = analyzer_of_each(settings)  # settings: AnalyzerSettings
         self.ids = word_index(words) if words is not None else {}
         self._clear()
 

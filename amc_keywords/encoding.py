@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import workers
-from .analyzer import TOKEN_SEP, KeywordEncoder, analyzer_settings, word_index
+from .analyzer import TOKEN_SEP, KeywordEncoder, word_index
 from .keyword_files import bad_keyword
 from .log import logger
 from .sources import keyword_lists, payload_location
@@ -114,13 +114,14 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, plan, stop_words, jobs, label="reading", progress=None, keep=None,
+def token_lists(source, plan, analyzer, jobs, label="reading", progress=None, keep=None,
                 fingerprint=None):
-    """Each image's analyzer tokens (of ``" ".join(keywords)``), in plan order; each chunk's
+    """Each image's tokens by ``analyzer`` (an AnalyzerSettings) of ``" ".join(keywords)``,
+    in plan order; each chunk's
     packed tokens are also appended to the list ``keep``, when given (see
     :func:`encode_tokens`), and a folder's files to ``fingerprint`` (a FolderFingerprint)."""
     for chunk, (packed, n, facts) in _run(source, plan, _tokens_chunk,
-                                          (None, analyzer_settings(stop_words)), jobs, label,
+                                          (None, analyzer), jobs, label,
                                           progress):
         if keep is not None:
             keep.append((packed, n))
@@ -145,13 +146,14 @@ class EncodeStats:
         return int(self.counts.sum())
 
 
-def encode(source, plan, words, stop_words, writer, ranges, jobs, label="encoding",
+def encode(source, plan, words, analyzer, writer, ranges, jobs, label="encoding",
            progress=None, fingerprint=None):
-    """Encode the images of ``plan``: hand each chunk's rows to ``writer.write(rows)`` and
+    """Encode the images of ``plan`` with ``analyzer`` (an AnalyzerSettings) and the
+    vocabulary's ``words``: hand each chunk's rows to ``writer.write(rows)`` and
     enter each image's ``[first, last]`` rows into the range table ``ranges``; a folder's
     files go to ``fingerprint`` (a FolderFingerprint), when given."""
-    return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer_settings(stop_words)),
-                             jobs, label, progress), writer, ranges, label, fingerprint)
+    return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer), jobs, label,
+                             progress), writer, ranges, label, fingerprint)
 
 
 class Stopped(Exception):

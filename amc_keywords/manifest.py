@@ -27,13 +27,13 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from . import __version__
-from .analyzer import sklearn_version
 from .errors import InputError, escaped, quoted, shown
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
 from .json_files import JSONFileError, load_json
 from .safe_paths import unsafe_reason
+from .vocabulary import sklearn_version
 
 __all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",
            "folder_fingerprints_match", "up_to_date", "verify_manifest"]

@@ -240,7 +240,7 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
             # it needs no second read; a larger one is read again, to keep memory flat.
             keep: Optional[list] = [] if len(s.plan) <= KEEP_TOKENS else None
             with s.inputs.reading(s.source.strict) as files:
-                yield from encoding.token_lists(s.source, s.plan, settings.stop_words,
+                yield from encoding.token_lists(s.source, s.plan, settings.analyzer,
                                                 settings.jobs, f"vocabulary ({s.name})",
                                                 settings.progress, keep, files)
             s.tokens = keep
@@ -321,7 +321,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
             else:
                 with image_set.inputs.reading(image_set.source.strict) as files:
                     stats = encoding.encode(image_set.source, image_set.plan,
-                                            vocabulary.words, settings.stop_words, writer,
+                                            vocabulary.words, settings.analyzer, writer,
                                             ranges, settings.jobs, label, settings.progress,
                                             files)
     finally:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Tuple
 from .errors import InputError, shown
 
 if TYPE_CHECKING:
+    from .analyzer import AnalyzerSettings
     from .datasets import Dataset
 
 Layout = Literal["default", "original"]
@@ -86,10 +87,16 @@ class RunSettings:
     def __post_init__(self) -> None:
         _check_types(self)
         check_choice("stop_words", self.stop_words, ("english", "none"))
+        _analyzer_settings(self.stop_words)  # made and checked once
         check_choice("layout", self.layout, LAYOUTS)
         for name in ("min_df", "jobs"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}={getattr(self, name)!r}: expected a positive integer")
+
+    @property
+    def analyzer(self) -> AnalyzerSettings:
+        """The analyzer's settings, one value (made once per stop-word setting)."""
+        return _analyzer_settings(self.stop_words)
 
     @property
     def names_tables(self) -> bool:
@@ -149,6 +156,12 @@ def _check_types(settings: RunSettings) -> None:
         if not isinstance(value, bool) and not (value is None and name in _OPTIONAL):
             raise wrong_type(name, value, "True or False" + (" or None" if name in _OPTIONAL
                                                              else ""))
+
+
+def _analyzer_settings(stop_words: str) -> AnalyzerSettings:
+    from .analyzer import analyzer_settings  # numpy: not when the command line starts
+    settings: AnalyzerSettings = analyzer_settings(stop_words)
+    return settings
 
 
 def check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:

@@ -91,7 +91,7 @@ def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keywo
     entries = Entries(keys, ids, path)
     chunks: List[np.ndarray] = []  # the rows, written to a list instead of a file
     ranges = np.full((int(ids.max()) + 1, 2), -1, np.int64)
-    encoding.encode(source, source.plan(entries), vocabulary.words, vocabulary.stop_words,
+    encoding.encode(source, source.plan(entries), vocabulary.words, vocabulary.analyzer,
                     SimpleNamespace(write=chunks.append), ranges, jobs=1, progress=False)
     got = np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
     expected = np.concatenate([np.column_stack([np.full(len(k), i), k])

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 
 import numpy as np
 
-from .analyzer import sklearn_version, word_index
+from .analyzer import word_index
 from .errors import InputError, quoted, shown
 from .json_files import JSONFileError, load_json
 
@@ -36,6 +36,17 @@ def ids_digest(id_chunks: Iterable[np.ndarray]) -> str:
         digest.update(np.ascontiguousarray(ids, dtype="<i8").tobytes())
     return digest.hexdigest()
 
+
+
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, from its package metadata (no import): the
+    scikit-learn whose CountVectorizer a vocabulary equals, as its file and a manifest record."""
+    import importlib.metadata
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        import sklearn
+        return str(sklearn.__version__)
 
 class Vocabulary:
     """Words in id order plus the parameters they were fitted with.
@@ -95,6 +106,12 @@ class Vocabulary:
         except KeyError:
             raise KeyError(f"{word!r} is not in the vocabulary") from None
 
+    @property
+    def analyzer(self) -> Any:
+        """The :class:`~amc_keywords.analyzer.AnalyzerSettings` its words were fitted with."""
+        from .analyzer import analyzer_settings
+        return analyzer_settings(self.stop_words)
+
     def encode(self, keywords: Sequence[str]) -> np.ndarray:
         """The word ids the pipeline writes for an image with these keywords: an int64 array,
         in token order, repeats kept, words outside the vocabulary dropped.
@@ -112,8 +129,8 @@ class Vocabulary:
                 raise TypeError(f"keywords[{i}]: expected a string, got "
                                 f"{type(keyword).__name__}")
         if self._analyze is None:
-            from .analyzer import analyzer_settings, plain_analyzer
-            self._analyze = plain_analyzer(analyzer_settings(self.stop_words))
+            from .analyzer import plain_analyzer
+            self._analyze = plain_analyzer(self.analyzer)
         index = self._word_index()
         return np.array([index[token] for token in self._analyze(" ".join(keywords))
                          if token in index], dtype=np.int64)

@@ -10,14 +10,14 @@ import pytest
 import reference
 from conftest import CLICKTURE, MSCOCO, ROOT, clickture_args, run, run_in_process, unzip
 
-from amc_keywords import analyzer, sample
+from amc_keywords import sample
 from amc_keywords.analyzer import (
     TOKEN_SEP,
+    AnalyzerSettings,
     KeywordEncoder,
     analyzer_settings,
     make_vectorizer,
     plain_analyzer,
-    settings_in_source,
 )
 from amc_keywords.errors import InputError
 from amc_keywords.keyword_files import parse_keyword_files
@@ -233,56 +233,41 @@ def test_plain_analyzer_equals_sklearn_analyzer(stop_words):
     analyzer = plain_analyzer(analyzer_settings(stop_words))
     for document in documents:
         assert analyzer(document) == expected(document), document
-    assert any(analyzer(d) != plain_analyzer((True, r"(?u)\b\w\w+\b", None))(d)
+    assert any(analyzer(d) != plain_analyzer(analyzer_settings("none"))(d)
                for d in documents) == (stop_words == "english")  # stop words do matter
 
 
 @pytest.mark.parametrize("stop_words", ["english", "none"])
-def test_settings_read_from_the_source_are_the_imported_vectorizer_s(stop_words):
-    """A run reads the analyzer's settings from scikit-learn's source as data, without
-    importing it: they are the imported vectorizer's."""
+def test_the_checked_copy_is_the_installed_vectorizer_s(stop_words):
+    """A run never imports scikit-learn: the analyzer's settings are a copy of its
+    CountVectorizer's, which must be the installed one's, down to every stop word."""
     vectorizer = make_vectorizer(1, stop_words)
+    assert (vectorizer.analyzer, vectorizer.preprocessor, vectorizer.tokenizer,
+            vectorizer.strip_accents, tuple(vectorizer.ngram_range)) == \
+        ("word", None, None, None, (1, 1))  # nothing beyond the three settings
+    settings = analyzer_settings(stop_words)
     stop = vectorizer.get_stop_words()
-    assert settings_in_source(analyzer._sklearn_folder(), stop_words) == (
+    assert (settings.lowercase, settings.token_pattern, settings.stop_set) == (
         vectorizer.lowercase, vectorizer.token_pattern,
         None if stop is None else frozenset(stop))
 
 
-def test_source_not_as_expected_falls_back_to_the_import(tmp_path, monkeypatch):
-    real = settings_in_source(analyzer._sklearn_folder(), "english")
-    folder = tmp_path / "feature_extraction"
-    folder.mkdir()
-    for name in ("text.py", "_stop_words.py"):
-        shutil.copy(os.path.join(analyzer._sklearn_folder(), "feature_extraction", name), folder)
-    assert settings_in_source(str(tmp_path), "english") == real
-    text = (folder / "text.py").read_text()
-    # A default the plain analyzer does not follow, a default that is not a literal, a stop
-    # word list that is not one: each is "not as expected".
-    for old, new in (("strip_accents=None", "strip_accents='unicode'"),
-                     ('token_pattern=r"(?u)\\b\\w\\w+\\b"', "token_pattern=PATTERN")):
-        assert old in text
-        (folder / "text.py").write_text(text.replace(old, new))
-        assert settings_in_source(str(tmp_path), "english") is None, new
-    (folder / "text.py").write_text(text.replace("lowercase=True", "lowercase=False"))
-    assert settings_in_source(str(tmp_path), "english") == (False, *real[1:])
-    (folder / "text.py").write_text(text)
-    stop_words = (folder / "_stop_words.py").read_text()
-    (folder / "_stop_words.py").write_text(stop_words.replace("frozenset(", "set("))
-    assert settings_in_source(str(tmp_path), "english") is None
-    assert settings_in_source(str(tmp_path), "none") == (*real[:2], None)
-    assert settings_in_source(str(tmp_path / "nowhere"), "english") is None
-    # Then the settings come from an imported vectorizer: the same.
-    monkeypatch.setattr(analyzer, "_sklearn_folder", lambda: str(tmp_path / "nowhere"))
-    analyzer.analyzer_settings.cache_clear()
-    try:
-        assert analyzer.analyzer_settings("english") == real
-    finally:
-        analyzer.analyzer_settings.cache_clear()
+def test_analyzer_settings_refuse_tokens_across_the_joining_space():
+    """The per-keyword cache is right only while no token spans the space between keywords
+    or holds the token separator: settings that would allow one are refused when made."""
+    AnalyzerSettings(token_pattern=r"(?u)\b\w+\b")  # one-letter words: fine
+    for pattern in (r"\w+ \w+", r"(?u)\b[\w ]+\b", f"a{TOKEN_SEP}b|\\w+"):
+        with pytest.raises(ValueError, match="span a space or the token separator"):
+            AnalyzerSettings(token_pattern=pattern)
+    with pytest.raises(InputError, match="stop_words='french': expected one of"):
+        AnalyzerSettings(stop_words="french")
 
 
 def test_the_version_read_without_import_is_sklearn_s():
     import sklearn
-    assert analyzer.sklearn_version() == sklearn.__version__
+
+    from amc_keywords.vocabulary import sklearn_version
+    assert sklearn_version() == sklearn.__version__
 
 
 @pytest.mark.parametrize("stop_words", ["english", "none"])
