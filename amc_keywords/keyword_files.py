@@ -26,6 +26,13 @@ KEYWORD_SUFFIX = ".json"
 MAX_KEYWORD_FILE = 16 << 20  # keyword files are a few hundred bytes; far more is a bomb
 
 
+def unzipped_hint(kind: str) -> str:
+    """What a message about a missing keyword file adds when its source (of ``kind``) is an
+    unzipped folder: it may be one whose unzip stopped."""
+    return (" (is the folder fully unzipped? finish unzipping, or remove the folder so that "
+            "the archive beside it is read)" if kind == "folder" else "")
+
+
 def keyword_file_path(root: str, key: bytes) -> str:
     """The path of the keyword file of ``key`` (its path inside the source, without
     ``.json``) under the folder ``root``, as a message shows it (the key escaped and cut)."""

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from .errors import InputError
 from .hashing import file_sha256
+from .tables import rows_per_image
 from .vocabulary import Vocabulary
 
 WordIds = npt.NDArray[np.int64]
@@ -185,7 +186,7 @@ class Keywords(Sequence[WordIds]):
         if target is None:  # nothing an image's word ids can equal
             return np.empty(0, np.int64)
         ranges = np.asarray(self.ranges)
-        lengths = np.where(ranges[:, 0] >= 0, ranges[:, 1] - ranges[:, 0] + 1, 0)
+        lengths = rows_per_image(ranges)
         candidates = np.flatnonzero(lengths == len(target)).astype(np.int64)
         if not len(target) or not len(candidates):
             return candidates
@@ -290,10 +291,8 @@ class Keywords(Sequence[WordIds]):
             raise ImageIdError(f"image id {int(ids[bad][0])} is outside the range table of "
                                f"{self.path} (0..{len(self.ranges) - 1})")
         spans = np.asarray(self.ranges[ids], dtype=np.int64).reshape(-1, 2)
-        has = spans[:, 0] >= 0
-        starts = np.where(has, spans[:, 0], 0)
-        lengths = np.where(has, spans[:, 1] - spans[:, 0] + 1, 0)
-        return ids, starts, lengths
+        starts = np.where(spans[:, 0] >= 0, spans[:, 0], 0)
+        return ids, starts, rows_per_image(spans)
 
     def _gather(self, starts: npt.NDArray[np.int64],
                 lengths: npt.NDArray[np.int64]) -> WordIds:

@@ -30,6 +30,7 @@ from .byte_arrays import find_sorted, gather_strings
 from .entry_checks import Where, check_id_range, check_keys, check_largest_id
 from .errors import InputError, quoted
 from .json_files import parse_json, without_bom
+from .keyword_files import unzipped_hint
 from .lfs import side_file_present
 
 if TYPE_CHECKING:  # the sources import this module
@@ -255,9 +256,8 @@ def entries_from_map(id_map: Tuple[np.ndarray, np.ndarray], source: "Source",
 
 
 def _no_keyword_file(source: "Source") -> InputError:
-    advice = (" (is it fully unzipped? finish unzipping, or remove the folder so that the "
-              "archive beside it is read)" if source.kind == "folder" else "")
-    return InputError(f"{source.path}: holds no keyword file (*.json){advice}")
+    return InputError(f"{source.path}: holds no keyword file (*.json)"
+                      f"{unzipped_hint(source.kind)}")
 
 
 def entries_from_source(source: "Source") -> Entries:
@@ -288,10 +288,8 @@ def keys_by_id(source: "Source", ids: np.ndarray) -> np.ndarray:
     order = np.argsort(key_ids, kind="stable")
     pos, missing = find_sorted(key_ids[order], ids)
     if len(missing):
-        hint = (" (is the folder fully unzipped? finish unzipping, or remove it so that the "
-                "archive beside it is read)" if source.kind == "folder" else "")
         raise InputError(f"{source.path}: no keyword file for image id {ids[missing[0]]} of the "
-                         f"id map ({len(missing)} missing){hint}")
+                         f"id map ({len(missing)} missing){unzipped_hint(source.kind)}")
     return keys[order][pos]
 
 

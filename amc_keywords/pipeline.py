@@ -51,7 +51,7 @@ from .log import logger, timed
 from .read_ahead import archive_read_ahead
 from .settings import RunSettings
 from .sources import Plan
-from .tables import names_table, original_range_table
+from .tables import keywords_per_image, names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
 from .writing import OutputSet, open_temporary, output_record, remove_stale
 
@@ -333,8 +333,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
     counts = stats.counts
     return SetFigures(image_set.name, len(counts), stats.rows,
                       int(np.count_nonzero(counts == 0)), stats.tokens,
-                      (int(counts.min()), float(np.median(counts)), float(counts.mean()),
-                       int(counts.max())))
+                      keywords_per_image(counts))
 
 
 def finish(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],

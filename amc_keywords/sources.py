@@ -32,6 +32,7 @@ from .keyword_files import (
     keyword_file_mask,
     keyword_file_path,
     parse_keyword_files,
+    unzipped_hint,
 )
 from .lists import Entries, first_repeat
 from .safe_paths import unsafe_reason
@@ -279,15 +280,16 @@ def _holds_keyword_file(folder: str, besides: Optional[str]) -> bool:
     pending = [folder]
     while pending:
         current = pending.pop()
-        subfolders = []
+        subfolders, files = [], []
         with os.scandir(current) as listing:
             for entry in listing:
                 if entry.is_dir(follow_symlinks=False):  # a linked folder may loop
                     if entry.name != "__MACOSX":
                         subfolders.append(entry.path)
-                elif (entry.name.endswith(KEYWORD_SUFFIX) and not entry.name.startswith("._")
-                      and not (current == folder and entry.name == besides)):
-                    return True
+                elif not (current == folder and entry.name == besides):
+                    files.append(entry.name.encode("utf-8", "surrogateescape"))
+        if files and keyword_file_mask(np.array(files, dtype=bytes)).any():
+            return True
         pending.extend(sorted(subfolders, reverse=True))
     return False
 
@@ -350,9 +352,7 @@ def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
         if found is None:
             raise InputError(f"{files.shown(key)}: no keyword file for list entry "
                              f"{quoted(bytes(key))}; check that the list and the folder are "
-                             "of the same set, and that the folder is fully unzipped (finish "
-                             "unzipping, or remove the folder so that the archive beside it "
-                             "is read)") from None
+                             f"of the same set{unzipped_hint('folder')}") from None
         stats.append(found[0])
         yield found[1]
 

@@ -20,6 +20,7 @@ from .errors import InputError, escaped
 from .filenames import parse_rows_name
 from .loader import Keywords, load_keywords
 from .log import logger
+from .tables import keywords_per_image, rows_per_image
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 
@@ -56,11 +57,6 @@ def open_rows_file(path: str, notices: bool = True,
     return keywords
 
 
-def rows_per_image(keywords: Keywords, ids: np.ndarray) -> np.ndarray:
-    ranges = np.asarray(keywords.ranges)[ids]
-    return np.where(ranges[:, 0] >= 0, ranges[:, 1] - ranges[:, 0] + 1, 0)
-
-
 NAME_WIDTH = 200  # characters of an image's name shown (escaped: it is read from a file)
 
 
@@ -85,7 +81,8 @@ def statistics(keywords: Keywords, top: int = 20) -> Statistics:
     """Figures a user checks before training."""
     rows = np.asarray(keywords.rows)
     listed = keywords.ids
-    per_image = rows_per_image(keywords, listed)
+    per_image = rows_per_image(np.asarray(keywords.ranges)[listed])
+    low, median, mean, high = keywords_per_image(per_image)
     frequency = np.bincount(rows[:, 1], minlength=len(keywords.vocabulary)) if len(rows) \
         else np.zeros(len(keywords.vocabulary), np.int64)
     order = np.argsort(-frequency, kind="stable")[:top]
@@ -97,10 +94,7 @@ def statistics(keywords: Keywords, top: int = 20) -> Statistics:
         "vocabulary_size": int(len(keywords.vocabulary)),
         "min_df": keywords.min_df,
         "keywords_per_image": {
-            "min": int(per_image.min()) if len(per_image) else 0,
-            "median": float(np.median(per_image)) if len(per_image) else 0.0,
-            "mean": float(per_image.mean()) if len(per_image) else 0.0,
-            "max": int(per_image.max()) if len(per_image) else 0,
+            "min": low, "median": median, "mean": mean, "max": high,
             "percentiles": {str(p): float(np.percentile(per_image, p)) if len(per_image)
                             else 0.0 for p in PERCENTILES}},
         "most_frequent": [[keywords.vocabulary[int(i)], int(frequency[i])] for i in order

@@ -2,9 +2,12 @@
 
 Input:  image ids and their row counts (in row order), or the rows themselves.
 Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive row numbers
-        of each image, ``[-1, -1]`` for none), the original scripts' variant of it, and the
-        names table (``S``, ``(max id + 1,)``: each listed image's name, ``b""`` elsewhere).
+        of each image, ``[-1, -1]`` for none), the original scripts' variant of it, the rows
+        per image and their figures, and the names table (``S``, ``(max id + 1,)``: each
+        listed image's name, ``b""`` elsewhere).
 """
+from typing import Tuple
+
 import numpy as np
 
 
@@ -46,6 +49,21 @@ def original_range_table(ranges: np.ndarray, n_rows: int) -> np.ndarray:
     if table[0, 0] < 0:
         table[0] = [0, -1]
     return table
+
+
+def rows_per_image(ranges: np.ndarray) -> np.ndarray:
+    """The number of rows of each image of (some rows of) a range table."""
+    ranges = np.asarray(ranges)
+    return np.where(ranges[:, 0] >= 0, ranges[:, 1] - ranges[:, 0] + 1, 0)
+
+
+def keywords_per_image(counts: np.ndarray) -> Tuple[int, float, float, int]:
+    """``(min, median, mean, max)`` of the rows per image (zeros for no image): the figures a
+    run's summary and ``stats`` give."""
+    if not len(counts):
+        return 0, 0.0, 0.0, 0
+    return (int(counts.min()), float(np.median(counts)), float(counts.mean()),
+            int(counts.max()))
 
 
 def names_table(ids: np.ndarray, names: np.ndarray, size: int) -> np.ndarray:
