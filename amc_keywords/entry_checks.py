@@ -9,7 +9,7 @@ Output
 
 *Image ids*: the range and names tables get one row per id up to the largest, so a set's
 largest image id may be at most ``2**31`` and at most 100 times its number of images plus
-1,000,000 (:func:`check_id_range`); a larger one is refused, naming the file, the entry and
+1,000,000 (:func:`check_largest_id`); a larger one is refused, naming the file, the entry and
 the id.
 
 *Keys*: an entry names a keyword file inside the set's folder (or archive): a relative path of
@@ -19,15 +19,12 @@ is refused, naming the file and the entry (:func:`check_keys`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
 from .errors import InputError, quoted
 from .safe_paths import suspects, unsafe_reason
-
-if TYPE_CHECKING:
-    from .lists import Entries
 
 # The image id rule (see the module's docstring).
 MAX_IMAGE_ID = 2 ** 31
@@ -42,15 +39,10 @@ def id_limit(n_images: int) -> int:
     return min(MAX_IMAGE_ID, IDS_PER_IMAGE * n_images + ID_ALLOWANCE)
 
 
-def check_id_range(entries: Entries, where: Where) -> None:
-    """Refuse a set whose largest image id would size the range and names tables beyond
-    :func:`id_limit`, before any table is made (an absurd id ended in "out of memory");
-    ``where(i)`` names entry i (file, line, entry)."""
-    check_largest_id(entries.ids, where)
-
-
 def check_largest_id(ids: np.ndarray, where: Where) -> None:
-    """:func:`check_id_range` of the image ids ``ids`` of a set."""
+    """Refuse a set whose largest image id (of its ``ids``) would size the range and names
+    tables beyond :func:`id_limit`, before any table is made (an absurd id ended in "out of
+    memory"); ``where(i)`` names entry i (file, line, entry)."""
     if not len(ids):
         return
     i = int(np.argmax(ids))

@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from .byte_arrays import find_sorted, gather_strings
-from .entry_checks import Where, check_id_range, check_keys, check_largest_id
+from .entry_checks import Where, check_keys, check_largest_id
 from .errors import InputError, quoted
 from .json_files import parse_json, without_bom
 from .keyword_files import unzipped_hint
@@ -173,7 +173,7 @@ def read_list(path: str) -> Optional[Entries]:
     check_keys(keys, where)
     entries = Entries(keys, image_ids(keys, where), path)
     check_unique_ids(entries, path)
-    check_id_range(entries, entry)
+    check_largest_id(entries.ids, entry)
     return entries
 
 
@@ -275,7 +275,7 @@ def entries_from_source(source: "Source") -> Entries:
     keys = keys[order]
     entries = Entries(keys, ids[order], f"{source.path}, ordered by image id")
     check_unique_ids(entries, source.path)
-    check_id_range(entries, where)  # where(i) names keys[i]: the file, the entry
+    check_largest_id(entries.ids, where)  # where(i) names keys[i]: the file, the entry
     return entries
 
 
@@ -361,7 +361,7 @@ def read_karpathy_images(raw: bytes, where: str, splits: Sequence[str]) -> Entri
     check_keys(filenames, entry)  # the filename, as the user wrote it
     check_keys(entries.keys, entry)  # and the key made of it
     check_unique_ids(entries, where)
-    check_id_range(entries, lambda i: f"{where}: images[{positions[i]}] "
+    check_largest_id(entries.ids, lambda i: f"{where}: images[{positions[i]}] "
                                       f"({quoted(bytes(filenames[i]))}): \"imgid\"")
     return entries
 

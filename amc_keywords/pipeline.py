@@ -10,8 +10,7 @@ Output
     write its plan and names table); :func:`obtain_vocabulary` reuses or fits the vocabulary;
     :func:`encode_set` writes a set's rows and range table and returns its
     :class:`SetFigures`; :func:`finish` writes the run's manifest and moves every file into
-    place. :func:`up_to_date` tells whether a run has nothing to do. Messages go to the
-    ``amc_keywords`` logger.
+    place. Messages go to the ``amc_keywords`` logger.
 """
 from __future__ import annotations
 
@@ -37,7 +36,7 @@ from typing import (
 import numpy as np
 
 from . import encoding, manifest, workers
-from .errors import InputError, SystemLimit
+from .errors import SystemLimit
 from .filenames import (
     manifest_name,
     original_names,
@@ -45,7 +44,7 @@ from .filenames import (
     vectorizer_name,
     vocabulary_name,
 )
-from .fingerprints import SetInputs, folder_fingerprint, source_record
+from .fingerprints import SetInputs, source_record
 from .lists import Entries
 from .log import logger, timed
 from .read_ahead import archive_read_ahead
@@ -53,7 +52,7 @@ from .settings import RunSettings
 from .sources import Plan
 from .tables import keywords_per_image, names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
-from .writing import OutputSet, open_temporary, output_record, remove_stale
+from .writing import OutputSet, open_temporary, output_record
 
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
 
@@ -374,39 +373,3 @@ def log_summary(figures: Sequence[SetFigures], vocabulary: Vocabulary,
     logger.info("wrote:")
     for path in sorted(written):
         logger.info("  %s", path)
-
-
-def up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
-               openers: Mapping[str, Opener]) -> Optional[Dict[str, Any]]:
-    """The manifest in the output folder (after saying so), when it shows that a run with
-    these settings on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to
-    do; else None. A folder input's fingerprint needs its set's order: that set is opened
-    here (``openers[set_name]``), and its files are fingerprinted by ``stat``."""
-    name = manifest_name(settings.dataset.name, settings.min_df)
-    recorded, notice = manifest.up_to_date(os.path.join(settings.out_dir, name),
-                                           settings.dataset.name, settings.manifest_options(),
-                                           planned)
-    if notice:
-        logger.warning(notice)
-    if recorded is None:
-        return None
-    folders = {}
-    for role, (_, kind) in planned.items():
-        if kind == "folder":
-            try:
-                source, entries, _, _ = openers[role.split()[0]]()
-                if source.kind != "folder":
-                    return None
-                keys = entries.keys
-                folders[role] = folder_fingerprint(
-                    source.path, (keys[i:i + encoding.CHUNK] for i in
-                                  range(0, len(keys), encoding.CHUNK)),
-                    settings.strict_fingerprint)
-            except (InputError, OSError):
-                return None  # the run itself says what is wrong with the input
-    if not manifest.folder_fingerprints_match(recorded, folders):
-        return None
-    remove_stale(settings.out_dir)  # what a killed run left, as a run that writes does
-    logger.info("outputs are up to date (%s); --force to run again",  # the folder in full:
-                os.path.join(settings.out_dir, name))  # a --sample run's is a reused one
-    return recorded

@@ -6,7 +6,9 @@ Input
     fitted on).
 Output
     :func:`run` writes, in ``out_dir``, the files of :mod:`amc_keywords.writing`, all moved
-    into place together at the end, and returns the run's :class:`PrepareResult`.
+    into place together at the end, and returns the run's :class:`PrepareResult`; or, when
+    the manifest there shows the same settings and inputs with the outputs intact, writes
+    nothing and returns the manifest's figures.
 """
 from __future__ import annotations
 
@@ -14,14 +16,17 @@ import contextlib
 import functools
 import os
 from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from . import pipeline
+from . import manifest, pipeline
+from .encoding import CHUNK
 from .errors import InputError
 from .filenames import manifest_name, original_names, output_names, vectorizer_name
+from .fingerprints import folder_fingerprint
+from .log import logger
 from .pipeline import SetFigures
 from .settings import RunSettings
-from .writing import OutputSet
+from .writing import OutputSet, remove_stale
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def run(settings: RunSettings) -> PrepareResult:
     if not (settings.force or settings.refit):
         checking = {name: functools.partial(dataset.open_set, settings, name, False)
                     for name in opened_sets}
-        recorded = pipeline.up_to_date(settings, dataset.planned_inputs(settings), checking)
+        recorded = _up_to_date(settings, dataset.planned_inputs(settings), checking)
         if recorded is not None:
             return _recorded_result(settings, recorded)
     with OutputSet(settings.out_dir, settings.wait) as outputs, \
@@ -117,6 +122,41 @@ def _recorded_result(settings: RunSettings, recorded: Mapping[str, object]) -> P
         vocabulary_size = len(Vocabulary.load(roles["vocabulary"]))
     return PrepareResult(settings.dataset.name, settings.out_dir, True, roles,
                          vocabulary_size, figures)
+
+
+def _up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
+               openers: Mapping[str, pipeline.Opener]) -> Optional[Dict[str, Any]]:
+    """The manifest in the output folder (after saying so), when it shows that a run with
+    these settings on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to
+    do; else None. A folder input's fingerprint needs its set's order: that set is opened
+    here (``openers[set_name]``), and its files are fingerprinted by ``stat``."""
+    name = manifest_name(settings.dataset.name, settings.min_df)
+    recorded, notice = manifest.up_to_date(os.path.join(settings.out_dir, name),
+                                           settings.dataset.name, settings.manifest_options(),
+                                           planned)
+    if notice:
+        logger.warning(notice)
+    if recorded is None:
+        return None
+    folders = {}
+    for role, (_, kind) in planned.items():
+        if kind == "folder":
+            try:
+                source, entries, _, _ = openers[role.split()[0]]()
+                if source.kind != "folder":
+                    return None
+                keys = entries.keys
+                folders[role] = folder_fingerprint(
+                    source.path, (keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)),
+                    settings.strict_fingerprint)
+            except (InputError, OSError):
+                return None  # the run itself says what is wrong with the input
+    if not manifest.folder_fingerprints_match(recorded, folders):
+        return None
+    remove_stale(settings.out_dir)  # what a killed run left, as a run that writes does
+    logger.info("outputs are up to date (%s); --force to run again",  # the folder in full:
+                os.path.join(settings.out_dir, name))  # a --sample run's is a reused one
+    return recorded
 
 
 def _check_folder(folder: str, option: str, holding: str) -> None:
