@@ -7,7 +7,7 @@ Output
     The manifest ``manifest_<dataset>_sk_<min_df>.json``, moved into place with the
     outputs::
 
-        {"format": "amc-keywords-manifest/1", "dataset": "clickture", "toolkit": "1.1.0",
+        {"format": "amc-keywords-manifest/1", "dataset": "clickture", "toolkit": "1.2.0",
          "options": {...}, "versions": {"python": ..., "numpy": ..., "scikit-learn": ...},
          "inputs": {"<role>": {"path": ..., "kind": "zip", "fingerprint": "...",
                                "images": 79665}, ...},
