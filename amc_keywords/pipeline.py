@@ -27,7 +27,6 @@ from typing import (
     Iterator,
     List,
     Mapping,
-    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -36,6 +35,7 @@ from typing import (
 import numpy as np
 
 from . import encoding, manifest, workers
+from .datasets.description import OpenedSet
 from .errors import SystemLimit
 from .filenames import (
     manifest_name,
@@ -45,7 +45,6 @@ from .filenames import (
     vocabulary_name,
 )
 from .fingerprints import SetInputs, source_record
-from .lists import Entries
 from .log import logger, timed
 from .read_ahead import archive_read_ahead
 from .settings import RunSettings
@@ -55,14 +54,6 @@ from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
 from .writing import OutputSet, open_temporary, output_record
 
 KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
-
-
-class OpenedSet(NamedTuple):
-    """What a set's opener returns (in a worker process)."""
-    source: Any
-    entries: Entries
-    notices: List[str]
-    inputs: SetInputs
 
 
 Opener = Callable[[], OpenedSet]

@@ -15,17 +15,27 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Tuple
 
 from ..filenames import archive_name
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..pipeline import OpenedSet
+    from ..fingerprints import SetInputs
+    from ..lists import Entries
     from ..settings import RunSettings
 
 Planned = Dict[str, Tuple[str, str]]  # {input role: (path, kind)}
+
+
+class OpenedSet(NamedTuple):
+    """What a set's opener returns (in a worker process): its keyword source, its entries
+    in output order, its notices (logged by the main process) and its input records."""
+    source: Any
+    entries: Entries
+    notices: List[str]
+    inputs: SetInputs
 
 
 def comma_separated(what: str, choices: Tuple[str, ...]) -> Callable[[str], Tuple[str, ...]]:

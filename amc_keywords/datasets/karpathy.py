@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Sequence, Tuple
 
 from ..errors import InputError, shown
 from ..filenames import archive_name
-from .description import Dataset, Planned, comma_separated
+from .description import Dataset, OpenedSet, Planned, comma_separated
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..pipeline import OpenedSet
     from ..settings import RunSettings
 
 
@@ -83,7 +82,6 @@ class Karpathy(Dataset):
         """The index file is large: the worker takes its memory along."""
         from ..fingerprints import InputRecord, SetInputs, file_record
         from ..lists import read_karpathy_images
-        from ..pipeline import OpenedSet
         source = self.open_keywords(settings.keyword_dir, set_name, extract)
         key = os.path.splitext(self.index)[0].encode()
         raw = source.read(key)

@@ -29,12 +29,11 @@ from typing import (
 
 from ..errors import InputError, shown
 from ..settings import check_choice, checked_path, wrong_type
-from .description import Dataset, Planned, comma_separated
+from .description import Dataset, OpenedSet, Planned, comma_separated
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..pipeline import OpenedSet
     from ..settings import RunSettings
 
 SideFiles = Mapping[str, Tuple[str, str]]
@@ -143,7 +142,6 @@ class ListAndMap(Dataset):
             read_list,
             strip_top,
         )
-        from ..pipeline import OpenedSet
         list_path, map_path = self.side_paths(settings, set_name)
         notices = []
         # Map and list before the archive directory: the map's memory is freed before the
