@@ -106,18 +106,18 @@ def analyzer_settings(stop_words="english"):
     return AnalyzerSettings(stop_words=stop_words)
 
 
-def plain_analyzer(settings):
+def plain_analyzer(analyzer):
     """The analyzer of :class:`AnalyzerSettings`, as sklearn's ``_analyze`` applies it to a
     ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
-    analyze_each = analyzer_of_each(settings)
+    analyze_each = analyzer_of_each(analyzer)
     return lambda document: analyze_each([document])[0]
 
 
-def analyzer_of_each(settings):
+def analyzer_of_each(analyzer):
     """:func:`plain_analyzer` of a list of documents (strings) at once: their token lists,
     each step mapped over all of them."""
-    lowercase, stop_words = settings.lowercase, settings.stop_set
-    findall = re.compile(settings.token_pattern).findall
+    lowercase, stop_words = analyzer.lowercase, analyzer.stop_set
+    findall = re.compile(analyzer.token_pattern).findall
 
     def analyze_each(documents):
         token_lists = list(map(findall, map(str.lower, documents) if lowercase else documents))
@@ -145,8 +145,8 @@ class KeywordEncoder:
 
     CACHE_LIMIT = 1 << 20  # distinct keywords kept; auto-tagger vocabularies are far smaller
 
-    def __init__(self, words, settings):
-        self.analyze_each = analyzer_of_each(settings)  # settings: AnalyzerSettings
+    def __init__(self, words, analyzer):
+        self.analyze_each = analyzer_of_each(analyzer)  # analyzer: AnalyzerSettings
         self.ids = word_index(words) if words is not None else {}
         self._clear()
 

@@ -6,7 +6,7 @@ Input
     vocabulary's words.
 Output
     :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
-    token order), fills the set's range table and returns :class:`EncodeStats`;
+    token order), fills the set's range table and returns :class:`EncodeCounts`;
     :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary, and
     :func:`encode_tokens` encodes a set from the tokens kept then.
 
@@ -39,9 +39,9 @@ CHUNK = 2048  # images a task: large enough to amortise pickling, small enough t
 _encoder = None
 
 
-def _set_encoder(words, settings):
+def _set_encoder(words, analyzer):
     global _encoder
-    _encoder = KeywordEncoder(words, settings)
+    _encoder = KeywordEncoder(words, analyzer)
 
 
 def _checked(method, payload):
@@ -136,8 +136,8 @@ def _unpack(packed, n):
 
 
 @dataclass
-class EncodeStats:
-    """What one set's encoding saw: row counts per image and tokens before the vocabulary."""
+class EncodeCounts:
+    """What one set's encoding counted: rows per image and tokens before the vocabulary."""
     counts: np.ndarray
     tokens: int
 
@@ -223,4 +223,4 @@ def _write(plan, encoded, writer, ranges, label, fingerprint=None):
                  time.perf_counter() - started)
     if done != len(plan):  # cannot happen unless a worker lost a chunk
         raise RuntimeError(f"internal error: encoded {done} of {len(plan)} images")
-    return EncodeStats(counts, tokens)
+    return EncodeCounts(counts, tokens)

@@ -304,13 +304,13 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
     try:
         with timed(label), out_of_memory_names(str(image_set.source.path)):
             if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
-                stats = encoding.encode_tokens(image_set.tokens, image_set.plan,
+                encoded = encoding.encode_tokens(image_set.tokens, image_set.plan,
                                                vocabulary.words, writer, ranges, label,
                                                settings.progress if stop is None else False,
                                                stop)
             else:
                 with image_set.inputs.reading(image_set.source.strict) as files:
-                    stats = encoding.encode(image_set.source, image_set.plan,
+                    encoded = encoding.encode(image_set.source, image_set.plan,
                                             vocabulary.words, settings.analyzer, writer,
                                             ranges, settings.jobs, label, settings.progress,
                                             files)
@@ -318,11 +318,11 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
         image_set.tokens = None
         writer.close()
     outputs.sync_soon(writer.path)
-    outputs.save_array(names["ranges"], original_range_table(ranges, stats.rows)
+    outputs.save_array(names["ranges"], original_range_table(ranges, encoded.rows)
                        if settings.layout == "original" else ranges)
-    counts = stats.counts
-    return SetFigures(image_set.name, len(counts), stats.rows,
-                      int(np.count_nonzero(counts == 0)), stats.tokens,
+    counts = encoded.counts
+    return SetFigures(image_set.name, len(counts), encoded.rows,
+                      int(np.count_nonzero(counts == 0)), encoded.tokens,
                       keywords_per_image(counts))
 
 

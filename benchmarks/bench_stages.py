@@ -117,7 +117,7 @@ def replay(folder, words, sample=100000, jobs=None):
     jobs = jobs or default_jobs()
     source, plan = plan_of(folder)
     settings = analyzer_settings("english")
-    findall = re.compile(settings[1]).findall
+    findall = re.compile(settings.token_pattern).findall
     decode = msgspec.json.Decoder(_File).decode
     clock = time.perf_counter
     spent = dict.fromkeys(STAGES, 0.0)
