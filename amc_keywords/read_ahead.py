@@ -72,10 +72,9 @@ def _available_memory() -> int:
     return 0
 
 
-def _read_through(path: str, block: int = 0) -> None:
-    """Read ``path`` to its end, ``block`` bytes at a time (default
-    :data:`READ_AHEAD_BLOCK`); in a :class:`ReadAhead` thread, only until its ``stop`` is
-    set."""
+def _read_through(path: str) -> None:
+    """Read ``path`` to its end, :data:`READ_AHEAD_BLOCK` bytes at a time; in a
+    :class:`ReadAhead` thread, only until its ``stop`` is set."""
     thread = threading.current_thread()
     ahead = thread if isinstance(thread, ReadAhead) else None
     stop = ahead.stop if ahead is not None else threading.Event()
@@ -83,7 +82,7 @@ def _read_through(path: str, block: int = 0) -> None:
         with open(path, "rb", buffering=0) as f:
             with contextlib.suppress(AttributeError, OSError):
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            buffer = bytearray(block or READ_AHEAD_BLOCK)
+            buffer = bytearray(READ_AHEAD_BLOCK)
             while not stop.is_set():
                 n = f.readinto(buffer)  # the GIL is released while the disk is read
                 if not n:

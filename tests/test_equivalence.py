@@ -597,7 +597,7 @@ def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkey
         pass
     assert read == [path]
     monkeypatch.undo()
-    read_ahead._read_through(path, block=4096)
+    read_ahead._read_through(path)
     read_ahead._read_through(str(tmp_path / "gone.zip"))  # no exception
 
 
