@@ -496,7 +496,7 @@ def test_an_overlong_name_in_a_map_or_dataset_json_is_refused(tmp_path):
     """The names arrays are as wide as the longest name: one long name would set their
     memory, as one long line did a list's."""
     from amc_keywords.idmap import read_id_map
-    from amc_keywords.lists import read_coco_images
+    from amc_keywords.lists import read_karpathy_images
     raw = pickle.dumps({"img1": 1, "x" * 5_000_000: 2}, 4)
     with pytest.raises(InputError) as caught:
         read_id_map(write_map(tmp_path, raw))
@@ -505,7 +505,7 @@ def test_an_overlong_name_in_a_map_or_dataset_json_is_refused(tmp_path):
     dataset = {"images": [{"split": "train", "filename": "a.jpg", "imgid": 0},
                           {"split": "train", "filename": "b" * 5_000_000 + ".jpg", "imgid": 1}]}
     with pytest.raises(InputError) as caught:
-        read_coco_images(json.dumps(dataset).encode(), "d.json", ("train",))
+        read_karpathy_images(json.dumps(dataset).encode(), "d.json", ("train",))
     assert str(caught.value).startswith("d.json: images[1]: \"filename\" 'bbbb")
     assert "longer than a file name may be" in str(caught.value)
     assert len(str(caught.value)) < 400
