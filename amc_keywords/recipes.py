@@ -26,6 +26,7 @@ from .fingerprints import folder_fingerprint
 from .log import logger
 from .pipeline import SetFigures
 from .settings import RunSettings
+from .workers import interrupt_held
 from .writing import OutputSet, remove_stale
 
 
@@ -81,8 +82,11 @@ def run(settings: RunSettings) -> PrepareResult:
             # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. A set
             #    fitted on is encoded from the tokens kept from the fit, from now on, in a
             #    thread; the others once opened, by the workers.
-            meanwhile = stack.enter_context(pipeline.kept_sets_encoded_meanwhile(
-                outputs, settings, fitted, vocabulary, encoded))
+            # Held: a signal between the thread's start and the stack's noting it would leave
+            # the thread running past the clean-up of the temporaries.
+            with interrupt_held():
+                meanwhile = stack.enter_context(pipeline.kept_sets_encoded_meanwhile(
+                    outputs, settings, fitted, vocabulary, encoded))
             sets = [opened(name) for name in opened_sets]
         encoding = [s for s in sets if s.name in encoded]
         figures = pipeline.encode_sets(outputs, settings, encoding, vocabulary, meanwhile)

@@ -130,13 +130,15 @@ class OutputSet:
     def path(self, name):
         """A temporary path for output ``name``; it becomes ``name`` at :meth:`commit`."""
         final = os.path.join(self.folder, name)
-        self.pending[final] = self._temp(name)
+        with interrupt_held():  # a signal between making and noting it would leave it
+            self.pending[final] = self._temp(name)
         return self.pending[final]
 
     def scratch(self, name):
         """A temporary path for a working file of the run, removed when the run ends."""
-        path = self._temp(name)
-        self.scratch_files.append(path)
+        with interrupt_held():  # as in path()
+            path = self._temp(name)
+            self.scratch_files.append(path)
         return path
 
     def rows_writer(self, name):
