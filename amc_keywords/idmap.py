@@ -21,7 +21,7 @@ from array import array
 import numpy as np
 
 from .byte_arrays import field, gather_strings, hash_keys
-from .errors import InputError, shown
+from .errors import InputError, quoted, shown
 from .lfs import side_file_present
 from .lists import MAX_ENTRY_BYTES, first_repeat
 from .pickle_walk import BYTES_CALL, check_opcodes, in_plain_words, latin1_bytes, not_a_pickle
@@ -57,15 +57,28 @@ def _text(value):
     return value
 
 
-def _names_array(names):
-    """UTF-8 ``S`` array of map names (Python 2 byte strings, or unicode)."""
+def _names_array(names, path):
+    """``S`` array of the map's names: a byte string (Python 2's ``str``) as the bytes it
+    is, UTF-8 or not; a text name as UTF-8. A text name that UTF-8 cannot hold (a lone
+    surrogate) is refused, naming it."""
     if all(type(n) is bytes for n in names):
-        try:
-            b"".join(names).decode("utf-8")  # UTF-8 already (names are ASCII in practice)
-            return np.array(names, dtype=bytes)
-        except UnicodeDecodeError:
-            pass
-    return np.array([_text(n).encode("utf-8") for n in names], dtype=bytes)
+        return np.array(names, dtype=bytes)
+    try:
+        return np.array([n if type(n) is bytes else n.encode("utf-8") for n in names],
+                        dtype=bytes)
+    except UnicodeEncodeError:
+        bad = next(n for n in names if type(n) is str and not _encodable(n))
+        raise InputError(f"{path}: entry {quoted(bad)}: a name that UTF-8 cannot hold (it has "
+                         "a lone surrogate); expected each image's name as text or bytes"
+                         ) from None
+
+
+def _encodable(text):
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def read_id_map(path):
@@ -133,7 +146,7 @@ def _unpickle_map(data, path):
         ids = np.array(ids, dtype=np.int64)
     except OverflowError:
         raise InputError(f"{path}: an id does not fit in 64 bits") from None
-    return _names_array(names), ids
+    return _names_array(names, path), ids
 
 
 # Opcodes of a {str: int} dict as Python 2's cPickle writes it at protocol 2.

@@ -428,6 +428,25 @@ def test_an_empty_name_is_refused_when_the_map_is_read(tmp_path, protocol):
         read_id_map(write_map(tmp_path, raw))
 
 
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_a_byte_string_name_is_stored_as_the_bytes_it_is(tmp_path, protocol):
+    """A Python 2 name that is not UTF-8 (Latin-1 text, say) reaches the names table as
+    its own bytes, not re-encoded; a text name as UTF-8."""
+    from amc_keywords.idmap import read_id_map
+    for mapping in ({b"caf\xe9": 1, b"img2": 2}, {b"caf\xe9": 1, "na\xefve": 2}):
+        ids, names = read_id_map(write_map(tmp_path, pickle.dumps(mapping, protocol)))
+        assert names.tolist() == [k if isinstance(k, bytes) else k.encode("utf-8")
+                                  for k in mapping]
+
+
+def test_a_name_utf8_cannot_hold_is_one_line(tmp_path):
+    from amc_keywords.idmap import read_id_map
+    raw = pickle.dumps({"img1": 1, "\ud800bad": 2}, 4)
+    with pytest.raises(InputError, match=r"entry '.*bad': a name that UTF-8 cannot hold"):
+        read_id_map(write_map(tmp_path, raw))
+
+
 # ---- 8. runs with different settings in one folder ----------------------------------------
 
 def test_runs_with_two_min_df_into_one_folder_each_stay_up_to_date(small_clickture, tmp_path):
