@@ -635,6 +635,6 @@ def test_the_cpickle_layout_walk_equals_pickle_loads_across_batches(
     path = tmp_path_factory.mktemp("map") / "map.pkl"
     path.write_bytes(raw)
     got_ids, got_names = read_id_map(str(path))
-    got = {n.decode("utf-8"): int(i) for n, i in zip(got_names, got_ids)}
-    assert got == plain_map(raw) == mapping
+    got = {bytes(n): int(i) for n, i in zip(got_names, got_ids)}
+    assert got == plain_map(raw) == {name.encode("utf-8"): i for name, i in mapping.items()}
     assert np.all(np.diff(got_ids) > 0)
