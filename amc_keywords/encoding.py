@@ -156,15 +156,9 @@ def encode(source, plan, words, analyzer, writer, ranges, jobs, label="encoding"
                              progress), writer, ranges, label, fingerprint)
 
 
-class Stopped(Exception):
-    """:func:`encode_tokens` was asked to stop."""
-
-
-def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None,
-                  stop=None):
+def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None):
     """As :func:`encode`, from the packed tokens that :func:`token_lists` kept for ``plan``
-    while the vocabulary was fitted: the set is not read a second time. ``stop``: a
-    ``threading.Event``, checked before each chunk (:class:`Stopped` once it is set).
+    while the vocabulary was fitted: the set is not read a second time.
 
     The tokens are the analyzer's own (see :meth:`KeywordEncoder.token_texts`), so the rows
     are those of :func:`encode`: the words of the vocabulary, in token order.
@@ -174,8 +168,6 @@ def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=
     def encoded():
         with _bar(plan, label, progress) as bar:
             for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
-                if stop is not None and stop.is_set():
-                    raise Stopped
                 yield chunk, (*encode_packed(packed, n), None)
                 bar.update(n)
 

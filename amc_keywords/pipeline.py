@@ -14,11 +14,9 @@ Output
 """
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import pickle
-import threading
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -46,7 +44,6 @@ from .filenames import (
 )
 from .fingerprints import SetInputs, source_record
 from .log import logger, timed
-from .read_ahead import archive_read_ahead
 from .settings import RunSettings
 from .sources import Plan
 from .tables import keywords_per_image, names_table, original_range_table
@@ -173,20 +170,20 @@ def _open_set(set_name: str, opener: Opener, plan_path: str, names_path: str,
     source, entries, notices, inputs = opener()
     source.strict = strict  # a folder's files are fingerprinted as they are read
     inputs.add("keywords", source_record(source))
-    with archive_read_ahead(source):  # the archive into the page cache while we plan
-        size = int(entries.ids.max()) + 1
-        # Without a map, an image's name is its list entry: a listed image always has a name.
-        known = entries.names if entries.names is not None else entries.keys
-        with open_temporary(names_path) as f:
-            np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
-        if splits_path is not None and entries.splits is not None:
-            with open_temporary(splits_path) as f:
-                np.save(f, names_table(entries.ids, entries.splits, size), allow_pickle=False)
-        # Written: free their memory before planning.
-        entries.names = entries.splits = None
-        del known
-        plan = source.plan(entries, plan_path)
-        source.forget_directory()
+    source.read_soon()  # the archive into the page cache while we plan
+    size = int(entries.ids.max()) + 1
+    # Without a map, an image's name is its list entry: a listed image always has a name.
+    known = entries.names if entries.names is not None else entries.keys
+    with open_temporary(names_path) as f:
+        np.save(f, names_table(entries.ids, known, size), allow_pickle=False)
+    if splits_path is not None and entries.splits is not None:
+        with open_temporary(splits_path) as f:
+            np.save(f, names_table(entries.ids, entries.splits, size), allow_pickle=False)
+    # Written: free their memory before planning.
+    entries.names = entries.splits = None
+    del known
+    plan = source.plan(entries, plan_path)
+    source.forget_directory()
     if inputs.keywords.images is None:  # a folder: the files the set reads
         inputs.keywords.images = len(plan)
     return ImageSet(set_name, source, plan, size, notices, inputs)
@@ -253,49 +250,11 @@ def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
             for role, fingerprint in s.inputs.fingerprints(skip=" map").items()}
 
 
-@contextlib.contextmanager
-def kept_sets_encoded_meanwhile(
-        outputs: OutputSet, settings: RunSettings, fitted: Sequence[ImageSet],
-        vocabulary: Vocabulary, set_names: Sequence[str]
-) -> Iterator[Dict[str, "concurrent.futures.Future[SetFigures]"]]:
-    """Start encoding, in a thread, each set of ``fitted`` whose tokens were kept from the
-    fit; yields ``{set name: future of its SetFigures}`` for :func:`encode_sets`. From the
-    fit on, the main process mostly waits (for the other sets to be opened, then on the
-    workers encoding them): its thread encodes the kept sets meanwhile, not after. Nothing
-    starts (``{}``) when every set was kept, or with ``jobs=1``. Leaving waits for the
-    thread, first told to stop (at its next chunk) if the block failed or Ctrl-C came."""
-    kept = [s for s in fitted if s.tokens is not None and s.name in set_names]
-    if settings.jobs == 1 or not kept or {s.name for s in kept} >= set(set_names):
-        yield {}
-        return
-    stop = threading.Event()
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        futures = {s.name: thread.submit(encode_set, outputs, settings, s, vocabulary, stop)
-                   for s in kept}
-        try:
-            yield futures
-        except BaseException:
-            stop.set()  # leaving the block waits for the thread to stop
-            raise
-
-
-def encode_sets(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
-                vocabulary: Vocabulary,
-                meanwhile: Mapping[str, "concurrent.futures.Future[SetFigures]"]
-                ) -> Tuple[SetFigures, ...]:
-    """:func:`encode_set` of each set that is not being encoded ``meanwhile`` (see
-    :func:`kept_sets_encoded_meanwhile`), then the figures of those: all in set order."""
-    figures = {s.name: encode_set(outputs, settings, s, vocabulary) for s in sets
-               if s.name not in meanwhile}
-    figures.update((name, future.result()) for name, future in meanwhile.items())
-    return tuple(figures[s.name] for s in sets)
-
-
 def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
-               vocabulary: Vocabulary, stop: Optional[threading.Event] = None) -> SetFigures:
+               vocabulary: Vocabulary) -> SetFigures:
     """Write one set's rows and range table (under the original scripts' names, with their
-    range table, in the original layout); return its figures. ``stop``: set when a set
-    encoded from kept tokens in a thread (no progress bar) should stop."""
+    range table, in the original layout); return its figures. A set fitted on just now is
+    encoded from its tokens kept from the fit: it is not read again."""
     names = (original_names if settings.layout == "original" else output_names)(
         settings.dataset.name, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)
@@ -306,8 +265,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
             if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
                 encoded = encoding.encode_tokens(image_set.tokens, image_set.plan,
                                                vocabulary.words, writer, ranges, label,
-                                               settings.progress if stop is None else False,
-                                               stop)
+                                               settings.progress)
             else:
                 with image_set.inputs.reading(image_set.source.strict) as files:
                     encoded = encoding.encode(image_set.source, image_set.plan,

@@ -12,7 +12,6 @@ Output
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from .fingerprints import folder_fingerprint
 from .log import logger
 from .pipeline import SetFigures
 from .settings import RunSettings
-from .workers import interrupt_held
 from .writing import OutputSet, remove_stale
 
 
@@ -70,8 +68,7 @@ def run(settings: RunSettings) -> PrepareResult:
         recorded = _up_to_date(settings, dataset.planned_inputs(settings), checking)
         if recorded is not None:
             return _recorded_result(settings, recorded)
-    with OutputSet(settings.out_dir, settings.wait) as outputs, \
-            contextlib.ExitStack() as stack:
+    with OutputSet(settings.out_dir, settings.wait) as outputs:
         # 1. Read lists, maps and archive directories, in workers and in parallel; they write
         #    each set's plan and names table.
         with pipeline.opening(outputs, settings, openers, encoded) as opened:
@@ -80,16 +77,14 @@ def run(settings: RunSettings) -> PrepareResult:
             fitted = [opened(name) for name in dataset.fitted_on(settings.options)]
             vocabulary = pipeline.obtain_vocabulary(outputs, settings, fitted)
             # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. A set
-            #    fitted on is encoded from the tokens kept from the fit, from now on, in a
-            #    thread; the others once opened, by the workers.
-            # Held: a signal between the thread's start and the stack's noting it would leave
-            # the thread running past the clean-up of the temporaries.
-            with interrupt_held():
-                meanwhile = stack.enter_context(pipeline.kept_sets_encoded_meanwhile(
-                    outputs, settings, fitted, vocabulary, encoded))
+            #    fitted on is encoded first, here, from the tokens kept from the fit, while
+            #    the other sets are still being opened; then the others, by the workers.
+            done = {s.name: pipeline.encode_set(outputs, settings, s, vocabulary)
+                    for s in fitted if s.tokens is not None and s.name in encoded}
             sets = [opened(name) for name in opened_sets]
-        encoding = [s for s in sets if s.name in encoded]
-        figures = pipeline.encode_sets(outputs, settings, encoding, vocabulary, meanwhile)
+        done.update((s.name, pipeline.encode_set(outputs, settings, s, vocabulary))
+                    for s in sets if s.name in encoded and s.name not in done)
+        figures = tuple(done[s.name] for s in sets if s.name in encoded)
         # 4. The manifest; everything moved into place together.
         written = pipeline.finish(outputs, settings, sets, figures, vocabulary)
     pipeline.log_summary(figures, vocabulary, written)

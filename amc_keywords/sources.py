@@ -16,6 +16,7 @@ partly unzipped folder is refused, saying to finish unzipping it or to remove it
 archive beside it is read. No key leading out of the folder is ever opened
 (:func:`amc_keywords.entry_checks.check_keys`).
 """
+import contextlib
 import os
 from typing import Iterator, Optional, Union
 
@@ -154,6 +155,9 @@ class FolderSource:
         check_keys(entries.keys, lambda i: f"{entries.origin}: position {i + 1}")
         return make_plan(entries, None, path)[0]
 
+    def read_soon(self):
+        """Nothing to read ahead: a folder's files are read one by one."""
+
     def forget_directory(self):
         """Nothing to drop: a folder source keeps no directory in memory."""
 
@@ -246,6 +250,17 @@ class ZipSource:
         pos = self._find(keys)
         self._next = int(pos[-1]) + 1 if len(pos) else 0
         return self.table[pos], np.flatnonzero(self.keys[pos] != keys)
+
+    def read_soon(self):
+        """Ask the kernel to read the whole archive into the page cache, in the background:
+        a list's order is not the archive's, so the members are read later at random places,
+        which from a cold cache would be a disk seek each. Only advice: never an error."""
+        with contextlib.suppress(AttributeError, OSError):  # no posix_fadvise: no advice
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            finally:
+                os.close(fd)
 
     def forget_directory(self):
         """Drop the directory arrays once the plan is made: the source then pickles small."""

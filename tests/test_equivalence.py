@@ -3,6 +3,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import shutil
 
 import numpy as np
@@ -569,66 +570,35 @@ def test_zip_lookup_when_keys_share_a_hash(tmp_path, monkeypatch):
         colliding.plan(Entries(np.array([b"00000001", b"99999999"]), np.arange(2), "t"))
 
 
-def test_archive_read_ahead_reads_zips_through_and_nothing_else(tmp_path, monkeypatch):
-    """The read-ahead reads the archive, and is waited for; not a folder, nor an archive too
-    large for the memory available; a failed read is no error (it is only an optimisation)."""
-    import threading
-
-    from amc_keywords import read_ahead, sources
+def test_an_archive_is_read_ahead_by_the_kernel_and_a_folder_is_not(tmp_path, monkeypatch):
+    """Planning a set asks the kernel to read its whole archive ahead (WILLNEED, from offset
+    0 to the end); a folder is not read ahead; advice that fails is no error."""
+    from amc_keywords import sources
     path = str(tmp_path / "keywords_x.zip")
-    sample.write_zip(path, [(f"{i:08d}.json", os.urandom(3000)) for i in range(400)],
-                     "keywords_x")
-    read, release = [], threading.Event()
+    sample.write_zip(path, [(f"{i:08d}.json", b"{}") for i in range(3)], "keywords_x")
+    advised = []
 
-    def blocked_read_through(p):
-        release.wait()
-        read.append(p)
-    monkeypatch.setattr(read_ahead, "_read_through", blocked_read_through)
-    with read_ahead.archive_read_ahead(sources.ZipSource(path)):
-        assert read == []  # in a thread, while the block runs
-        release.set()
-    assert read == [path]  # and over when the block is left
+    def posix_fadvise(fd, offset, length, advice):
+        advised.append((os.path.realpath(f"/proc/self/fd/{fd}"), offset, length, advice))
+    monkeypatch.setattr(os, "posix_fadvise", posix_fadvise, raising=False)
+    sources.ZipSource(path).read_soon()
+    assert advised == [(os.path.realpath(path), 0, 0, os.POSIX_FADV_WILLNEED)]
     folder = tmp_path / "keywords_y"
     folder.mkdir()
-    with read_ahead.archive_read_ahead(sources.FolderSource(str(folder))):
-        pass
-    monkeypatch.setattr(read_ahead, "_available_memory", lambda: 2 * os.path.getsize(path) - 2)
-    with read_ahead.archive_read_ahead(sources.ZipSource(path)):
-        pass
-    assert read == [path]
-    monkeypatch.undo()
-    read_ahead._read_through(path)
-    read_ahead._read_through(str(tmp_path / "gone.zip"))  # no exception
+    sources.FolderSource(str(folder)).read_soon()
+    assert len(advised) == 1
+    gone = sources.ZipSource(path)
+    os.remove(path)
+    gone.read_soon()  # no exception: only advice
 
 
-def test_encoding_from_kept_tokens_stops_when_asked(tmp_path):
-    """The set encoded from kept tokens meanwhile (in a thread) stops at its next chunk once
-    asked: the run that failed or was interrupted then waits for it only that long."""
-    import threading
+def test_the_set_fitted_on_is_encoded_while_the_other_is_being_opened(hard_clickture,
+                                                                        tmp_path):
+    """dev is encoded from the tokens kept from the fit before the run waits for Lite to be
+    opened: the main process works while a worker opens Lite."""
+    result = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path), "-v",
+                            "--jobs", "2")
+    steps = re.findall(r"time: (.+): [0-9.]+ s$", result.stdout + result.stderr, re.M)
+    assert steps.index("encoding (dev)") < steps.index("opening lite")
 
-    from amc_keywords import encoding
 
-    class Plan:
-        def __len__(self):
-            return 3 * encoding.CHUNK
-
-        def chunks(self, size):
-            for start in range(0, len(self), size):
-                yield {"id": np.arange(start, start + size), "key": None}
-
-    kept = [(encoding.IMAGE_SEP.join(["dog"] * encoding.CHUNK), encoding.CHUNK)] * 3
-    stop = threading.Event()
-    (tmp_path / "rows.npy").touch()  # as OutputSet makes a temporary
-    writer = RowWriter(str(tmp_path / "rows.npy"))
-    written = []
-    real_write = writer.write
-
-    def write(rows):  # the first chunk written: ask to stop
-        written.append(len(rows))
-        real_write(rows)
-        stop.set()
-    writer.write = write
-    with pytest.raises(encoding.Stopped):
-        encoding.encode_tokens(kept, Plan(), ["dog"], writer,
-                               np.full((3 * encoding.CHUNK, 2), -1), progress=False, stop=stop)
-    assert written == [encoding.CHUNK]
