@@ -24,11 +24,11 @@ Messages go to the ``amc_keywords`` logger. The command line is :mod:`amc_keywor
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .version import __version__ as __version__  # the one version (pyproject.toml reads it)
 
 __all__ = ["InputError", "Keywords", "PrepareResult", "SetFigures", "Vocabulary",
            "align_vectors", "load_keywords", "prepare", "prepare_clickture", "prepare_coco",
            "sample_inputs"]
-__version__ = "1.2.0"
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time, imported on first use
     from .api import prepare, prepare_clickture, prepare_coco

@@ -30,12 +30,13 @@ import os
 import sys
 from importlib import import_module
 
-from . import __version__, log, stop_signals, workers
+from . import log, stop_signals, workers
 from .datasets import DATASETS
 from .errors import DIFFERENCE, SUCCESS, SYSTEM, InputError, error_for
 from .log import configure_cli
 from .run_options import add_dataset_options, positive_int, run_dataset
-from .vector_command import add_vectors_command
+from .vector_command import add_vectors_command, run_vectors
+from .version import __version__
 
 EXIT_STATUSES = """exit status: 0 success; 1 a check found a difference (verify, compare); 2 bad
 input or usage; 3 the system (disk full, permission denied, a worker killed, out of memory);
@@ -239,7 +240,6 @@ def command(argv):
         return run_dataset(args.command, args)
     configure_cli()
     if args.command == "vectors":
-        from .vector_command import run_vectors
         print(run_vectors(args))
         return None
     from . import stats, verify

@@ -1,4 +1,5 @@
-"""The two rules every set's entries obey, checked before anything is sized or read.
+"""A set's entries (:class:`Entries`, its images in output order, whatever they were read
+from) and the two rules every set's entries obey, checked before anything is sized or read.
 
 Input
     The keys (``S`` array: each keyword file's path inside its source, without ``.json``) and
@@ -19,7 +20,8 @@ is refused, naming the file and the entry (:func:`check_keys`).
 """
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -32,6 +34,39 @@ IDS_PER_IMAGE = 100
 ID_ALLOWANCE = 1_000_000
 
 Where = Callable[[int], str]  # ``where(i)``: text naming entry i (file, line) for a message
+MAX_ENTRY_BYTES = 1024  # a keyword file's path inside its folder, as a list line gives it
+
+
+@dataclass
+class Entries:
+    """The images of one set, in output order.
+
+    keys : numpy ``S`` array
+        The keyword file of each image: its path inside the source, without ``.json``.
+    ids : numpy int64 array
+        The image id of each entry.
+    origin : str
+        Where the order came from, for messages (a list file, a map, an archive).
+    names : numpy ``S`` array or None
+        The image's original name (Clickture map, COCO filename) where known.
+    splits : numpy ``S`` array or None
+        The image's split (Karpathy's layout).
+    """
+
+    keys: np.ndarray
+    ids: np.ndarray
+    origin: str
+    names: Optional[np.ndarray] = None
+    splits: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def first_repeat(sorted_values: np.ndarray) -> Optional[int]:
+    """Index ``i`` of the first value equal to the next one in a sorted array, or None."""
+    repeats = np.flatnonzero(sorted_values[1:] == sorted_values[:-1])
+    return int(repeats[0]) if len(repeats) else None
 
 
 def id_limit(n_images: int) -> int:

@@ -16,10 +16,13 @@ Input
            :mod:`amc_keywords.stop_signals`)
     =====  ==========================================================================
 
-Any other exception is a bug in the toolkit.
+A parameter of the API given a value of the wrong type or outside its choices is an
+InputError too, naming the parameter (:func:`wrong_type`, :func:`checked_path`,
+:func:`check_choice`). Any other exception is a bug in the toolkit.
 """
+import os
 import reprlib
-from typing import Union
+from typing import Tuple, Union
 
 SUCCESS, DIFFERENCE, BAD_INPUT, SYSTEM, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -34,6 +37,12 @@ class CheckFailed(InputError):
     """A check (``verify``) found that an output set is not what it should be."""
 
     exit_status = DIFFERENCE
+
+
+class LoadError(InputError, ValueError):
+    """An output set that cannot be loaded as it is (a file malformed, cut short, stale or of
+    another run): the message names the file and what is wrong. A ValueError too, as
+    :func:`~amc_keywords.loader.load_keywords` raised before."""
 
 
 class SystemLimit(InputError):
@@ -60,6 +69,25 @@ def shown(value: object) -> str:
     deeply shared structure, whose whole repr would cost minutes; a few dozen characters say
     what it is."""
     return _SHORT.repr(value)
+
+
+def wrong_type(name: str, value: object, expected: str) -> InputError:
+    """The error of a parameter given a value of the wrong type."""
+    return InputError(f"{name}={shown(value)}: expected {expected}, not {type(value).__name__}")
+
+
+def checked_path(name: str, value: object) -> str:
+    """A path parameter given as str or os.PathLike, as str; else an InputError (not a
+    TypeError from deep in ``os.path``)."""
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(path, str):
+        raise wrong_type(name, value, "a path (str or os.PathLike)")
+    return path
+
+
+def check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
 
 
 QUOTED_WIDTH = 60  # characters of an untrusted name or entry quoted in a message

@@ -33,6 +33,7 @@ from .errors import InputError
 from .folder_files import FolderFiles
 from .hashing import file_sha256
 from .keyword_files import keyword_file_path
+from .zip_reader import ZipDirectory
 
 
 @dataclass
@@ -188,7 +189,6 @@ def file_record(path: str, kind: str) -> InputRecord:
 def current_fingerprint(path, kind):
     """The fingerprint the zip, list or map at ``path`` has now; None when it is gone. (A
     folder's needs its set's plan: see :func:`folder_fingerprint`.)"""
-    from .zip_reader import ZipDirectory
     if kind == "zip":
         if not os.path.isfile(path):
             return None

@@ -21,9 +21,9 @@ from array import array
 import numpy as np
 
 from .byte_arrays import field, gather_strings, hash_keys
+from .entry_checks import MAX_ENTRY_BYTES, first_repeat
 from .errors import InputError, quoted, shown
 from .lfs import side_file_present
-from .lists import MAX_ENTRY_BYTES, first_repeat
 from .pickle_walk import BYTES_CALL, check_opcodes, in_plain_words, latin1_bytes, not_a_pickle
 from .safe_paths import control_bytes
 

@@ -29,21 +29,16 @@ from typing import (
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InputError
+from .errors import LoadError
 from .hashing import file_sha256
 from .tables import rows_per_image
+from .vectors_matrix import load_vectors
 from .vocabulary import Vocabulary
 
 WordIds = npt.NDArray[np.int64]
 VocabularyArgument = Union[str, "os.PathLike[str]", Vocabulary, Iterable[str], None]
 
 RANGE_SAMPLE = 1000  # images whose ranges are checked against the rows at opening
-
-
-class LoadError(InputError, ValueError):
-    """An output set that cannot be loaded as it is (a file malformed, cut short, stale or of
-    another run): the message names the file and what is wrong. A ValueError too, as
-    :func:`load_keywords` raised before."""
 
 
 def replaced(path: str) -> str:
@@ -101,11 +96,7 @@ class Keywords(Sequence[WordIds]):
         # Each image id's split (Karpathy-layout datasets), set by the loader.
         self.image_splits: Optional[np.ndarray] = None
 
-    # -- pickling by path: a DataLoader worker reopens the memory maps ----------------------
-
-    def __reduce__(self) -> Tuple[Any, Tuple[str, VocabularyArgument, str]]:
-        from .loader import reopen  # the loader imports this module
-        return reopen, (self.path, self._vocabulary_given, self.rows_sha256())
+    # -- pickled by path (the loader says how): a DataLoader worker reopens the memory maps --
 
     def rows_sha256(self) -> str:
         """The SHA-256 of the rows this object serves: the identity of its run, which a
@@ -359,7 +350,6 @@ class Keywords(Sequence[WordIds]):
         """The word-vector matrix at ``path`` (written by ``amc-keywords vectors``): float32
         ``(V + 1, d)``, row ``i`` word id ``i``'s vector, row ``V`` zero; a
         :class:`LoadError` when its sidecar says it was made for another vocabulary."""
-        from .vectors import load_vectors  # it imports this module
         return load_vectors(path, self.vocabulary)
 
     def __repr__(self) -> str:

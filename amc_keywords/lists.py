@@ -20,20 +20,26 @@ Every maker of :class:`Entries` checks the rules of :mod:`amc_keywords.entry_che
 ids within reason, keys inside the folder) before anything is sized or read.
 """
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union, overload
 
 import msgspec
 import numpy as np
 
 from .byte_arrays import find_sorted, gather_strings
-from .entry_checks import Where, check_keys, check_largest_id
+from .entry_checks import (
+    MAX_ENTRY_BYTES,
+    Entries,
+    Where,
+    check_keys,
+    check_largest_id,
+    first_repeat,
+)
 from .errors import InputError, quoted
 from .json_files import parse_json, without_bom
 from .keyword_files import unzipped_hint
 from .lfs import side_file_present
 
-if TYPE_CHECKING:  # the sources import this module
+if TYPE_CHECKING:
     from .sources import FolderSource, ZipSource
     Source = Union[FolderSource, ZipSource]
 
@@ -42,38 +48,6 @@ if TYPE_CHECKING:  # the sources import this module
 # the result does not depend on numpy's own definition.
 WHITESPACE = b" \t\n\r\x0b\x0c"
 
-
-
-@dataclass
-class Entries:
-    """The images of one set, in output order.
-
-    keys : numpy ``S`` array
-        The keyword file of each image: its path inside the source, without ``.json``.
-    ids : numpy int64 array
-        The image id of each entry.
-    origin : str
-        Where the order came from, for messages (a list file, a map, an archive).
-    names : numpy ``S`` array or None
-        The image's original name (Clickture map, COCO filename) where known.
-    splits : numpy ``S`` array or None
-        The image's split (Karpathy's layout).
-    """
-
-    keys: np.ndarray
-    ids: np.ndarray
-    origin: str
-    names: Optional[np.ndarray] = None
-    splits: Optional[np.ndarray] = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def first_repeat(sorted_values: np.ndarray) -> Optional[int]:
-    """Index ``i`` of the first value equal to the next one in a sorted array, or None."""
-    repeats = np.flatnonzero(sorted_values[1:] == sorted_values[:-1])
-    return int(repeats[0]) if len(repeats) else None
 
 
 def image_id_of(key: bytes, where: str) -> int:
@@ -108,7 +82,6 @@ def _listtext_of(data: bytes, path: str) -> bytes:
     return data
 
 
-MAX_ENTRY_BYTES = 1024  # a keyword file's path inside its folder, as a list line gives it
 _LINE_BLOCK = 1 << 16  # lines gathered at a time: bounds the padded temporary arrays
 
 

@@ -35,6 +35,7 @@ Output
     it records otherwise (SHA-256) is named as belonging to another run. Every problem is a
     :class:`LoadError` naming the file.
 """
+import copyreg
 import os
 import warnings
 from typing import (
@@ -47,14 +48,13 @@ from typing import (
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, LoadError
 from .filenames import manifest_name, names_beside, original_names, parse_rows_name
 from .hashing import file_sha256
 from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
     RANGE_SAMPLE,
     ImageIdError,
     Keywords,
-    LoadError,
     VocabularyArgument,
     WordIds,
     replaced,
@@ -173,6 +173,15 @@ def reopen(path: str, vocabulary: VocabularyArgument, rows_sha256: str) -> Keywo
     if keywords.rows_sha256() != rows_sha256:
         raise LoadError(replaced(path))
     return keywords
+
+
+def _pickled_by_path(keywords: Keywords) -> Tuple[Any, Tuple[str, VocabularyArgument, str]]:
+    return reopen, (keywords.path, keywords._vocabulary_given, keywords.rows_sha256())
+
+
+# A Keywords pickles by path (under 1 KB): a DataLoader worker reopens the files. Said here,
+# as the loader opens them; the container does not import its loader.
+copyreg.pickle(Keywords, _pickled_by_path)
 
 
 STALE = ("the table does not match the rows (an image's rows not contiguous, or the table "

@@ -7,7 +7,7 @@ Output
     The manifest ``manifest_<dataset>_sk_<min_df>.json``, moved into place with the
     outputs::
 
-        {"format": "amc-keywords-manifest/1", "dataset": "clickture", "toolkit": "1.2.0",
+        {"format": "amc-keywords-manifest/1", "dataset": "clickture", "toolkit": __version__,
          "options": {...}, "versions": {"python": ..., "numpy": ..., "scikit-learn": ...},
          "inputs": {"<role>": {"path": ..., "kind": "zip", "fingerprint": "...",
                                "images": 79665}, ...},
@@ -26,13 +26,13 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import __version__
 from .errors import InputError, escaped, quoted, shown
 from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
 from .json_files import JSONFileError, load_json
 from .safe_paths import unsafe_reason
+from .version import __version__
 from .vocabulary import sklearn_version
 
 __all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",

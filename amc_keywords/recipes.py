@@ -25,6 +25,7 @@ from .fingerprints import folder_fingerprint
 from .log import logger
 from .pipeline import SetFigures
 from .settings import RunSettings
+from .vocabulary import Vocabulary
 from .writing import OutputSet, remove_stale
 
 
@@ -55,17 +56,17 @@ class PrepareResult:
 
 def run(settings: RunSettings) -> PrepareResult:
     """Run the dataset of ``settings``: the numbered steps below."""
-    dataset = settings.dataset
-    for folder, option, holding in dataset.folders(settings):
+    dataset, keyword_dir, options = settings.dataset, settings.keyword_dir, settings.options
+    for folder, option, holding in dataset.folders(keyword_dir, options):
         _check_folder(folder, option, holding)
-    encoded, opened_sets = dataset.encoded(settings.options), dataset.opened(settings.options)
-    openers = {name: functools.partial(dataset.open_set, settings, name, settings.extract)
-               for name in opened_sets}
+    encoded, opened_sets = dataset.encoded(options), dataset.opened(options)
+    openers = {name: functools.partial(dataset.open_set, keyword_dir, options, name,
+                                       settings.extract) for name in opened_sets}
     # 0. Nothing to do when the manifest shows the same settings and inputs, outputs intact.
     if not (settings.force or settings.refit):
-        checking = {name: functools.partial(dataset.open_set, settings, name, False)
+        checking = {name: functools.partial(dataset.open_set, keyword_dir, options, name, False)
                     for name in opened_sets}
-        recorded = _up_to_date(settings, dataset.planned_inputs(settings), checking)
+        recorded = _up_to_date(settings, dataset.planned_inputs(keyword_dir, options), checking)
         if recorded is not None:
             return _recorded_result(settings, recorded)
     with OutputSet(settings.out_dir, settings.wait) as outputs:
@@ -74,7 +75,7 @@ def run(settings: RunSettings) -> PrepareResult:
         with pipeline.opening(outputs, settings, openers, encoded) as opened:
             # 2. The vocabulary: CountVectorizer(min_df, stop_words) on the images it is
             #    fitted on, while the other sets are still being opened.
-            fitted = [opened(name) for name in dataset.fitted_on(settings.options)]
+            fitted = [opened(name) for name in dataset.fitted_on(options)]
             vocabulary = pipeline.obtain_vocabulary(outputs, settings, fitted)
             # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. A set
             #    fitted on is encoded first, here, from the tokens kept from the fit, while
@@ -117,7 +118,6 @@ def _recorded_result(settings: RunSettings, recorded: Mapping[str, object]) -> P
     roles = _output_roles(settings)
     vocabulary_size = 0
     if "vocabulary" in roles and os.path.exists(roles["vocabulary"]):
-        from .vocabulary import Vocabulary
         vocabulary_size = len(Vocabulary.load(roles["vocabulary"]))
     return PrepareResult(settings.dataset.name, settings.out_dir, True, roles,
                          vocabulary_size, figures)

@@ -28,7 +28,9 @@ import struct
 import zipfile
 from typing import Any, Dict
 
+from .datasets import dataset as dataset_named
 from .datasets.list_and_map import ORIGINAL_FILES, SAMPLE_FILES
+from .log import configure_cli, logger
 
 # Everyday tagger vocabulary, plus phrases and stop words, so min_df and stop words matter.
 WORDS = """dog cat puppy kitten animal pet grass tree sky cloud water beach sea ocean sand
@@ -63,7 +65,6 @@ def sample_inputs(dataset: str) -> Dict[str, Any]:
     """The input parameters that point a dataset's run at the sample shipped in the package:
     ``prepare_clickture(**sample_inputs("clickture"), out_dir="out")``. The sample is read in
     place (never written: do not add ``extract=True``)."""
-    from .datasets import dataset as dataset_named
     folder = sample_folder()
     return {"keyword_dir": folder, **dataset_named(dataset).sample_options(folder)}
 
@@ -278,7 +279,6 @@ def main(argv=None):
                                        "amc_keywords/sample_data)")
     parser.add_argument("--seed", type=int, default=2017, help="random seed (default: 2017)")
     args = parser.parse_args(argv)
-    from .log import configure_cli, logger
     configure_cli()
     make_sample(args.folder, args.seed)
     logger.info("wrote the sample to %s", args.folder)

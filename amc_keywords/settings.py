@@ -1,22 +1,23 @@
-"""The settings of one run, in one frozen object built once by the API and passed down.
+"""The settings of one call of the API, in one frozen object built once and passed down.
 
 Input
     The keyword-only parameters of :func:`amc_keywords.prepare` (the command line builds them
     from its options): those every run has, and the dataset's own, already made into its
-    options object (:mod:`amc_keywords.datasets`).
+    options object (:mod:`amc_keywords.datasets`); those of
+    :func:`amc_keywords.align_vectors`.
 Output
     :class:`RunSettings`, read by every step of a run; :meth:`RunSettings.manifest_options`
     is the part a manifest records, which decides whether a rerun is up to date.
+    :class:`VectorOptions`, how word vectors are aligned (the ``vectors`` command's options).
 """
 from __future__ import annotations
 
 import numbers
 import operator
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Tuple
 
-from .errors import InputError, shown
+from .errors import InputError, check_choice, checked_path, wrong_type
 
 if TYPE_CHECKING:
     from .analyzer import AnalyzerSettings
@@ -126,20 +127,6 @@ _BOOLS = ("refit", "force", "extract", "strict_fingerprint", "wait", "progress")
 _OPTIONAL = ("progress",)  # None is a value of these
 
 
-def wrong_type(name: str, value: object, expected: str) -> InputError:
-    """The error of a parameter given a value of the wrong type."""
-    return InputError(f"{name}={shown(value)}: expected {expected}, not {type(value).__name__}")
-
-
-def checked_path(name: str, value: object) -> str:
-    """A path parameter given as str or os.PathLike, as str; else an InputError (not a
-    TypeError from deep in ``os.path``)."""
-    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
-    if not isinstance(path, str):
-        raise wrong_type(name, value, "a path (str or os.PathLike)")
-    return path
-
-
 def _check_types(settings: RunSettings) -> None:
     """Refuse a value of the wrong type in one line naming the parameter and the type given,
     and store paths as str, integers as int (the dataset's own options are checked by its
@@ -164,6 +151,25 @@ def _analyzer_settings(stop_words: str) -> AnalyzerSettings:
     return settings
 
 
-def check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:
-    if value not in choices:
-        raise InputError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
+MISSING_POLICIES = ("zero", "random")
+
+
+@dataclass(frozen=True)
+class VectorOptions:
+    """How to align word vectors (:func:`amc_keywords.align_vectors`): ``member`` of a zip;
+    ``exact``: no case fallback; ``missing``: ``zero`` or ``random`` (seeded by ``seed``);
+    ``same_dim_as``: a matrix aligned earlier whose dimension this one must have;
+    ``progress``: a bar on stderr (None: when it is a terminal)."""
+
+    member: Optional[str] = None
+    exact: bool = False
+    missing: str = "zero"
+    seed: int = 0
+    same_dim_as: Optional[str] = None
+    progress: Optional[bool] = None
+
+    def __post_init__(self) -> None:
+        if self.missing not in MISSING_POLICIES:
+            raise InputError(f"missing={self.missing!r}: expected one of {MISSING_POLICIES}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise InputError(f"seed={self.seed!r}: expected an integer 0 or more")

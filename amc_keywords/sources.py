@@ -3,7 +3,7 @@
 Input
     ``keyword/keywords_<set>.zip`` (read in place, :class:`ZipSource`) or the unzipped
     ``keyword/keywords_<set>/`` folder (:class:`FolderSource`, used when present), and a set's
-    :class:`~amc_keywords.lists.Entries`.
+    :class:`~amc_keywords.entry_checks.Entries`.
 Output
     The set's :class:`Plan`: each image's key, id and (for a zip) archive member, in output
     order, written to a file and read back a chunk at a time; small picklable *payloads* made
@@ -23,7 +23,7 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from .byte_arrays import find_sorted, hash_keys
-from .entry_checks import check_keys
+from .entry_checks import Entries, check_keys, first_repeat
 from .errors import InputError, escaped, quoted
 from .extract import extract_archive, say
 from .fingerprints import file_facts
@@ -35,7 +35,6 @@ from .keyword_files import (
     parse_keyword_files,
     unzipped_hint,
 )
-from .lists import Entries, first_repeat
 from .safe_paths import unsafe_reason
 from .writing import npy_header, open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members

@@ -1,5 +1,6 @@
-"""The ``vectors`` command: its options (:class:`VectorOptions`, which the Python API takes
-too), and its one call of :func:`~amc_keywords.vectors.align_vectors`.
+"""The ``vectors`` command: its options (made into a
+:class:`~amc_keywords.settings.VectorOptions`, which the Python API takes too), and its one
+call of :func:`~amc_keywords.vectors.align_vectors`.
 
 Input
     ``amc-keywords vectors VOCABULARY_OR_ROWS VECTORS_FILE [options]`` (the parsed options).
@@ -8,36 +9,10 @@ Output
     which the command line prints.
 """
 import argparse
-from dataclasses import dataclass
-from typing import Optional
 
 from .errors import InputError
 from .run_options import in_option_terms
-
-MISSING_POLICIES = ("zero", "random")
-
-
-@dataclass(frozen=True)
-class VectorOptions:
-    """How to align: ``member`` of a zip; ``exact``: no case fallback; ``missing``: ``zero``
-    or ``random`` (seeded by ``seed``); ``same_dim_as``: a matrix aligned earlier whose
-    dimension this one must have; ``progress``: a bar on stderr (None: when it is a
-    terminal)."""
-
-    member: Optional[str] = None
-    exact: bool = False
-    missing: str = "zero"
-    seed: int = 0
-    same_dim_as: Optional[str] = None
-    progress: Optional[bool] = None
-
-    def __post_init__(self) -> None:
-        if self.missing not in MISSING_POLICIES:
-            raise InputError(f"missing={self.missing!r}: expected one of {MISSING_POLICIES}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise InputError(f"seed={self.seed!r}: expected an integer 0 or more")
-
-
+from .settings import MISSING_POLICIES, VectorOptions
 
 
 def add_vectors_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"

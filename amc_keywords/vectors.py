@@ -9,8 +9,8 @@ Output
     :func:`align_vectors` gives :class:`AlignedVectors`: ``matrix``, float32 ``(V + 1, d)``,
     row ``V`` zero (the padding index of ``nn.Embedding(V + 1, d, padding_idx=V)``), and
     ``report`` (:class:`VectorReport`). :meth:`AlignedVectors.write` writes the matrix
-    (``.npy``) and its sidecar (``.json``), each atomically; :func:`load_vectors` reads a
-    matrix back for a vocabulary and refuses one made for another.
+    (``.npy``) and its sidecar (``.json``), each atomically; the sidecar's format, and
+    reading a matrix back, are :mod:`amc_keywords.vectors_matrix`'s.
 
 Matching: a word of the file is compared as bytes with the vocabulary's UTF-8 words. An
 exact match wins; otherwise (unless ``exact``) the first record in file order whose word's
@@ -21,7 +21,6 @@ normal distribution with the per-dimension mean and standard deviation of the ve
 found, seeded by ``seed``.
 """
 import glob
-import hashlib
 import json
 import os
 import re
@@ -33,14 +32,15 @@ import numpy as np
 
 from .errors import InputError
 from .filenames import parse_rows_name
-from .json_files import JSONFileError, load_json
-from .keywords import Keywords, LoadError
+from .keywords import Keywords
+from .loader import load_keywords
 from .log import logger
-from .vector_command import VectorOptions
+from .settings import VectorOptions
 from .vector_files import VectorFile, lowercase
+from .vectors_matrix import FORMAT, sidecar_of, words_digest
 from .vocabulary import Vocabulary
+from .writing import npy_header, replaced_whole
 
-FORMAT = "amc-keywords-vectors/1"
 TOP_MISSING = 20
 COUNT_CHUNK = 1 << 20  # rows counted at a time
 COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
@@ -123,7 +123,6 @@ class AlignedVectors:
         """Write the matrix (``output``, default :meth:`default_path`) and its sidecar
         (the same name, ``.json``), each to a temporary moved into place; return both
         paths."""
-        from .writing import replaced_whole
         path = os.fspath(output) if output is not None else self.default_path()
         if not path.endswith(".npy"):
             raise InputError(f"{path}: the matrix is a .npy file: give a name ending in .npy")
@@ -154,19 +153,6 @@ class AlignedVectors:
                                "words_sha256": words_digest(vocabulary.words)},
                 "missing": self.options.missing, "seed": self.options.seed,
                 "exact": self.options.exact, "coverage": self.report.figures()}
-
-
-def words_digest(words: Sequence[str]) -> str:
-    """SHA-256 of the words in id order (UTF-8, one a line): what ties a matrix to its
-    vocabulary."""
-    digest = hashlib.sha256()
-    for word in words:
-        digest.update(word.encode("utf-8") + b"\n")
-    return digest.hexdigest()
-
-
-def sidecar_of(matrix_path: str) -> str:
-    return os.path.splitext(matrix_path)[0] + ".json"
 
 
 def source_stem(path: str, member: Optional[str]) -> str:
@@ -260,7 +246,6 @@ def _draw_missing(matrix: np.ndarray, state: np.ndarray, missing: np.ndarray, se
 def _check_dim(source: VectorFile, earlier: Optional[str]) -> None:
     if earlier is None:
         return
-    from .writing import npy_header
     try:
         shape, _, _ = npy_header(earlier)
     except (OSError, ValueError) as exc:
@@ -282,7 +267,6 @@ def _vocabulary_and_counts(vocabulary: VocabularySource
         return vocabulary, None, []
     if not isinstance(vocabulary, (str, os.PathLike)):
         return Vocabulary(list(vocabulary)), None, []
-    from .loader import load_keywords
     path = os.fspath(vocabulary)
     if path.endswith(".npy"):
         keywords = load_keywords(path)
@@ -324,33 +308,3 @@ def _bar(progress: Optional[bool]) -> Any:
     return tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
                 desc="vectors", leave=False, delay=0.5,
                 disable=None if progress is None else not progress)
-
-
-def load_vectors(path: Union[str, "os.PathLike[str]"], vocabulary: Vocabulary) -> np.ndarray:
-    """The matrix at ``path`` (float32, ``(V + 1, d)``) for ``vocabulary``; a
-    :class:`LoadError` when its sidecar says it was made for another vocabulary, or when
-    either file is not what it should be."""
-    path = os.fspath(path)
-    sidecar_path = sidecar_of(path)
-    try:
-        sidecar = load_json(sidecar_path)
-        made_for = sidecar["vocabulary"]
-        digest, file = made_for["words_sha256"], made_for.get("file", "")
-    except OSError as exc:
-        raise LoadError(f"{sidecar_path}: cannot be read ({exc.strerror}): the sidecar says "
-                        "which vocabulary the matrix is for; align the vectors again") from None
-    except (JSONFileError, KeyError, TypeError):
-        raise LoadError(f"{sidecar_path}: not the sidecar of a vectors matrix (expected "
-                        f"format {FORMAT!r})") from None
-    if digest != words_digest(vocabulary.words):
-        raise LoadError(f"{path}: made for another vocabulary ({file}, {made_for.get('words')} "
-                        f"words), not this set's ({os.path.basename(vocabulary.file or '')}, "
-                        f"{len(vocabulary)} words): align the vectors again for this set")
-    try:
-        matrix: np.ndarray = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"{path}: not a readable .npy array file ({exc})") from None
-    if matrix.dtype != np.float32 or matrix.ndim != 2 or len(matrix) != len(vocabulary) + 1:
-        raise LoadError(f"{path}: expected a float32 ({len(vocabulary) + 1}, d) matrix, found "
-                        f"{matrix.dtype} {matrix.shape}")
-    return matrix

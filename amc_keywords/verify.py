@@ -18,9 +18,9 @@ import numpy as np
 
 from . import encoding
 from .datasets import dataset as dataset_named
+from .entry_checks import Entries
 from .errors import CheckFailed
 from .filenames import names_beside, parse_rows_name
-from .lists import Entries
 from .loader import Keywords
 from .stats import open_rows_file
 from .tables import ranges_from_rows

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 
 import numpy as np
 
-from .analyzer import word_index
+from .analyzer import analyzer_settings, make_vectorizer, plain_analyzer, word_index
 from .errors import InputError, quoted, shown
 from .json_files import JSONFileError, load_json
 
@@ -109,7 +109,6 @@ class Vocabulary:
     @property
     def analyzer(self) -> Any:
         """The :class:`~amc_keywords.analyzer.AnalyzerSettings` its words were fitted with."""
-        from .analyzer import analyzer_settings
         return analyzer_settings(self.stop_words)
 
     def encode(self, keywords: Sequence[str]) -> np.ndarray:
@@ -129,7 +128,6 @@ class Vocabulary:
                 raise TypeError(f"keywords[{i}]: expected a string, got "
                                 f"{type(keyword).__name__}")
         if self._analyze is None:
-            from .analyzer import plain_analyzer
             self._analyze = plain_analyzer(self.analyzer)
         index = self._word_index()
         return np.array([index[token] for token in self._analyze(" ".join(keywords))
@@ -146,7 +144,6 @@ class Vocabulary:
     def fitted_vectorizer(self) -> Any:
         """A ``CountVectorizer(min_df, stop_words)`` as if fitted: its ``vocabulary_`` is
         this vocabulary (what the original scripts pickled)."""
-        from .analyzer import make_vectorizer
         vectorizer = make_vectorizer(self.min_df, self.stop_words)
         vectorizer.vocabulary_ = dict(self._word_index())
         vectorizer.fixed_vocabulary_ = False
@@ -156,7 +153,6 @@ class Vocabulary:
         """A ``CountVectorizer`` fixed to this vocabulary (same analyzer, same word ids): its
         ``transform`` of images' documents (``" ".join(keywords)``) is their rows' count
         matrix, as ``Keywords.matrix`` gives it."""
-        from .analyzer import make_vectorizer
         vectorizer = make_vectorizer(self.min_df or 1, self.stop_words)
         vectorizer.set_params(vocabulary=dict(self._word_index()))
         return vectorizer

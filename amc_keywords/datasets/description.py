@@ -1,8 +1,8 @@
 """What a dataset is: :class:`Dataset`, the description each kind of dataset fills in.
 
 Input
-    A run's :class:`~amc_keywords.settings.RunSettings` (whose ``options`` are the dataset's
-    own, a frozen dataclass of :attr:`Dataset.options_type`).
+    A run's keyword folder and the dataset's own options (a frozen dataclass of
+    :attr:`Dataset.options_type`), from its :class:`~amc_keywords.settings.RunSettings`.
 Output
     What a run needs to know of the dataset: its image sets (those encoded, those fitted on,
     those opened), an opener per set (run in a worker process), the inputs a run reads (for
@@ -22,9 +22,8 @@ from ..filenames import archive_name
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..entry_checks import Entries
     from ..fingerprints import SetInputs
-    from ..lists import Entries
-    from ..settings import RunSettings
 
 Planned = Dict[str, Tuple[str, str]]  # {input role: (path, kind)}
 
@@ -101,18 +100,19 @@ class Dataset:
         """The dataset's options as a manifest records them."""
         raise NotImplementedError
 
-    def open_set(self, settings: RunSettings, set_name: str, extract: bool) -> OpenedSet:
+    def open_set(self, keyword_dir: str, options: Any, set_name: str,
+                 extract: bool) -> OpenedSet:
         """A set's source and entries in output order (run in a worker process; returns its
         notices rather than logging them)."""
         raise NotImplementedError
 
-    def planned_inputs(self, settings: RunSettings) -> Planned:
-        """``{role: (path, kind)}`` of the inputs a run with ``settings`` reads."""
+    def planned_inputs(self, keyword_dir: str, options: Any) -> Planned:
+        """``{role: (path, kind)}`` of the inputs a run reads."""
         raise NotImplementedError
 
-    def folders(self, settings: RunSettings) -> Tuple[Tuple[str, str, str], ...]:
+    def folders(self, keyword_dir: str, options: Any) -> Tuple[Tuple[str, str, str], ...]:
         """``(folder, option, what it holds)`` of each folder a run needs."""
-        return ((settings.keyword_dir, "keyword_dir=",
+        return ((keyword_dir, "keyword_dir=",
                  f"the downloaded {self.archives()} archive"
                  f"{'s' if len(self.set_names) > 1 else ''}"),)
 
@@ -152,9 +152,9 @@ class Dataset:
         from ..sources import open_source
         return open_source(keyword_dir, archive_name(set_name), extract, self.must_hold())
 
-    def keyword_source(self, settings: RunSettings, set_name: str) -> Tuple[str, str]:
+    def keyword_source(self, keyword_dir: str, set_name: str) -> Tuple[str, str]:
         """``(path, kind)`` of the keyword source a run will read (see ``open_source``)."""
-        folder = os.path.join(settings.keyword_dir, archive_name(set_name))
+        folder = os.path.join(keyword_dir, archive_name(set_name))
         # Not yet extracted: the run extracts it first, and the manifest has it as a zip (or
         # a folder that is gone): not up to date either way.
         if os.path.isdir(folder):

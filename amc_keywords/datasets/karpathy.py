@@ -18,14 +18,12 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Sequence, Tuple
 
-from ..errors import InputError, shown
+from ..errors import CheckFailed, InputError, shown
 from ..filenames import archive_name
 from .description import Dataset, OpenedSet, Planned, comma_separated
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from ..settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -78,18 +76,19 @@ class Karpathy(Dataset):
     def must_hold(self) -> Optional[str]:
         return self.index
 
-    def open_set(self, settings: RunSettings, set_name: str, extract: bool) -> OpenedSet:
+    def open_set(self, keyword_dir: str, options: KarpathyOptions, set_name: str,
+                 extract: bool) -> OpenedSet:
         """The index file is large: the worker takes its memory along."""
         from ..fingerprints import InputRecord, SetInputs, file_record
         from ..lists import read_karpathy_images
-        source = self.open_keywords(settings.keyword_dir, set_name, extract)
+        source = self.open_keywords(keyword_dir, set_name, extract)
         key = os.path.splitext(self.index)[0].encode()
         raw = source.read(key)
         where = f"{source.path}: {source.display(key)}"
         if raw is None:
             raise InputError(f"{where}: not found; {archive_name(set_name)}.zip holds "
                              f"{self.index} beside the keyword_<split>/ folders")
-        entries = read_karpathy_images(raw, where, settings.options.splits)
+        entries = read_karpathy_images(raw, where, options.splits)
         inputs = SetInputs(set_name)
         if source.kind == "folder":  # a file of its own, fingerprinted as one
             record = file_record(source.display(key), "file")
@@ -100,8 +99,8 @@ class Karpathy(Dataset):
         inputs.add(self.index, record)
         return OpenedSet(source, entries, [], inputs)
 
-    def planned_inputs(self, settings: RunSettings) -> Planned:
-        keywords = self.keyword_source(settings, self.name)
+    def planned_inputs(self, keyword_dir: str, options: KarpathyOptions) -> Planned:
+        keywords = self.keyword_source(keyword_dir, self.name)
         planned = {f"{self.name} keywords": keywords}
         if keywords[1] == "folder":
             planned[f"{self.name} {self.index}"] = (os.path.join(keywords[0], self.index),
@@ -116,7 +115,6 @@ class Karpathy(Dataset):
         split's folder holds it."""
         import numpy as np
 
-        from ..errors import CheckFailed
         from ..lists import karpathy_key
         keys = []
         for img_id in ids.tolist():

@@ -27,14 +27,11 @@ from typing import (
     Tuple,
 )
 
-from ..errors import InputError, shown
-from ..settings import check_choice, checked_path, wrong_type
+from ..errors import InputError, check_choice, checked_path, shown, wrong_type
 from .description import Dataset, OpenedSet, Planned, comma_separated
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from ..settings import RunSettings
 
 SideFiles = Mapping[str, Tuple[str, str]]
 # The list and map file of each set: as the original repository ships them, and the shipped
@@ -124,13 +121,13 @@ class ListAndMap(Dataset):
             recorded["sets"] = list(options.sets)
         return recorded
 
-    def side_paths(self, settings: RunSettings, set_name: str) -> Tuple[str, str]:
-        options = settings.options
+    def side_paths(self, options: Any, set_name: str) -> Tuple[str, str]:
         list_name, map_name = options.side_files[set_name]
         return (os.path.join(options.lists_dir, list_name),
                 os.path.join(options.lists_dir, map_name))
 
-    def open_set(self, settings: RunSettings, set_name: str, extract: bool) -> OpenedSet:
+    def open_set(self, keyword_dir: str, options: ClicktureOptions, set_name: str,
+                 extract: bool) -> OpenedSet:
         """List order, else the map's ids, else the archive's."""
         from ..fingerprints import SetInputs, file_record
         from ..idmap import read_id_map
@@ -142,7 +139,7 @@ class ListAndMap(Dataset):
             read_list,
             strip_top,
         )
-        list_path, map_path = self.side_paths(settings, set_name)
+        list_path, map_path = self.side_paths(options, set_name)
         notices = []
         # Map and list before the archive directory: the map's memory is freed before the
         # directory's is taken.
@@ -156,7 +153,7 @@ class ListAndMap(Dataset):
         entries = read_list(list_path)
         if entries is not None:
             entries, id_map = attach_names(entries, id_map, map_path), None
-        source = self.open_keywords(settings.keyword_dir, set_name, extract)
+        source = self.open_keywords(keyword_dir, set_name, extract)
         if entries is None:
             fallback = "the id map" if id_map else "the keyword files"
             notices.append(f"notice: {list_path}: {absence(list_path)}; using the images of "
@@ -167,18 +164,18 @@ class ListAndMap(Dataset):
         inputs.records[f"{set_name} map"].images = len(entries)
         return OpenedSet(source, strip_top(entries, source.top), notices, inputs)
 
-    def planned_inputs(self, settings: RunSettings) -> Planned:
+    def planned_inputs(self, keyword_dir: str, options: ClicktureOptions) -> Planned:
         planned = {}
-        for name in self.opened(settings.options):
-            list_path, map_path = self.side_paths(settings, name)
-            planned.update({f"{name} keywords": self.keyword_source(settings, name),
+        for name in self.opened(options):
+            list_path, map_path = self.side_paths(options, name)
+            planned.update({f"{name} keywords": self.keyword_source(keyword_dir, name),
                             f"{name} list": (list_path, "list"),
                             f"{name} map": (map_path, "map")})
         return planned
 
-    def folders(self, settings: RunSettings) -> Tuple[Tuple[str, str, str], ...]:
-        return super().folders(settings) + (
-            (settings.options.lists_dir, "lists_dir=", "the .lst and .pkl files"),)
+    def folders(self, keyword_dir: str, options: Any) -> Tuple[Tuple[str, str, str], ...]:
+        return super().folders(keyword_dir, options) + (
+            (options.lists_dir, "lists_dir=", "the .lst and .pkl files"),)
 
     def vectorizer_stem(self) -> str:
         return self.vectorizer
