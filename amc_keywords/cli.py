@@ -267,7 +267,7 @@ def command(argv):
             print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     elif args.command == "export":
         from .export import export_parquet
-        images = export_parquet(args.path, args.output, args.words)
+        images = export_parquet(args.path, args.output, with_words=args.words)
         print(f"wrote {args.output}: {images} images")
     else:
         print(stats.show(args.path, args.img_id))

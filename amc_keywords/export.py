@@ -9,7 +9,7 @@ Output
         img_id    int64
         name      string          the image's original name ("" without a names table)
         word_ids  list<int32>     its word ids, in row order
-        keywords  list<string>    the same as words (only with ``words=True``)
+        keywords  list<string>    the same as words (only with ``with_words=True``)
         split     string          the image's split (only with a splits table: COCO, Flickr)
 
     and the vocabulary in the file's metadata (``amc_keywords.vocabulary``: a JSON list, words
@@ -19,6 +19,7 @@ Output
 """
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -29,8 +30,14 @@ from .writing import replaced_whole
 BATCH = 1 << 16  # images a batch: a few MB of Arrow arrays
 
 
-def export_parquet(rows_path, output_path, words=False, batch=BATCH):
-    """Write the Parquet file; returns the number of images written."""
+def export_parquet(rows_path, output_path, with_words=False, batch=BATCH, *, words=None):
+    """Write the Parquet file (with a ``keywords`` column of words too, ``with_words``);
+    returns the number of images written. ``words=`` is the former name of ``with_words``
+    (deprecated: ``words`` is a list of strings everywhere else)."""
+    if words is not None:
+        warnings.warn("export_parquet(words=...) is deprecated; use with_words=...",
+                      DeprecationWarning, stacklevel=2)
+        with_words = words
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -44,14 +51,14 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
     except ValueError as exc:
         raise InputError(str(exc)) from None
     fields = [("img_id", pa.int64()), ("name", pa.string()), ("word_ids", pa.list_(pa.int32()))]
-    if words:
+    if with_words:
         fields.append(("keywords", pa.list_(pa.string())))
     if kw.image_splits is not None:
         fields.append(("split", pa.string()))
     metadata = {"amc_keywords.vocabulary": json.dumps(kw.vocabulary.words, ensure_ascii=False),
                 "amc_keywords.min_df": str(kw.min_df), "amc_keywords.source": rows_path}
     schema = pa.schema(fields, metadata=metadata)
-    vocabulary = pa.array(kw.vocabulary.words, pa.string()) if words else None
+    vocabulary = pa.array(kw.vocabulary.words, pa.string()) if with_words else None
     ids = kw.ids
     try:
         with replaced_whole(output_path, purpose="export") as temp, \
@@ -63,7 +70,7 @@ def export_parquet(rows_path, output_path, words=False, batch=BATCH):
                 flat = pa.array(flat.astype(np.int32))
                 columns = [pa.array(chunk, pa.int64()), _names(pa, kw, kw.image_names, chunk),
                            pa.ListArray.from_arrays(offsets, flat)]
-                if words:
+                if with_words:
                     columns.append(pa.ListArray.from_arrays(offsets, vocabulary.take(flat)))
                 if kw.image_splits is not None:
                     columns.append(_names(pa, kw, kw.image_splits, chunk))

@@ -10,11 +10,11 @@ import tempfile
 
 import numpy as np
 
+from . import stop_signals
 from .errors import InputError, SystemLimit, escaped, quoted
 from .keyword_files import KEYWORD_SUFFIX
 from .log import logger
 from .safe_paths import control_bytes
-from .workers import interrupt_held
 from .writing import NO_ROOM, PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
@@ -49,10 +49,12 @@ def extract_archive(archive, target):
     if total > free:
         raise no_room(archive, keyword_folder, f"it needs {total} bytes, {free} are free")
     for name in directory.unsafe:
-        say(f"warning: {archive}: {escaped(name)}: skipped, its path leaves the target folder")
+        logger.warning(f"warning: {archive}: {escaped(name)}: skipped, its path leaves the "
+                       "target folder")
     temporary = []
     try:
-        with interrupt_held():  # a signal between making the folder and noting it would leave it
+        # Held: a signal between making the folder and noting it would leave it.
+        with stop_signals.held():
             temporary.append(tempfile.mkdtemp(prefix=PREFIX + "extract-", dir=keyword_folder))
         tmp = temporary[0]
         made = {tmp}
@@ -90,12 +92,6 @@ def no_room(archive, folder, why):
     return SystemLimit(f"{folder}: no room to extract {os.path.basename(archive)} ({why}); "
                        "free some space there, or read the archive in place (without "
                        "extract=True)")
-
-
-def say(line: str) -> None:
-    """A notice in the log (on stderr at the command line, one write a line, so that worker
-    processes extracting at once do not interleave their lines)."""
-    logger.warning(line)
 
 
 def _control_character(keys, set_aside):

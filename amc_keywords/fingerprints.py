@@ -130,11 +130,12 @@ class FolderFingerprint:
         return self.digest.hexdigest()
 
 
-def file_facts(stats, raws=None):
+def file_facts(stat_results, raws=None):
     """``(sizes, modification times[, CRC-32s])`` of a chunk's files, from their ``stat``
     results (and their bytes, with a strict fingerprint)."""
-    facts = (np.fromiter((st.st_size for st in stats), np.int64, len(stats)),
-             np.fromiter((st.st_mtime_ns for st in stats), np.int64, len(stats)))
+    facts = (np.fromiter((st.st_size for st in stat_results), np.int64, len(stat_results)),
+             np.fromiter((st.st_mtime_ns for st in stat_results), np.int64,
+                         len(stat_results)))
     if raws is not None:
         facts += (np.fromiter(map(zlib.crc32, raws), np.int64, len(raws)),)
     return facts
@@ -147,7 +148,7 @@ def folder_fingerprint(root, key_chunks, strict=False):
     files = FolderFiles(root)
     root_bytes = os.fsencode(root)
     for keys in key_chunks:
-        stats, raws = [], [] if strict else None
+        stat_results, raws = [], [] if strict else None
         for key in keys.tolist():
             if strict:  # read through FolderFiles' checks
                 found = files.read(key)
@@ -163,10 +164,10 @@ def folder_fingerprint(root, key_chunks, strict=False):
                 raise InputError(f"{keyword_file_path(root, key)}: not found: no keyword file "
                                  "for a list entry; check that the list and the folder are of "
                                  "the same set")
-            stats.append(found[0])
+            stat_results.append(found[0])
             if raws is not None:
                 raws.append(found[1])
-        fingerprint.add(keys, file_facts(stats, raws))
+        fingerprint.add(keys, file_facts(stat_results, raws))
     return fingerprint.hexdigest()
 
 

@@ -2,8 +2,9 @@
 
 Input
     Messages from the library, through ``logging.getLogger("amc_keywords")`` (:data:`logger`):
-    notices and warnings at WARNING, a run's summary and the files it wrote at INFO, the
-    time each step took at DEBUG. Library code never prints.
+    notices and warnings at WARNING, a run's progress (an archive being extracted), its
+    summary and the files it wrote at INFO, the time each step took at DEBUG. Library code
+    never prints.
 Output
     Nothing, until a caller configures logging: with logging unconfigured, Python shows only
     WARNING and above, on stderr. :func:`configure_cli` is what the command line uses:

@@ -197,7 +197,7 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
     path = os.path.join(outputs.folder, name)
     images = sum(len(s.plan) for s in sets)
     digest = ids_digest(ids for s in sets for ids in s.ids())
-    wanted = (settings.min_df, settings.stop_words, settings.vocabulary_source, digest)
+    wanted = (settings.min_df, settings.stop_words, settings.vocabulary_from, digest)
     if os.path.exists(path) and not settings.refit:
         vocabulary = Vocabulary.load(path)
         if vocabulary.matches(*wanted):
@@ -235,12 +235,12 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
     where = " + ".join(str(s.source.path) for s in sets)
     with timed("fitting the vocabulary"), out_of_memory_names(where):
         vocabulary = fit_vocabulary(token_lists(), settings.min_df, settings.stop_words,
-                                    settings.vocabulary_source, images, digest, where)
+                                    settings.vocabulary_from, images, digest, where)
     vocabulary.inputs = _fit_fingerprints(sets)
     if settings.layout == "default":
         outputs.save_json(name, vocabulary.to_json())
     logger.info("vocabulary: fitted on %d images (%s): %d words with min_df=%d, stop "
-                "words=%s", images, settings.vocabulary_source, len(vocabulary),
+                "words=%s", images, settings.vocabulary_from, len(vocabulary),
                 settings.min_df, settings.stop_words)
     return vocabulary
 

@@ -66,7 +66,8 @@ def run(settings: RunSettings) -> PrepareResult:
     if not (settings.force or settings.refit):
         checking = {name: functools.partial(dataset.open_set, keyword_dir, options, name, False)
                     for name in opened_sets}
-        recorded = _up_to_date(settings, dataset.planned_inputs(keyword_dir, options), checking)
+        planned = dataset.planned_inputs(keyword_dir, options)
+        recorded = _manifest_if_up_to_date(settings, planned, checking)
         if recorded is not None:
             return _recorded_result(settings, recorded)
     with OutputSet(settings.out_dir, settings.wait) as outputs:
@@ -123,8 +124,8 @@ def _recorded_result(settings: RunSettings, recorded: Mapping[str, object]) -> P
                          vocabulary_size, figures)
 
 
-def _up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
-               openers: Mapping[str, pipeline.Opener]) -> Optional[Dict[str, Any]]:
+def _manifest_if_up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str, str]],
+                            openers: Mapping[str, pipeline.Opener]) -> Optional[Dict[str, Any]]:
     """The manifest in the output folder (after saying so), when it shows that a run with
     these settings on these inputs (``planned``: ``{role: (path, kind)}``) has nothing to
     do; else None. A folder input's fingerprint needs its set's order: that set is opened

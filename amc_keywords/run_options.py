@@ -42,11 +42,11 @@ def sample_copy(private):
     os.makedirs(folder, exist_ok=True)
     shipped = sample_folder()
     for name in sorted(os.listdir(shipped)):
-        source, copy = os.path.join(shipped, name), os.path.join(folder, name)
-        if not os.path.isfile(source):
+        original, copy = os.path.join(shipped, name), os.path.join(folder, name)
+        if not os.path.isfile(original):
             continue
-        if not (os.path.isfile(copy) and filecmp.cmp(source, copy, shallow=False)):
-            shutil.copyfile(source, copy)
+        if not (os.path.isfile(copy) and filecmp.cmp(original, copy, shallow=False)):
+            shutil.copyfile(original, copy)
             if name.endswith(".zip"):
                 shutil.rmtree(copy[:-len(".zip")], ignore_errors=True)
     return folder

@@ -40,11 +40,6 @@ def unsafe_reason(path: bytes) -> Optional[str]:
     return None
 
 
-def inside(name: str) -> bool:
-    """Whether the path ``name`` (text) stays inside its folder (:func:`unsafe_reason`)."""
-    return unsafe_reason(name.encode("utf-8", "surrogateescape")) is None
-
-
 def control_bytes(values: np.ndarray, below: int = 0x20, lengths: Optional[np.ndarray] = None,
                   chunk: int = 1 << 16) -> np.ndarray:
     """Which byte strings of the ``S`` array ``values`` hold a byte below ``below`` (1: a NUL

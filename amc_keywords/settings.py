@@ -106,10 +106,10 @@ class RunSettings:
         return self.layout == "default"
 
     @property
-    def vocabulary_source(self) -> str:
+    def vocabulary_from(self) -> str:
         """Which images the vocabulary is fitted on, as the vocabulary file records it
         (``"dev"``, ``"train,test"``)."""
-        return self.dataset.vocabulary_source(self.options)
+        return self.dataset.vocabulary_from(self.options)
 
     def manifest_options(self) -> Dict[str, Any]:
         """The options a manifest records: a rerun with other values is not up to date."""
@@ -147,8 +147,8 @@ def _check_types(settings: RunSettings) -> None:
 
 def _analyzer_settings(stop_words: str) -> AnalyzerSettings:
     from .analyzer import analyzer_settings  # numpy: not when the command line starts
-    settings: AnalyzerSettings = analyzer_settings(stop_words)
-    return settings
+    analyzer: AnalyzerSettings = analyzer_settings(stop_words)
+    return analyzer
 
 
 MISSING_POLICIES = ("zero", "random")

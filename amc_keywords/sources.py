@@ -25,7 +25,7 @@ import numpy as np
 from .byte_arrays import find_sorted, hash_keys
 from .entry_checks import Entries, check_keys, first_repeat
 from .errors import InputError, escaped, quoted
-from .extract import extract_archive, say
+from .extract import extract_archive
 from .fingerprints import file_facts
 from .folder_files import FolderFiles
 from .keyword_files import (
@@ -35,6 +35,7 @@ from .keyword_files import (
     parse_keyword_files,
     unzipped_hint,
 )
+from .log import logger
 from .safe_paths import unsafe_reason
 from .writing import npy_header, open_temporary
 from .zip_reader import MEMBER, ZipDirectory, read_members
@@ -340,12 +341,12 @@ def open_source(keyword_dir: str, name: str, extract: bool = False,
     if os.path.isdir(folder):
         check_unzipped(folder, name, must_hold)
         if extract:
-            say(f"{folder}: already extracted; using it")
+            logger.info("%s: already extracted; using it", folder)
         return FolderSource(folder)
     if os.path.isfile(archive):
         if not extract:
             return ZipSource(archive)
-        say(f"extracting {archive} ...")
+        logger.info("extracting %s ...", archive)
         return FolderSource(extract_archive(archive, folder))
     raise InputError(f"{archive}: not found (nor an unzipped {folder}/); download {name}.zip "
                      "from the AMC keyword datasets link in README.md into that folder")
@@ -356,9 +357,9 @@ def open_source(keyword_dir: str, name: str, extract: bool = False,
 
 
 def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
-                       stats: list) -> Iterator[bytes]:
+                       stat_results: list) -> Iterator[bytes]:
     """Yield each file's bytes (:class:`FolderFiles`: nothing outside the folder, regular
-    files of at most a keyword file's size); append its ``fstat`` to ``stats`` (for the
+    files of at most a keyword file's size); append its ``fstat`` to ``stat_results`` (for the
     fingerprint: the file is open anyway)."""
     files = FolderFiles(root)
     for key in keys:
@@ -367,16 +368,16 @@ def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
             raise InputError(f"{files.shown(key)}: no keyword file for list entry "
                              f"{quoted(bytes(key))}; check that the list and the folder are "
                              f"of the same set{unzipped_hint('folder')}") from None
-        stats.append(found[0])
+        stat_results.append(found[0])
         yield found[1]
 
 
-def read_payload(payload, stats=None):
+def read_payload(payload, stat_results=None):
     """Yield the raw bytes of each image's keyword file, for a payload made by
-    ``source.payload``; a folder's files' ``fstat`` results go to the list ``stats``."""
+    ``source.payload``; a folder's files' ``fstat`` results go to the list ``stat_results``."""
     if payload[0] == "zip":
         return read_members(*payload[1:])
-    return _read_folder_files(*payload[1:], [] if stats is None else stats)
+    return _read_folder_files(*payload[1:], [] if stat_results is None else stat_results)
 
 
 def payload_location(payload, i):
@@ -395,10 +396,10 @@ def keyword_lists(payload):
     if payload[0] == "zip":
         return parse_keyword_files(read_payload(payload),
                                    lambda i: payload_location(payload, i)), None
-    stats, raws = [], []
+    stat_results, raws = [], []
     strict = payload[3]
-    files = read_payload(payload, stats)
+    files = read_payload(payload, stat_results)
     if strict:
         files = (raws.append(raw) or raw for raw in files)
     lists = parse_keyword_files(files, lambda i: payload_location(payload, i))
-    return lists, file_facts(stats, raws if strict else None)
+    return lists, file_facts(stat_results, raws if strict else None)

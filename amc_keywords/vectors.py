@@ -50,8 +50,9 @@ _MISSING, _BY_CASE, _EXACT = 0, 1, 2
 
 @dataclass(frozen=True)
 class VectorReport:
-    """What was found: the source's description, the words found exactly and by case, the
-    missing ones, and (where the set's rows were counted) the share of rows covered."""
+    """What was found: the vectors file's description (``source``, as the sidecar has it),
+    the words found exactly and by case, the missing ones, and (where the set's rows were
+    counted) the share of rows covered."""
 
     source: Dict[str, Any]
     words: int
@@ -116,8 +117,8 @@ class AlignedVectors:
             raise InputError("the vocabulary has no file to write beside: give output=")
         folder, name = os.path.split(self.vocabulary.file)
         stem = re.sub(r"^vocabulary_", "", os.path.splitext(name)[0])
-        source = source_stem(self.vectors_file, self.report.source["member"])
-        return os.path.join(folder, f"vectors_{stem}_{source}.npy")
+        vectors_stem = vectors_file_stem(self.vectors_file, self.report.source["member"])
+        return os.path.join(folder, f"vectors_{stem}_{vectors_stem}.npy")
 
     def write(self, output: Optional[str] = None) -> Tuple[str, str]:
         """Write the matrix (``output``, default :meth:`default_path`) and its sidecar
@@ -155,7 +156,7 @@ class AlignedVectors:
                 "exact": self.options.exact, "coverage": self.report.figures()}
 
 
-def source_stem(path: str, member: Optional[str]) -> str:
+def vectors_file_stem(path: str, member: Optional[str]) -> str:
     """``glove.6B.50d`` of ``glove.6B.zip`` member ``glove.6B.50d.txt``; ``GoogleNews-
     vectors-negative300`` of ``GoogleNews-vectors-negative300.bin.gz``."""
     name = os.path.basename(member or path)
@@ -186,23 +187,24 @@ def align_vectors(vocabulary: VocabularySource, path: Union[str, "os.PathLike[st
                          "id is one word's")
     bar = _bar(options.progress)
     try:
-        with VectorFile(path, options.member) as source:
-            _check_dim(source, options.same_dim_as)
-            bar.reset(total=source.size)
-            source.progress = lambda done: bar.update(done - bar.n)
-            matrix = np.zeros((len(words) + 1, source.dim), np.float32)
-            state = _fill(matrix, ids, source, options.exact)
+        with VectorFile(path, options.member) as vector_file:
+            _check_dim(vector_file, options.same_dim_as)
+            bar.reset(total=vector_file.size)
+            vector_file.progress = lambda done: bar.update(done - bar.n)
+            matrix = np.zeros((len(words) + 1, vector_file.dim), np.float32)
+            state = _fill(matrix, ids, vector_file, options.exact)
             stat = os.stat(path)
-            description = {"file": os.path.basename(path), "member": source.member,
+            description = {"file": os.path.basename(path), "member": vector_file.member,
                            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                           "format": source.kind,
-                           "compression": source.compression, "count": source.count,
-                           "dim": source.dim, "records": source.records_read}
+                           "format": vector_file.kind,
+                           "compression": vector_file.compression,
+                           "count": vector_file.count,
+                           "dim": vector_file.dim, "records": vector_file.records_read}
     finally:
         bar.close()
     missing = np.flatnonzero(state == _MISSING)
     if options.missing == "random" and len(missing):
-        _draw_missing(matrix, state, missing, options.seed, source.name)
+        _draw_missing(matrix, state, missing, options.seed, vector_file.name)
     found = state != _MISSING
     top = missing if counts is None else \
         missing[np.argsort(-counts[missing], kind="stable")]
@@ -215,12 +217,12 @@ def align_vectors(vocabulary: VocabularySource, path: Union[str, "os.PathLike[st
     return AlignedVectors(matrix, report, words, options, path)
 
 
-def _fill(matrix: np.ndarray, ids: Dict[bytes, int], source: VectorFile,
+def _fill(matrix: np.ndarray, ids: Dict[bytes, int], vector_file: VectorFile,
           exact: bool) -> np.ndarray:
     """Each word's vector into its row: exact matches first, else the first case variant;
     the state of each word (missing, by case, exact) is returned."""
     state = np.zeros(len(ids), np.int8)
-    for word, vector in source.records(ids, by_case=not exact):
+    for word, vector in vector_file.records(ids, by_case=not exact):
         word_id = ids.get(word)
         if word_id is not None:
             if state[word_id] != _EXACT:
@@ -243,17 +245,17 @@ def _draw_missing(matrix: np.ndarray, state: np.ndarray, missing: np.ndarray, se
     matrix[missing] = draws.astype(np.float32)
 
 
-def _check_dim(source: VectorFile, earlier: Optional[str]) -> None:
+def _check_dim(vector_file: VectorFile, earlier: Optional[str]) -> None:
     if earlier is None:
         return
     try:
         shape, _, _ = npy_header(earlier)
     except (OSError, ValueError) as exc:
         raise InputError(f"{earlier}: not a matrix aligned earlier ({exc})") from None
-    if len(shape) != 2 or shape[1] != source.dim:
-        raise InputError(f"{source.name}: vectors of dimension {source.dim}, but {earlier} "
-                         f"(aligned earlier) has {shape[-1] if shape else 0}: the two do not "
-                         "go together")
+    if len(shape) != 2 or shape[1] != vector_file.dim:
+        raise InputError(f"{vector_file.name}: vectors of dimension {vector_file.dim}, but "
+                         f"{earlier} (aligned earlier) has {shape[-1] if shape else 0}: the two "
+                         "do not go together")
 
 
 def _vocabulary_and_counts(vocabulary: VocabularySource

@@ -1,13 +1,11 @@
-"""The vectors matrix on disk and its sidecar: the format, what ties a matrix to its
-vocabulary, and a matrix read back for one (``Keywords.vectors``).
+"""The vectors matrix on disk: its sidecar's format and name, the digest of the words that
+ties it to a vocabulary, and the matrix read back for one (``Keywords.vectors``).
 
 Input
-    A matrix written by :meth:`amc_keywords.vectors.AlignedVectors.write` (``.npy``) and its
-    sidecar (the same name, ``.json``), and the vocabulary it is to serve.
+    A matrix written by :meth:`amc_keywords.vectors.AlignedVectors.write` and its sidecar,
+    and the vocabulary it is to serve.
 Output
-    :func:`load_vectors`: the matrix, float32 ``(V + 1, d)``; a :class:`LoadError` when the
-    sidecar says it was made for another vocabulary, or either file is not what it should be.
-    :func:`words_digest` and :func:`sidecar_of`, which the writer uses too.
+    :func:`load_vectors`: the matrix (float32, ``(V + 1, d)``), or a ``LoadError``.
 """
 import hashlib
 import os

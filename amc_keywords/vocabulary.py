@@ -61,7 +61,8 @@ class Vocabulary:
     min_df : int, default=6
     stop_words : {"english", "none"}, default="english"
     source : str, default=""
-        Which images the vocabulary was fitted on (e.g. ``"dev"``, ``"train,test"``).
+        Which images the vocabulary was fitted on (e.g. ``"dev"``, ``"train,test"``): the
+        file's ``"source"`` (a run's ``vocabulary_from``; not a keyword source).
     images : int, default=0
         How many images (documents) it was fitted on.
     ids_digest : str, default=""
@@ -157,10 +158,11 @@ class Vocabulary:
         vectorizer.set_params(vocabulary=dict(self._word_index()))
         return vectorizer
 
-    def matches(self, min_df: int, stop_words: str, source: str, ids_digest: str) -> bool:
+    def matches(self, min_df: int, stop_words: str, vocabulary_from: str,
+                ids_digest: str) -> bool:
         """Whether it was fitted with these parameters on the images of this ids digest."""
         return (self.min_df, self.stop_words, self.source, self.ids_digest) == \
-            (min_df, stop_words, source, ids_digest)
+            (min_df, stop_words, vocabulary_from, ids_digest)
 
     def to_json(self) -> Dict[str, Any]:
         return {"format": FORMAT, "min_df": self.min_df, "stop_words": self.stop_words,
@@ -214,8 +216,8 @@ def _check_fitted(data: Dict[str, Any], path: str) -> None:
                          f"holds each word once, in sorted order; {again}")
 
 
-def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: str, source: str,
-                   images: int, digest: str, where: str) -> Vocabulary:
+def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: str,
+                   vocabulary_from: str, images: int, digest: str, where: str) -> Vocabulary:
     """Fit the vocabulary on the images' analyzer tokens (``token_lists``: an iterable of one
     token list per image, consumed once).
 
@@ -241,4 +243,5 @@ def fit_vocabulary(token_lists: Iterable[List[str]], min_df: int, stop_words: st
                          f"{largest})")
     words = sorted(word for word, frequency in document_frequency.items()
                    if frequency >= min_df)
-    return Vocabulary(words, min_df, stop_words, source, images, digest, sklearn_version())
+    return Vocabulary(words, min_df, stop_words, vocabulary_from, images, digest,
+                      sklearn_version())

@@ -221,7 +221,7 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
                    initargs=(os.getpid(), log.worker_config(), setup, *setup_args))
     # Held: a signal while the pool makes its queues' semaphores could come between one's
     # registration with the resource tracker and its clean-up's (a "leaked semaphore").
-    with interrupt_held():
+    with stop_signals.held():
         if one_task_each and sys.version_info >= (3, 11):
             executor = ProcessPoolExecutor(jobs, max_tasks_per_child=1, **options)
         else:
@@ -229,15 +229,14 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     try:
         yield executor
     finally:
-        with interrupt_held():
+        with stop_signals.held():
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-interrupt_held = stop_signals.held  # Ctrl-C, SIGTERM, SIGHUP: noted, raised at its end
 
 
 def submit(executor, func, *args):
-    with interrupt_held():  # submitting may start a worker
+    with stop_signals.held():  # submitting may start a worker
         return executor.submit(func, *args)
 
 

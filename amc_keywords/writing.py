@@ -33,11 +33,11 @@ import threading
 
 import numpy as np
 
+from . import stop_signals
 from .errors import InputError, SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
 from .stale_runs import PREFIX, remove_quietly, remove_run_files, remove_stale, start_time
-from .workers import interrupt_held
 
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
 # A write that fails for want of room: one line naming the folder, not a traceback.
@@ -104,7 +104,7 @@ class OutputSet:
         self.record = ""
         try:
             # Held: a signal between making the record and noting its name would leave it.
-            with interrupt_held():
+            with stop_signals.held():
                 fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
                                                    dir=folder)
                 with os.fdopen(fd, "w") as f:
@@ -130,13 +130,13 @@ class OutputSet:
     def path(self, name):
         """A temporary path for output ``name``; it becomes ``name`` at :meth:`commit`."""
         final = os.path.join(self.folder, name)
-        with interrupt_held():  # a signal between making and noting it would leave it
+        with stop_signals.held():  # a signal between making and noting it would leave it
             self.pending[final] = self._temp(name)
         return self.pending[final]
 
     def scratch(self, name):
         """A temporary path for a working file of the run, removed when the run ends."""
-        with interrupt_held():  # as in path()
+        with stop_signals.held():  # as in path()
             path = self._temp(name)
             self.scratch_files.append(path)
         return path
@@ -196,7 +196,7 @@ class OutputSet:
         order = sorted(self.pending.items(), key=lambda item: os.path.basename(item[0]) == last)
         # A Ctrl-C here waits for the last rename: only a killed process or a crashed machine
         # can stop the renames part-way.
-        with interrupt_held():
+        with stop_signals.held():
             for final, temp in order:  # readable as np.save's files are
                 _publish(temp, final, 0o666)
         _fsync_folder(self.folder)  # the renames themselves on disk
@@ -300,7 +300,7 @@ def replaced_whole(final, kind="file", purpose="write"):
     try:
         try:
             # Held: a signal between making the temporary and noting it would leave it.
-            with interrupt_held():
+            with stop_signals.held():
                 if kind == "folder":
                     made.append(tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder))
                 else:

@@ -35,7 +35,7 @@ from .keyword_files import (
     keyword_file_mask,
     member_location,
 )
-from .safe_paths import inside, suspects, unsafe_reason  # noqa: F401  (inside: re-exported)
+from .safe_paths import suspects, unsafe_reason
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")

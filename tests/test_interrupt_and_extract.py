@@ -251,7 +251,7 @@ def test_extract_unpacks_next_to_archive_and_gives_same_rows(tmp_path):
     assert (data / "keywords_dev" / "00000007.json").is_file()
     assert not (data / "keywords_dev" / "__MACOSX").exists()
     assert not (data / "keywords_dev" / "keywords_dev").exists()  # top folder not doubled
-    assert "extracting" in proc.stderr
+    assert f"extracting {data / 'keywords_dev.zip'} ..." in proc.stdout.splitlines()
     # The same arrays (the vocabulary and manifest record the inputs' fingerprints: an
     # archive's and a folder's differ).
     assert outputs(tmp_path / "from_zip", True) == outputs(tmp_path / "extracted", True)

@@ -37,9 +37,8 @@ def data(good, tmp_path):
 
 def one_line_error(proc, *phrases, status=2):
     """Exit ``status`` (2: bad input) and one error line naming the phrases (with --extract,
-    after its progress notices "extracting <archive> ...")."""
-    lines = [line for line in proc.stderr.strip().splitlines()
-             if not (line.startswith("extracting ") and line.endswith(" ..."))]
+    its progress notices, "extracting <archive> ...", are on stdout)."""
+    lines = proc.stderr.strip().splitlines()
     assert proc.returncode == status, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for phrase in phrases:
@@ -322,11 +321,11 @@ def test_control_bytes_in_member_names_with_extract(data, tmp_path, name, phrase
 
 
 def test_backslash_and_dot_dot_names_do_not_leave_the_folder():
-    from amc_keywords.zip_reader import inside
-    assert inside("keywords_dev/00000001.json")
+    from amc_keywords.safe_paths import unsafe_reason
+    assert unsafe_reason(b"keywords_dev/00000001.json") is None
     for name in ("..\\..\\evil.json", "a\\..\\..\\evil.json", "\\abs.json", "C:\\x.json",
                  "c:/x.json", "../x.json", "a//b.json", "/abs.json"):
-        assert not inside(name), name
+        assert unsafe_reason(name.encode()) is not None, name
 
 
 def test_crc_failure_while_the_json_stays_valid(data, tmp_path):

@@ -198,8 +198,12 @@ def test_export_parquet_equals_the_loader(hard, tmp_path):
         assert keywords == kw.words(img_id)
     # Small batches: the same table.
     from amc_keywords.export import export_parquet
-    export_parquet(str(hard / DEV), str(tmp_path / "small.parquet"), words=True, batch=7)
+    export_parquet(str(hard / DEV), str(tmp_path / "small.parquet"), with_words=True, batch=7)
     assert pq.read_table(tmp_path / "small.parquet").equals(table)
+    # The parameter's former name still works, saying it is deprecated.
+    with pytest.warns(DeprecationWarning, match="use with_words="):
+        export_parquet(str(hard / DEV), str(tmp_path / "old.parquet"), words=True, batch=7)
+    assert pq.read_table(tmp_path / "old.parquet").equals(table)
     datasets = pytest.importorskip("datasets", reason="datasets is not installed")
     ds = datasets.Dataset.from_parquet(str(path))
     assert ds["img_id"] == kw.ids.tolist() and ds[5]["word_ids"] == kw[kw.ids[5]].tolist()

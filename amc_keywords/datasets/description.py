@@ -92,7 +92,7 @@ class Dataset:
         wanted = set(self.encoded(options)) | set(self.fitted_on(options))
         return tuple(name for name in self.set_names if name in wanted)
 
-    def vocabulary_source(self, options: Any) -> str:
+    def vocabulary_from(self, options: Any) -> str:
         """Which images the vocabulary is fitted on, as the vocabulary file records it."""
         raise NotImplementedError
 

@@ -67,7 +67,7 @@ class Karpathy(Dataset):
     def fitted_on(self, options: KarpathyOptions) -> Tuple[str, ...]:
         return self.set_names
 
-    def vocabulary_source(self, options: KarpathyOptions) -> str:
+    def vocabulary_from(self, options: KarpathyOptions) -> str:
         return ",".join(options.splits)
 
     def manifest_options(self, options: KarpathyOptions) -> Dict[str, Any]:

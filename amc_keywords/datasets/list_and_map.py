@@ -110,7 +110,7 @@ class ListAndMap(Dataset):
     def fitted_on(self, options: ClicktureOptions) -> Tuple[str, ...]:
         return VOCAB_FROM[options.vocab_from]
 
-    def vocabulary_source(self, options: ClicktureOptions) -> str:
+    def vocabulary_from(self, options: ClicktureOptions) -> str:
         return options.vocab_from
 
     def manifest_options(self, options: ClicktureOptions) -> Dict[str, Any]:
