@@ -169,7 +169,6 @@ class VectorOptions:
     progress: Optional[bool] = None
 
     def __post_init__(self) -> None:
-        if self.missing not in MISSING_POLICIES:
-            raise InputError(f"missing={self.missing!r}: expected one of {MISSING_POLICIES}")
+        check_choice("missing", self.missing, MISSING_POLICIES)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise InputError(f"seed={self.seed!r}: expected an integer 0 or more")
