@@ -7,8 +7,7 @@ Input
 Output
     :func:`encode` feeds a row writer chunk by chunk (rows in list order; within an image, in
     token order), fills the set's range table and returns :class:`EncodeCounts`;
-    :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary, and
-    :func:`encode_tokens` encodes a set from the tokens kept then.
+    :func:`token_lists` yields each image's analyzer tokens for fitting the vocabulary.
 
 Work is cut into chunks of consecutive entries; up to ``2 * jobs`` chunks are in flight and
 results are taken in submission order, so output is the same for any ``--jobs`` and memory
@@ -18,13 +17,12 @@ import collections
 import sys
 import time
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 from tqdm import tqdm
 
 from . import workers
-from .analyzer import TOKEN_SEP, KeywordEncoder, word_index
+from .analyzer import TOKEN_SEP, KeywordEncoder
 from .keyword_files import bad_keyword
 from .log import logger
 from .sources import keyword_lists, payload_location
@@ -114,25 +112,17 @@ def _results(payloads, func, initargs, jobs):
             yield workers.result(pending.pop(0))
 
 
-def token_lists(source, plan, analyzer, jobs, label="reading", progress=None, keep=None,
+def token_lists(source, plan, analyzer, jobs, label="reading", progress=None,
                 fingerprint=None):
     """Each image's tokens by ``analyzer`` (an AnalyzerSettings) of ``" ".join(keywords)``,
-    in plan order; each chunk's
-    packed tokens are also appended to the list ``keep``, when given (see
-    :func:`encode_tokens`), and a folder's files to ``fingerprint`` (a FolderFingerprint)."""
+    in plan order; a folder's files go to ``fingerprint`` (a FolderFingerprint)."""
     for chunk, (packed, n, facts) in _run(source, plan, _tokens_chunk,
                                           (None, analyzer), jobs, label,
                                           progress):
-        if keep is not None:
-            keep.append((packed, n))
         if fingerprint is not None and facts is not None:
             fingerprint.add(chunk["key"], facts)
-        for image in _unpack(packed, n):
+        for image in packed.split(IMAGE_SEP) if n else ():
             yield image.split(TOKEN_SEP) if image else []
-
-
-def _unpack(packed, n):
-    return packed.split(IMAGE_SEP) if n else ()
 
 
 @dataclass
@@ -154,37 +144,6 @@ def encode(source, plan, words, analyzer, writer, ranges, jobs, label="encoding"
     files go to ``fingerprint`` (a FolderFingerprint), when given."""
     return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer), jobs, label,
                              progress), writer, ranges, label, fingerprint)
-
-
-def encode_tokens(kept, plan, words, writer, ranges, label="encoding", progress=None):
-    """As :func:`encode`, from the packed tokens that :func:`token_lists` kept for ``plan``
-    while the vocabulary was fitted: the set is not read a second time.
-
-    The tokens are the analyzer's own (see :meth:`KeywordEncoder.token_texts`), so the rows
-    are those of :func:`encode`: the words of the vocabulary, in token order.
-    """
-    ids = word_index(words)
-
-    def encoded():
-        with _bar(plan, label, progress) as bar:
-            for chunk, (packed, n) in zip(plan.chunks(CHUNK), kept):
-                yield chunk, (*encode_packed(packed, n), None)
-                bar.update(n)
-
-    def encode_packed(packed, n):
-        # Vectorised over the chunk: one dict look-up a token, no Python loop over images.
-        # Tokens of all images in a row; an image without tokens stands as one '' (no word),
-        # so that every image has at least one slot and the slots delimit the images.
-        images = _unpack(packed, n)
-        slots = np.fromiter((image.count(TOKEN_SEP) + 1 for image in images), np.int64, n)
-        tokens = packed.replace(IMAGE_SEP, TOKEN_SEP).split(TOKEN_SEP)
-        found = np.fromiter(map(ids.get, tokens, repeat(-1)), np.int64, len(tokens))
-        in_vocabulary = found >= 0
-        counts = np.add.reduceat(in_vocabulary, np.cumsum(slots) - slots).astype(np.int32)
-        n_tokens = len(tokens) - images.count("")
-        return counts, found[in_vocabulary], n_tokens
-
-    return _write(plan, encoded(), writer, ranges, label)
 
 
 def _write(plan, encoded, writer, ranges, label, fingerprint=None):

@@ -50,9 +50,6 @@ from .tables import keywords_per_image, names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
 from .writing import OutputSet, open_temporary, output_record
 
-KEEP_TOKENS = 1 << 18  # images of a set whose tokens are kept from fitting (dev: 79,665)
-
-
 Opener = Callable[[], OpenedSet]
 
 
@@ -94,7 +91,6 @@ class ImageSet:
     size: int
     notices: List[str]
     inputs: SetInputs
-    tokens: Optional[list] = None  # packed analyzer tokens kept from fitting
 
     def ids(self) -> Iterator[np.ndarray]:
         """The image ids in output order, a chunk at a time."""
@@ -223,14 +219,10 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
 
     def token_lists() -> Iterator[List[str]]:
         for s in sets:
-            # A set of moderate size keeps its tokens (~250 bytes an image), so that encoding
-            # it needs no second read; a larger one is read again, to keep memory flat.
-            keep: Optional[list] = [] if len(s.plan) <= KEEP_TOKENS else None
             with s.inputs.reading(s.source.strict) as files:
                 yield from encoding.token_lists(s.source, s.plan, settings.analyzer,
                                                 settings.jobs, f"vocabulary ({s.name})",
-                                                settings.progress, keep, files)
-            s.tokens = keep
+                                                settings.progress, files)
 
     where = " + ".join(str(s.source.path) for s in sets)
     with timed("fitting the vocabulary"), out_of_memory_names(where):
@@ -253,27 +245,19 @@ def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
 def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
                vocabulary: Vocabulary) -> SetFigures:
     """Write one set's rows and range table (under the original scripts' names, with their
-    range table, in the original layout); return its figures. A set fitted on just now is
-    encoded from its tokens kept from the fit: it is not read again."""
+    range table, in the original layout); return its figures."""
     names = (original_names if settings.layout == "original" else output_names)(
         settings.dataset.name, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)
     writer = outputs.rows_writer(names["rows"])
     label = f"encoding ({image_set.name})"
     try:
-        with timed(label), out_of_memory_names(str(image_set.source.path)):
-            if image_set.tokens is not None:  # fitted on just now: its tokens are at hand
-                encoded = encoding.encode_tokens(image_set.tokens, image_set.plan,
-                                               vocabulary.words, writer, ranges, label,
-                                               settings.progress)
-            else:
-                with image_set.inputs.reading(image_set.source.strict) as files:
-                    encoded = encoding.encode(image_set.source, image_set.plan,
-                                            vocabulary.words, settings.analyzer, writer,
-                                            ranges, settings.jobs, label, settings.progress,
-                                            files)
+        with timed(label), out_of_memory_names(str(image_set.source.path)), \
+                image_set.inputs.reading(image_set.source.strict) as files:
+            encoded = encoding.encode(image_set.source, image_set.plan, vocabulary.words,
+                                      settings.analyzer, writer, ranges, settings.jobs, label,
+                                      settings.progress, files)
     finally:
-        image_set.tokens = None
         writer.close()
     outputs.sync_soon(writer.path)
     outputs.save_array(names["ranges"], original_range_table(ranges, encoded.rows)

@@ -78,11 +78,10 @@ def run(settings: RunSettings) -> PrepareResult:
             #    fitted on, while the other sets are still being opened.
             fitted = [opened(name) for name in dataset.fitted_on(options)]
             vocabulary = pipeline.obtain_vocabulary(outputs, settings, fitted)
-            # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. A set
-            #    fitted on is encoded first, here, from the tokens kept from the fit, while
-            #    the other sets are still being opened; then the others, by the workers.
+            # 3. Each set's rows: [img_id, word_id] for each in-vocabulary token. The sets
+            #    fitted on first, while the others are still being opened; then the others.
             done = {s.name: pipeline.encode_set(outputs, settings, s, vocabulary)
-                    for s in fitted if s.tokens is not None and s.name in encoded}
+                    for s in fitted if s.name in encoded}
             sets = [opened(name) for name in opened_sets]
         done.update((s.name, pipeline.encode_set(outputs, settings, s, vocabulary))
                     for s in sets if s.name in encoded and s.name not in done)

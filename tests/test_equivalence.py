@@ -186,8 +186,7 @@ def test_vocabulary_is_reused_only_when_it_matches(hard_clickture, tmp_path):
     # --force: the manifest would otherwise say the outputs are up to date.
     second = run_in_process("clickture", *clickture_args(hard_clickture, out), "--force").stdout
     assert "reusing" in second and read_bytes(out) == before
-    # Fitting, dev is encoded from the tokens kept from the fit; reusing, from its files
-    # read again: the same outputs (above) and the same figures.
+    # Fitting and reusing: the same outputs (above) and the same figures.
     summary = [line for line in first.splitlines() if line.startswith(("lite:", "dev:"))]
     assert len(summary) == 2
     assert summary == [line for line in second.splitlines() if line.startswith(("lite:", "dev:"))]
@@ -594,8 +593,8 @@ def test_an_archive_is_read_ahead_by_the_kernel_and_a_folder_is_not(tmp_path, mo
 
 def test_the_set_fitted_on_is_encoded_while_the_other_is_being_opened(hard_clickture,
                                                                         tmp_path):
-    """dev is encoded from the tokens kept from the fit before the run waits for Lite to be
-    opened: the main process works while a worker opens Lite."""
+    """dev, fitted on, is encoded before the run waits for Lite to be opened: its encoding
+    goes on while a worker opens Lite."""
     result = run_in_process("clickture", *clickture_args(hard_clickture, tmp_path), "-v",
                             "--jobs", "2")
     steps = re.findall(r"time: (.+): [0-9.]+ s$", result.stdout + result.stderr, re.M)
