@@ -1,7 +1,7 @@
 """Encoding: images' keyword files to rows ``[img_id, word_id]``, in parallel and streaming.
 
 Input
-    A source and the :class:`~amc_keywords.sources.Plan` of one set (its images in output
+    A source and the :class:`~amc_keywords.plans.Plan` of one set (its images in output
     order and where each keyword file is; see :mod:`amc_keywords.sources`), and the
     vocabulary's words.
 Output

@@ -44,8 +44,8 @@ from .filenames import (
 )
 from .fingerprints import SetInputs, source_record
 from .log import logger, timed
+from .plans import Plan
 from .settings import RunSettings
-from .sources import Plan
 from .tables import keywords_per_image, names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
 from .writing import OutputSet, open_temporary, output_record
