@@ -7,7 +7,8 @@ Input
 Output
     The set's :class:`~amc_keywords.plans.Plan` (each image's key, id and, for a zip, archive
     member, in output order); small picklable *payloads* made from a chunk of the plan; and
-    :func:`keyword_lists`, which a worker calls on a payload to get each image's keywords. Every problem is an :class:`InputError` naming file and entry.
+    :func:`keyword_lists`, which a worker calls on a payload to get each image's keywords.
+    Every problem is an :class:`InputError` naming file and entry.
 
 An unzipped folder is used only when it holds what the archive would give: at least one
 keyword file (``*.json``), and for ``keywords_coco/`` its ``dataset.json``; an empty or
