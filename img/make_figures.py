@@ -51,7 +51,7 @@ STAGES = (
 VECTORS = ("word vectors",
            "a word2vec, fastText or GloVe file aligned to\n"
            "the vocabulary: row i is word id i's vector",
-           ("vector_files", "vectors", "vector_command"))
+           ("vector_files", "vectors", "vectors_matrix", "vector_command"))
 # What runs the stages, in the order it calls them.
 DRIVER = ("what runs them", ("cli", "run_options", "api", "settings", "recipes", "pipeline"))
 # What every stage uses.
@@ -101,10 +101,10 @@ def pipeline(path):
                 linespacing=1.25, **MONO)
     for x in xs[:-1]:
         arrow(ax, (x + WIDTH + 0.06, 3.8), (x + WIDTH + GAP - 0.06, 3.8))
-    # The side output, under the last two stages: made from the outputs' vocabulary,
+    # The side output, under the last three stages: made from the outputs' vocabulary,
     # opened by the loader.
     title, body, modules = VECTORS
-    x0, x1, y0, y1 = xs[4], xs[5] + WIDTH, 0.06, 1.42
+    x0, x1, y0, y1 = xs[3], xs[5] + WIDTH, 0.06, 1.42
     box(ax, x0, y0, x1 - x0, y1 - y0, facecolor=SIDE)
     ax.text((x0 + x1) / 2, y1 - 0.22, title, ha="center", va="center", fontsize=13,
             weight="bold")
@@ -113,7 +113,7 @@ def pipeline(path):
     ax.text((x0 + x1) / 2, y0 + 0.2, "   ".join(modules), ha="center", va="center", **MONO)
     arrow(ax, (xs[4] + WIDTH / 2, bottom - 0.06), (xs[4] + WIDTH / 2, y1 + 0.06))
     arrow(ax, (xs[5] + WIDTH / 2, y1 + 0.06), (xs[5] + WIDTH / 2, bottom - 0.06))
-    # What runs the stages and what they all use, under the first four.
+    # What runs the stages and what they all use, under the first three.
     for y, (title, modules), joint in ((1.3, DRIVER, " → "), (0.5, GROUND, "   ")):
         ax.text(xs[0] + 0.05, y, title + ":", ha="left", va="center", fontsize=12,
                 weight="bold", color=GREY)
