@@ -29,7 +29,7 @@ ROOT = os.path.dirname(HERE)
 STAGES = (
     ("keyword\narchives",
      "keywords_<set>.zip,\nread in place, or\nits unzipped folder",
-     ("zip_reader", "folder_files", "safe_paths", "extract", "sources")),
+     ("zip_reader", "folder_files", "safe_paths", "extract", "sources", "plans")),
     ("image sets",
      "opened as the\ndataset's description\nsays: list + id map,\nor dataset.json",
      ("datasets/", "lists", "idmap", "pickle_walk", "entry_checks", "fingerprints")),
