@@ -19,7 +19,7 @@ from .writing import NO_ROOM, PREFIX
 from .writing import umask as _umask
 from .zip_reader import ZipDirectory, read_members
 
-MAX_RATIO = 200       # keyword JSON deflates ~5-10x; far more than this is a zip bomb
+MAX_RATIO = 200       # far beyond keyword JSON's deflation (docs/performance.md): a zip bomb
 MAX_TOTAL = 64 << 30  # no keyword archive comes near 64 GiB unpacked
 
 

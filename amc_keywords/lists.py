@@ -281,7 +281,7 @@ class _KarpathyIndex(msgspec.Struct, gc=False):
 
 
 # Decodes only the three fields of each image and skips the captions without building them:
-# far faster and smaller than the json module on the 143 MB Karpathy file (see README).
+# far faster and smaller than the json module on the 143 MB Karpathy file (docs/performance.md).
 _decode_karpathy = msgspec.json.Decoder(_KarpathyIndex).decode
 
 

@@ -6,6 +6,10 @@ Writes img/pipeline.png (the pipeline diagram of README.md, naming the modules o
 amc_keywords/ that do each stage) and img/stats_clickture_dev_sample.png (what
 `python -m amc_keywords stats --plot` draws for the shipped sample's Clickture-dev output,
 shown in docs/cli.md).
+
+The modules the diagram names are the literal tuples of module names in STAGES, VECTORS,
+DRIVER and GROUND below, as paths under amc_keywords/ without ``.py`` (a package ends in
+``/``); tests/test_module_map.py checks that each one exists.
 """
 import os
 import subprocess
@@ -21,42 +25,101 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-STAGES = [
-    ("keyword archives",
-     "keywords_dev.zip\nkeywords_lite.zip\nkeywords_coco.zip\n+ lists, id maps",
-     "zip_reader.py  lists.py\nidmap.py  sources.py"),
-    ("vocabulary", "CountVectorizer\nmin_df=6, English\nstop words, fitted\non Clickture-dev",
-     "analyzer.py\nvocabulary.py"),
-    ("rows", "[img_id, word_id]\nN x 2 int64 .npy\n+ range table\n+ image names",
-     "encoding.py  tables.py\nwriting.py  manifest.py"),
-    ("loader", "load_keywords(path)\n.words(img_id)\n.padded(ids)\n.matrix (CSR)",
-     "loader.py\nexport.py"),
-]
-# Under the boxes: what runs the stages (the module names of amc_keywords/).
-DRIVER = ("cli.py → api.py (prepare_clickture, prepare_coco) → recipes.py → pipeline.py, "
-          "with workers.py")
+# The stages of a run, left to right: (title, what it is, the modules that do it).
+STAGES = (
+    ("keyword\narchives",
+     "keywords_<set>.zip,\nread in place, or\nits unzipped folder",
+     ("zip_reader", "folder_files", "safe_paths", "extract", "sources", "plans")),
+    ("image sets",
+     "opened as the\ndataset's description\nsays: list + id map,\nor dataset.json",
+     ("datasets/", "lists", "idmap", "pickle_walk", "entry_checks", "fingerprints")),
+    ("vocabulary",
+     "CountVectorizer's:\nmin_df=6, English\nstop words, fitted\non Clickture-dev",
+     ("keyword_files", "json_files", "analyzer", "vocabulary")),
+    ("encoding",
+     "worker processes\nturn keyword files\ninto rows, in the\nsets' order",
+     ("encoding", "workers", "byte_arrays")),
+    ("outputs",
+     "rows [img_id, word_id],\nrange table,\nnames table,\nvocabulary, manifest",
+     ("tables", "writing", "folder_lock", "stale_runs", "manifest", "filenames")),
+    ("loader",
+     "load_keywords(path)\n.words(img_id)\n.padded(ids)\n.matrix (CSR)\n.vectors",
+     ("loader", "keywords", "export", "stats", "verify")),
+)
+# A side output: pretrained word vectors aligned to the outputs' vocabulary, which the
+# loader opens beside the rows.
+VECTORS = ("word vectors",
+           "a word2vec, fastText or GloVe file aligned to\n"
+           "the vocabulary: row i is word id i's vector",
+           ("vector_files", "vectors", "vectors_matrix", "vector_command"))
+# What runs the stages, in the order it calls them.
+DRIVER = ("what runs them", ("cli", "run_options", "api", "settings", "recipes", "pipeline"))
+# What every stage uses.
+GROUND = ("what they all use", ("errors", "log", "stop_signals", "hashing"))
+
+BOX = "#e8eef7"
+SIDE = "#eef4e8"
+EDGE = "#4477aa"
+GREY = "#3a3a3a"
+MONO = dict(family="monospace", fontsize=10.5, color=GREY)
+WIDTH, GAP = 1.8, 0.3  # a stage's box and the arrow between two, in inches
+
+
+def box(ax, x, y, width, height, facecolor=BOX):
+    ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.04",
+                                facecolor=facecolor, edgecolor=EDGE, linewidth=1.2))
+
+
+def arrow(ax, start, end):
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops=dict(arrowstyle="-|>", lw=1.8, color=EDGE, mutation_scale=14,
+                                shrinkA=0, shrinkB=0))
 
 
 def pipeline(path):
-    fig, ax = plt.subplots(figsize=(11, 3.2))
-    ax.set_xlim(0, 11)
-    ax.set_ylim(-0.5, 2.8)
+    left = 0.1
+    figure_width = 2 * left + len(STAGES) * WIDTH + (len(STAGES) - 1) * GAP
+    height = 5.35
+    fig = plt.figure(figsize=(figure_width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, figure_width)
+    ax.set_ylim(0, height)
     ax.axis("off")
-    for i, (title, body, module) in enumerate(STAGES):
-        x = 0.2 + i * 2.75
-        ax.add_patch(FancyBboxPatch((x, 0.35), 2.2, 2.0, boxstyle="round,pad=0.05",
-                                    facecolor="#e8eef7", edgecolor="#4477aa"))
-        ax.text(x + 1.1, 2.1, title, ha="center", va="center", fontsize=12, weight="bold")
-        ax.text(x + 1.1, 1.25, body, ha="center", va="center", fontsize=9)
-        ax.text(x + 1.1, 0.02, module, ha="center", va="center", fontsize=8, color="#555555",
-                family="monospace")
-        if i < len(STAGES) - 1:
-            ax.annotate("", xy=(x + 2.7, 1.35), xytext=(x + 2.3, 1.35),
-                        arrowprops=dict(arrowstyle="->", lw=2, color="#4477aa"))
-    ax.text(5.5, -0.4, DRIVER, ha="center", va="center", fontsize=8, color="#555555",
-            family="monospace")
-    fig.suptitle("AMC keyword preprocessing", fontsize=13)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    ax.text(figure_width / 2, height - 0.25, "AMC keyword preprocessing: the stages of a run, "
+            "and the modules of amc_keywords/ that do them", ha="center", va="center",
+            fontsize=14)
+    top, rule, bottom = height - 0.55, 2.9, 1.66
+    xs = [left + i * (WIDTH + GAP) for i in range(len(STAGES))]
+    for x, (title, body, modules) in zip(xs, STAGES):
+        box(ax, x, bottom, WIDTH, top - bottom)
+        ax.text(x + WIDTH / 2, top - 0.27, title, ha="center", va="center", fontsize=13,
+                weight="bold", linespacing=1.0)
+        ax.text(x + WIDTH / 2, (top - 0.55 + rule) / 2, body, ha="center", va="center",
+                fontsize=10.5, linespacing=1.3)
+        ax.plot([x + 0.1, x + WIDTH - 0.1], [rule, rule], color=EDGE, lw=0.6)
+        ax.text(x + WIDTH / 2, rule - 0.08, "\n".join(modules), ha="center", va="top",
+                linespacing=1.25, **MONO)
+    for x in xs[:-1]:
+        arrow(ax, (x + WIDTH + 0.06, 3.8), (x + WIDTH + GAP - 0.06, 3.8))
+    # The side output, under the last three stages: made from the outputs' vocabulary,
+    # opened by the loader.
+    title, body, modules = VECTORS
+    x0, x1, y0, y1 = xs[3], xs[5] + WIDTH, 0.06, 1.42
+    box(ax, x0, y0, x1 - x0, y1 - y0, facecolor=SIDE)
+    ax.text((x0 + x1) / 2, y1 - 0.22, title, ha="center", va="center", fontsize=13,
+            weight="bold")
+    ax.text((x0 + x1) / 2, y1 - 0.7, body, ha="center", va="center", fontsize=10.5,
+            linespacing=1.3)
+    ax.text((x0 + x1) / 2, y0 + 0.2, "   ".join(modules), ha="center", va="center", **MONO)
+    arrow(ax, (xs[4] + WIDTH / 2, bottom - 0.06), (xs[4] + WIDTH / 2, y1 + 0.06))
+    arrow(ax, (xs[5] + WIDTH / 2, y1 + 0.06), (xs[5] + WIDTH / 2, bottom - 0.06))
+    # What runs the stages and what they all use, under the first three.
+    for y, (title, modules), joint in ((1.3, DRIVER, " → "), (0.5, GROUND, "   ")):
+        ax.text(xs[0] + 0.05, y, title + ":", ha="left", va="center", fontsize=12,
+                weight="bold", color=GREY)
+        ax.text(xs[0] + 0.05, y - 0.36, joint.join(modules), ha="left", va="center",
+                **dict(MONO, fontsize=11))
+    fig.savefig(path, dpi=150)
     plt.close(fig)
 
 
