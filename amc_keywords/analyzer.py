@@ -25,6 +25,7 @@ from operator import is_, not_
 import numpy as np
 
 from .errors import InputError
+from .tables import ragged_positions, run_sums
 
 # Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
 TOKEN_SEP = "\x1f"
@@ -135,6 +136,15 @@ def word_index(words):
     return {word: i for i, word in enumerate(words)}
 
 
+def known_word_ids(index, tokens, per_document):
+    """``(word ids, counts)`` of ``tokens``, the tokens of consecutive documents, document
+    ``i`` of ``per_document[i]`` tokens: the word ids (int64, in token order) of those in
+    ``index`` (:func:`word_index`), the others dropped, and how many each document has."""
+    found = np.fromiter(map(index.get, tokens, repeat(-1)), np.int64, len(tokens))
+    known = found >= 0
+    return found[known], run_sums(known, per_document)
+
+
 class KeywordEncoder:
     """Word ids of keyword lists, equal to the analyzer on each list's space-joined document.
 
@@ -170,21 +180,16 @@ class KeywordEncoder:
         self._views = None  # numpy views of the arrays below: they must go before a resize
         token_lists = self.analyze_each(keywords)
         n_tokens = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-        tokens = list(chain.from_iterable(token_lists))
-        ids = np.fromiter(map(self.ids.get, tokens, repeat(-1)), np.int64, len(tokens))
-        known = ids >= 0
-        # Ids per keyword: the known tokens between its first and its last token.
-        known_before = np.concatenate(([0], np.cumsum(known)))
-        token_bounds = np.concatenate(([0], np.cumsum(n_tokens)))
-        lengths = np.diff(known_before[token_bounds])
-        starts = len(self._word_ids) + known_before[token_bounds[:-1]]
+        ids, lengths = known_word_ids(self.ids, list(chain.from_iterable(token_lists)),
+                                      n_tokens)
+        starts = len(self._word_ids) + np.cumsum(lengths) - lengths
         first = len(self.number)
         self.number.update(zip(keywords, range(first, first + len(keywords))))
         self.token_text.update(zip(keywords, map(TOKEN_SEP.join, token_lists)))
         self._starts.frombytes(starts.astype(np.int64).tobytes())
         self._lengths.frombytes(lengths.astype(np.int64).tobytes())
         self._n_tokens.frombytes(n_tokens.tobytes())
-        self._word_ids.frombytes(ids[known].astype(np.int32).tobytes())
+        self._word_ids.frombytes(ids.astype(np.int32).tobytes())
 
     def trim(self):
         """Bound the caches (called between chunks, never while lists are being encoded)."""
@@ -225,12 +230,8 @@ class KeywordEncoder:
                                              (self._n_tokens, np.int64),
                                              (self._word_ids, np.int32)))
         starts, id_lengths, n_tokens, word_ids = self._views
-        # Keyword occurrence i contributes word_ids[starts[k]:starts[k] + id_lengths[k]].
+        # Keyword k's word ids are word_ids[starts[k]:starts[k] + id_lengths[k]].
         per_keyword = id_lengths[numbers]
-        ends = np.cumsum(per_keyword)
-        offsets = np.repeat(starts[numbers] - (ends - per_keyword), per_keyword)
-        ids = word_ids[np.arange(len(offsets)) + offsets]
-        # Rows per list: the sum of its keywords' id counts.
-        bounds = np.concatenate(([0], ends))[np.cumsum(lengths)]
-        counts = np.diff(bounds, prepend=0).astype(np.int32)
+        ids = word_ids[ragged_positions(starts[numbers], per_keyword)]
+        counts = run_sums(per_keyword, lengths).astype(np.int32)
         return counts, ids, int(n_tokens[numbers].sum())

@@ -6,6 +6,8 @@ Output: ``S`` arrays, little-endian integer fields, 64-bit hashes, sorted look-u
 """
 import numpy as np
 
+from .tables import ragged_positions
+
 
 def field(buf, positions, width):
     """Little-endian unsigned integers of ``width`` bytes at each position."""
@@ -18,18 +20,18 @@ def field(buf, positions, width):
 def gather_strings(data, positions, lengths, chunk=1 << 16):
     """``S`` array of the byte strings ``data[p:p + n]``, without a Python object each.
 
-    Strings of one length are gathered together (names and list entries come in a few
-    lengths), ``chunk`` at a time to bound the index arrays.
+    The bytes of ``chunk`` strings at a time (a bound on the index arrays) are gathered at
+    once, and fill the first ``lengths[i]`` bytes of each row of the array's bytes.
     """
     buf = np.frombuffer(data, np.uint8)
     width = max(int(lengths.max()), 1) if len(lengths) else 1
     out = np.zeros(len(positions), dtype=f"S{width}")
     view = out.view(np.uint8).reshape(len(positions), width)
-    for n in np.unique(lengths):
-        same = np.flatnonzero(lengths == n)
-        for s in range(0, len(same), chunk):
-            part = same[s:s + chunk]
-            view[part, :n] = buf[positions[part, None] + np.arange(n)]
+    columns = np.arange(width)
+    for s in range(0, len(positions), chunk):
+        part = slice(s, s + chunk)
+        gathered = buf[ragged_positions(positions[part], lengths[part])]
+        view[part][columns < lengths[part, None]] = gathered
     return out
 
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from .errors import LoadError
 from .hashing import file_sha256
-from .tables import rows_per_image
+from .tables import ragged_positions, rows_per_image
 from .vectors_matrix import load_vectors
 from .vocabulary import Vocabulary
 
@@ -288,12 +288,7 @@ class Keywords(Sequence[WordIds]):
     def _gather(self, starts: npt.NDArray[np.int64],
                 lengths: npt.NDArray[np.int64]) -> WordIds:
         """The word ids of rows ``starts[i] .. starts[i] + lengths[i]``, concatenated."""
-        total = int(lengths.sum())
-        if not total:
-            return np.empty(0, np.int64)
-        offsets = np.cumsum(lengths) - lengths
-        positions = np.repeat(starts - offsets, lengths) + np.arange(total)
-        return np.asarray(self.rows[positions, 1], dtype=np.int64)
+        return np.asarray(self.rows[ragged_positions(starts, lengths), 1], dtype=np.int64)
 
     def padded(self, img_ids: Iterable[int], max_len: Optional[int] = None,
                pad: Optional[int] = None) -> npt.NDArray[np.int64]:

@@ -61,7 +61,7 @@ from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
 )
 from .manifest import load as load_manifest
 from .manifest import recorded_differs
-from .tables import ranges_from_rows
+from .tables import ragged_positions, ranges_from_rows
 from .vocabulary import Vocabulary
 
 __all__ = ["ImageIdError", "Keywords", "LoadError", "load_keywords"]
@@ -252,8 +252,7 @@ def _check_ranges(ranges: np.ndarray, ranges_path: str, rows: np.ndarray, rows_p
     for start in range(0, len(with_rows), 64):  # their rows, a few images at a time
         images, part = with_rows[start:start + 64], spans[start:start + 64]
         lengths = part[:, 1] - part[:, 0] + 1
-        positions = np.repeat(part[:, 0] - (np.cumsum(lengths) - lengths), lengths) + \
-            np.arange(int(lengths.sum()))
+        positions = ragged_positions(part[:, 0], lengths)
         owners = np.repeat(images, lengths)
         wrong = np.flatnonzero(np.asarray(rows[positions, 0], dtype=np.int64) != owners)
         if len(wrong):

@@ -5,6 +5,11 @@ Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive 
         of each image, ``[-1, -1]`` for none), the original scripts' variant of it, the rows
         per image and their figures, and the names table (``S``, ``(max id + 1,)``: each
         listed image's name, ``b""`` elsewhere).
+
+Also here, the two operations on ragged arrays (a flat array cut into consecutive runs: the
+rows of each image, the word ids of each keyword, the bytes of each name) that the readers,
+the encoder and the loader share: :func:`ragged_positions` gathers runs, :func:`run_sums`
+totals them.
 """
 from typing import Tuple
 
@@ -36,6 +41,24 @@ def ranges_from_rows(rows: np.ndarray) -> np.ndarray:
     starts = np.concatenate(([0], change))
     counts = np.diff(np.concatenate((starts, [len(ids)])))
     return range_table(ids[starts], counts, int(ids.max()) + 1)
+
+
+def ragged_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions of the slices ``starts[i]:starts[i] + lengths[i]``, one after the other
+    (int64): ``a[ragged_positions(starts, lengths)]`` is ``np.concatenate([a[s:s + n] for s,
+    n in zip(starts, lengths)])``, gathered at once."""
+    lengths = np.asarray(lengths, np.int64)
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    return np.repeat(np.asarray(starts, np.int64) - (ends - lengths), lengths) + \
+        np.arange(total, dtype=np.int64)
+
+
+def run_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The sum of each of the consecutive runs of ``values``, from the first, run ``i`` of
+    ``lengths[i]`` values (int64; 0 for an empty run)."""
+    totals = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    return np.diff(totals[np.cumsum(lengths, dtype=np.int64)], prepend=0)
 
 
 def original_range_table(ranges: np.ndarray, n_rows: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 The zip directory and member reader against ``zipfile``; the id-map reader against
 ``pickle.loads``; the vocabulary's min_df pruning against ``CountVectorizer(min_df=...)``;
-the CPU count against a cgroup quota written to files.
+the CPU count against a cgroup quota written to files; the gathers and sums over ragged
+arrays against their loops.
 """
 import io
 import os
@@ -13,14 +14,17 @@ import struct
 import zipfile
 import zlib
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from amc_keywords import sample
+from amc_keywords.byte_arrays import gather_strings
 from amc_keywords.errors import InputError
 from amc_keywords.idmap import read_id_map
 from amc_keywords.sources import ZipSource
+from amc_keywords.tables import ragged_positions, run_sums
 from amc_keywords.vocabulary import fit_vocabulary
 from amc_keywords.workers import cgroup_cpu_quota
 from amc_keywords.zip_reader import read_members
@@ -274,3 +278,41 @@ def test_isal_crc32_is_zlib_s(data, start):
     from isal import isal_zlib
     assert isal_zlib.crc32(data) == zlib.crc32(data)
     assert isal_zlib.crc32(data, start) == zlib.crc32(data, start)
+
+
+slices = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 9)), max_size=30)
+
+
+@SETTINGS
+@given(slices, st.sampled_from([np.int64, np.int32, np.uint16]))
+def test_ragged_positions_gather_what_slicing_does(pairs, dtype):
+    """Each slice in turn, empty ones and none at all included, whatever the integer type."""
+    flat = np.arange(1000, 1050)
+    starts = np.array([start for start, _ in pairs], dtype)
+    lengths = np.array([length for _, length in pairs], dtype)
+    positions = ragged_positions(starts, lengths)
+    expected = np.concatenate([flat[s:s + n] for s, n in pairs] + [np.empty(0, flat.dtype)])
+    assert positions.dtype == np.int64
+    np.testing.assert_array_equal(flat[positions], expected)
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 9), max_size=30), st.integers(0, 5), st.randoms())
+def test_run_sums_sum_each_run(lengths, extra, rng):
+    """Runs cut one after the other from the first value (values left over at the end)."""
+    values = np.array([rng.randint(0, 1) for _ in range(sum(lengths) + extra)], bool)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    expected = [int(values[end - n:end].sum()) for end, n in zip(ends, lengths)]
+    assert run_sums(values, np.array(lengths, np.int64)).tolist() == expected
+
+
+@SETTINGS
+@given(st.binary(min_size=60, max_size=60), slices, st.sampled_from([1 << 16, 3]))
+def test_gather_strings_gives_the_slices_of_the_bytes(data, pairs, chunk):
+    """NUL bytes and empty strings included, in chunks of any size."""
+    positions = np.array([position for position, _ in pairs], np.int64)
+    lengths = np.array([length for _, length in pairs], np.int64)
+    strings = [data[p:p + n] for p, n in pairs]
+    width = max(map(len, strings), default=1) or 1
+    expected = np.array(strings, f"S{width}")
+    assert gather_strings(data, positions, lengths, chunk).tobytes() == expected.tobytes()
