@@ -107,16 +107,11 @@ def analyzer_settings(stop_words="english"):
     return AnalyzerSettings(stop_words=stop_words)
 
 
-def plain_analyzer(analyzer):
-    """The analyzer of :class:`AnalyzerSettings`, as sklearn's ``_analyze`` applies it to a
-    ``str`` document: lowercase, ``findall`` of the token pattern, drop the stop words."""
-    analyze_each = analyzer_of_each(analyzer)
-    return lambda document: analyze_each([document])[0]
-
-
 def analyzer_of_each(analyzer):
-    """:func:`plain_analyzer` of a list of documents (strings) at once: their token lists,
-    each step mapped over all of them."""
+    """The analyzer of :class:`AnalyzerSettings` (``analyzer``), as sklearn's ``_analyze``
+    applies it to a ``str`` document (lowercase, ``findall`` of the token pattern, drop the
+    stop words), on a list of documents at once: their token lists, each step mapped over
+    all of them."""
     lowercase, stop_words = analyzer.lowercase, analyzer.stop_set
     findall = re.compile(analyzer.token_pattern).findall
 

@@ -17,11 +17,11 @@ Output
 """
 import collections
 import hashlib
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .analyzer import analyzer_settings, make_vectorizer, plain_analyzer, word_index
+from .analyzer import KeywordEncoder, analyzer_settings, make_vectorizer, word_index
 from .errors import InputError, quoted, shown
 from .json_files import JSONFileError, load_json
 
@@ -84,7 +84,6 @@ class Vocabulary:
         self.inputs: Dict[str, Optional[str]] = dict(inputs or {})
         self.file: Optional[str] = None  # the file it was read from, if any
         self._index: Optional[Dict[str, int]] = None
-        self._analyze: Optional[Callable[[str], List[str]]] = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -121,26 +120,30 @@ class Vocabulary:
         one's (lowercase, token pattern, this vocabulary's stop words). TypeError names the
         first value that is not a string.
         """
-        if not isinstance(keywords, (list, tuple)):
-            raise TypeError(f"keywords: expected a list of strings (as [\"tagging\"]"
-                            f"[\"keywords\"] holds them), got {type(keywords).__name__}")
-        for i, keyword in enumerate(keywords):
-            if not isinstance(keyword, str):
-                raise TypeError(f"keywords[{i}]: expected a string, got "
-                                f"{type(keyword).__name__}")
-        if self._analyze is None:
-            self._analyze = plain_analyzer(self.analyzer)
-        index = self._word_index()
-        return np.array([index[token] for token in self._analyze(" ".join(keywords))
-                         if token in index], dtype=np.int64)
+        return self.encode_many([keywords])[0]
 
     def encode_many(self, keyword_lists: Iterable[Sequence[str]]) -> List[np.ndarray]:
-        """:meth:`encode` of each keyword list: a list of int64 arrays."""
-        return [self.encode(keywords) for keywords in keyword_lists]
+        """:meth:`encode` of each keyword list: a list of int64 arrays, encoded together by
+        the pipeline's own encoder (:class:`~amc_keywords.analyzer.KeywordEncoder`)."""
+        keyword_lists = list(keyword_lists)
+        for keywords in keyword_lists:
+            if not isinstance(keywords, (list, tuple)):
+                raise TypeError(f"keywords: expected a list of strings (as [\"tagging\"]"
+                                f"[\"keywords\"] holds them), got {type(keywords).__name__}")
+            for i, keyword in enumerate(keywords):
+                if not isinstance(keyword, str):
+                    raise TypeError(f"keywords[{i}]: expected a string, got "
+                                    f"{type(keyword).__name__}")
+        # An encoder of this call's own (its cache is not shared between threads), on the
+        # vocabulary's word index, built once.
+        encoder = KeywordEncoder(None, self.analyzer)
+        encoder.ids = self._word_index()
+        counts, word_ids, _ = encoder.encode_lists(keyword_lists)
+        return np.split(word_ids.astype(np.int64), np.cumsum(counts)[:-1]) if keyword_lists \
+            else []
 
     def __getstate__(self) -> Dict[str, Any]:
-        # The caches are rebuilt on use (the analyzer is a closure).
-        return {**self.__dict__, "_index": None, "_analyze": None}
+        return {**self.__dict__, "_index": None}  # rebuilt on use
 
     def fitted_vectorizer(self) -> Any:
         """A ``CountVectorizer(min_df, stop_words)`` as if fitted: its ``vocabulary_`` is

@@ -16,9 +16,9 @@ from amc_keywords.analyzer import (
     TOKEN_SEP,
     AnalyzerSettings,
     KeywordEncoder,
+    analyzer_of_each,
     analyzer_settings,
     make_vectorizer,
-    plain_analyzer,
 )
 from amc_keywords.errors import InputError
 from amc_keywords.keyword_files import parse_keyword_files
@@ -222,18 +222,24 @@ def random_keywords(rng):
             for _ in range(rng.randint(0, 8))]
 
 
+def analyzer_of_one(settings):
+    """The analyzer of ``settings`` on one document: its tokens."""
+    analyze_each = analyzer_of_each(settings)
+    return lambda document: analyze_each([document])[0]
+
+
 @pytest.mark.parametrize("stop_words", ["english", "none"])
-def test_plain_analyzer_equals_sklearn_analyzer(stop_words):
+def test_our_analyzer_equals_sklearn_analyzer(stop_words):
     """Workers analyse without scikit-learn, from the settings read off its vectorizer."""
     rng = random.Random(3)
     documents = [" ".join(random_keywords(rng)) for _ in range(5000)]
     documents += [*sample.HARD, "ΣΑΣ ΑΣ", "İİ ıı", "ǅǅ ǆǆ", "ﬁﬁ ßß", "Ⅻ ⅻ",
                             "THE The the", "x y zz", "a\u0301b \u0301ab"]
     expected = make_vectorizer(1, stop_words).build_analyzer()
-    analyzer = plain_analyzer(analyzer_settings(stop_words))
+    analyzer = analyzer_of_one(analyzer_settings(stop_words))
     for document in documents:
         assert analyzer(document) == expected(document), document
-    assert any(analyzer(d) != plain_analyzer(analyzer_settings("none"))(d)
+    assert any(analyzer(d) != analyzer_of_one(analyzer_settings("none"))(d)
                for d in documents) == (stop_words == "english")  # stop words do matter
 
 
@@ -305,7 +311,7 @@ def test_a_chunk_s_new_keywords_learned_at_once_are_analysed_as_each_alone(stop_
     analyzer's of each image's document, for non-ASCII keywords, keywords that are all stop
     words or empty, and a new keyword repeated within an image and across images."""
     settings = analyzer_settings(stop_words)
-    analyze = plain_analyzer(settings)
+    analyze = analyzer_of_one(settings)
     keywords = ["the and of", "Café", "ΣΑΣ", "東京 タワー", "", "dog", "a", "İstanbul",
                 "x y", "The Dog", "ﬁsh ǅemal", *sample.HARD]
     tokens = sorted({t for k in keywords for t in analyze(k)})

@@ -139,12 +139,12 @@ def test_encode_equals_the_analyzer_on_the_joined_document(stop_words):
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
     vocabulary = Vocabulary(words, 2, stop_words)
     analyzer = vectorizer.build_analyzer()
-    for keywords in lists:
-        expected = [vectorizer.vocabulary_[t] for t in analyzer(" ".join(keywords))
-                    if t in vectorizer.vocabulary_]
-        assert vocabulary.encode(keywords).tolist() == expected
-    assert [a.tolist() for a in vocabulary.encode_many(lists[:20])] == \
-        [vocabulary.encode(k).tolist() for k in lists[:20]]
+    expected = [[vectorizer.vocabulary_[t] for t in analyzer(" ".join(keywords))
+                 if t in vectorizer.vocabulary_] for keywords in lists]
+    for keywords, ids in zip(lists, expected):
+        assert vocabulary.encode(keywords).tolist() == ids
+    assert [a.tolist() for a in vocabulary.encode_many(lists)] == expected
+    assert vocabulary.encode_many([]) == []
     documents = [" ".join(k) for k in lists]
     assert (vocabulary.to_vectorizer().transform(documents) !=
             vectorizer.transform(documents)).nnz == 0
