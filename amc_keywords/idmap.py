@@ -27,6 +27,8 @@ from .lfs import side_file_present
 from .pickle_walk import BYTES_CALL, check_opcodes, in_plain_words, latin1_bytes, not_a_pickle
 from .safe_paths import control_bytes
 
+ITEM_BLOCK = 1 << 16  # map items decoded at a time by the fast path: bounds its temporaries
+
 
 class _DictOnlyUnpickler(pickle.Unpickler):
     """Unpickler that builds plain containers, strings and numbers, and nothing else.
@@ -217,9 +219,10 @@ def _read_py2_dict(data):
     return names, ids
 
 
-def _decode_items(data, items, block=1 << 16):
+def _decode_items(data, items):
     """Names and ids of the dict items starting at ``items`` (checked by the walk above),
-    ``block`` items at a time to bound the temporary arrays."""
+    :data:`ITEM_BLOCK` items at a time to bound the temporary arrays."""
+    block = ITEM_BLOCK
     buf = np.frombuffer(data, np.uint8)
     names = np.empty(len(items), dtype=f"S{max(int(buf[items + 1].max()), 1)}")
     ids = np.empty(len(items), np.int64)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from amc_keywords import sample
+from amc_keywords import idmap, sample
 from amc_keywords.byte_arrays import gather_strings
 from amc_keywords.errors import InputError
 from amc_keywords.idmap import read_id_map
@@ -179,6 +179,16 @@ def test_id_map_reader_on_corrupted_bytes(tmp_path_factory, mapping, data):
         return
     expected = plain_map(raw)
     assert got == expected
+
+
+def test_id_map_fast_path_decodes_block_by_block(tmp_path_factory, monkeypatch):
+    """The cPickle layout's items are decoded a block at a time (a real map is 16 blocks, the
+    samples one): the same dict with blocks of 3 items, names of several lengths."""
+    mapping = {f"img{i:0{i % 7 + 1}d}.jpg": 7 * i for i in range(50)}
+    monkeypatch.setattr(idmap, "ITEM_BLOCK", 3)
+    monkeypatch.setattr(idmap, "_unpickle_map", lambda *args: pytest.fail("not the fast path"))
+    for data in (sample.py2_pickle(mapping), sample.py2_pickle(mapping, memo=True)):
+        assert ours(tmp_path_factory, data) == plain_map(data)
 
 
 def test_a_name_holding_nul_is_refused(tmp_path):
