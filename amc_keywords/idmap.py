@@ -222,14 +222,13 @@ def _read_py2_dict(data):
 def _decode_items(data, items):
     """Names and ids of the dict items starting at ``items`` (checked by the walk above),
     :data:`ITEM_BLOCK` items at a time to bound the temporary arrays."""
-    block = ITEM_BLOCK
     buf = np.frombuffer(data, np.uint8)
     names = np.empty(len(items), dtype=f"S{max(int(buf[items + 1].max()), 1)}")
     ids = np.empty(len(items), np.int64)
-    for start in range(0, len(items), block):
-        part = items[start:start + block]
+    for start in range(0, len(items), ITEM_BLOCK):
+        part = items[start:start + ITEM_BLOCK]
         lengths = buf[part + 1].astype(np.int64)
-        names[start:start + block] = gather_strings(data, part + 2, lengths)
+        names[start:start + ITEM_BLOCK] = gather_strings(data, part + 2, lengths)
         value_at = part + 2 + lengths
         memo = buf[value_at]
         value_at += np.where(memo == _BINPUT, 2, np.where(memo == _LONG_BINPUT, 5, 0))

@@ -6,10 +6,8 @@ Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive 
         per image and their figures, and the names table (``S``, ``(max id + 1,)``: each
         listed image's name, ``b""`` elsewhere).
 
-Also here, the two operations on ragged arrays (a flat array cut into consecutive runs: the
-rows of each image, the word ids of each keyword, the bytes of each name) that the readers,
-the encoder and the loader share: :func:`ragged_positions` gathers runs, :func:`run_sums`
-totals them.
+Also here, for ragged arrays (the rows of each image, the word ids of each keyword, the bytes
+of each name): :func:`ragged_positions` gathers slices, :func:`run_sums` totals runs.
 """
 from typing import Tuple
 
@@ -49,9 +47,8 @@ def ragged_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     n in zip(starts, lengths)])``, gathered at once."""
     lengths = np.asarray(lengths, np.int64)
     ends = np.cumsum(lengths)
-    total = int(ends[-1]) if len(ends) else 0
-    return np.repeat(np.asarray(starts, np.int64) - (ends - lengths), lengths) + \
-        np.arange(total, dtype=np.int64)
+    shifts = np.asarray(starts, np.int64) - (ends - lengths)  # slice start less its place
+    return np.repeat(shifts, lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
 def run_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -134,8 +134,7 @@ class Vocabulary:
                 if not isinstance(keyword, str):
                     raise TypeError(f"keywords[{i}]: expected a string, got "
                                     f"{type(keyword).__name__}")
-        # An encoder of this call's own (its cache is not shared between threads), on the
-        # vocabulary's word index, built once.
+        # An encoder of this call's own (threads share no cache), on the cached word index.
         encoder = KeywordEncoder(None, self.analyzer)
         encoder.ids = self._word_index()
         counts, word_ids, _ = encoder.encode_lists(keyword_lists)
