@@ -131,12 +131,14 @@ def word_index(words):
     return {word: i for i, word in enumerate(words)}
 
 
-def known_word_ids(index, tokens, per_document):
-    """``(word ids, counts)`` of ``tokens``, the tokens of consecutive documents, document
-    ``i`` of ``per_document[i]`` tokens: the word ids (int64, in token order) of those in
-    ``index`` (:func:`word_index`), the others dropped, and how many each document has."""
+def known_word_ids(index, token_lists):
+    """``(word ids, counts)`` of documents' token lists: the word ids (int64, in token order)
+    of the tokens in ``index`` (:func:`word_index`), the others dropped, and how many each
+    document has. The one look-up of tokens in a vocabulary."""
+    tokens = list(chain.from_iterable(token_lists))
     found = np.fromiter(map(index.get, tokens, repeat(-1)), np.int64, len(tokens))
     known = found >= 0
+    per_document = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
     return found[known], run_sums(known, per_document)
 
 
@@ -174,16 +176,14 @@ class KeywordEncoder:
             raise TypeError(next(k for k in keywords if not isinstance(k, str)))
         self._views = None  # numpy views of the arrays below: they must go before a resize
         token_lists = self.analyze_each(keywords)
-        n_tokens = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-        ids, lengths = known_word_ids(self.ids, list(chain.from_iterable(token_lists)),
-                                      n_tokens)
+        ids, lengths = known_word_ids(self.ids, token_lists)
         starts = len(self._word_ids) + np.cumsum(lengths) - lengths
         first = len(self.number)
         self.number.update(zip(keywords, range(first, first + len(keywords))))
         self.token_text.update(zip(keywords, map(TOKEN_SEP.join, token_lists)))
         self._starts.frombytes(starts.astype(np.int64).tobytes())
         self._lengths.frombytes(lengths.astype(np.int64).tobytes())
-        self._n_tokens.frombytes(n_tokens.tobytes())
+        self._n_tokens.extend(map(len, token_lists))
         self._word_ids.frombytes(ids.astype(np.int32).tobytes())
 
     def trim(self):

@@ -21,7 +21,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from .analyzer import KeywordEncoder, analyzer_settings, make_vectorizer, word_index
+from .analyzer import (
+    analyzer_of_each,
+    analyzer_settings,
+    known_word_ids,
+    make_vectorizer,
+    word_index,
+)
 from .errors import InputError, quoted, shown
 from .json_files import JSONFileError, load_json
 
@@ -123,8 +129,9 @@ class Vocabulary:
         return self.encode_many([keywords])[0]
 
     def encode_many(self, keyword_lists: Iterable[Sequence[str]]) -> List[np.ndarray]:
-        """:meth:`encode` of each keyword list: a list of int64 arrays, encoded together by
-        the pipeline's own encoder (:class:`~amc_keywords.analyzer.KeywordEncoder`)."""
+        """:meth:`encode` of each keyword list: a list of int64 arrays. The lists are
+        analysed together, and their tokens looked up as the pipeline's encoder does
+        (:func:`~amc_keywords.analyzer.known_word_ids`)."""
         keyword_lists = list(keyword_lists)
         for keywords in keyword_lists:
             if not isinstance(keywords, (list, tuple)):
@@ -134,12 +141,9 @@ class Vocabulary:
                 if not isinstance(keyword, str):
                     raise TypeError(f"keywords[{i}]: expected a string, got "
                                     f"{type(keyword).__name__}")
-        # An encoder of this call's own (threads share no cache), on the cached word index.
-        encoder = KeywordEncoder(None, self.analyzer)
-        encoder.ids = self._word_index()
-        counts, word_ids, _ = encoder.encode_lists(keyword_lists)
-        return np.split(word_ids.astype(np.int64), np.cumsum(counts)[:-1]) if keyword_lists \
-            else []
+        token_lists = analyzer_of_each(self.analyzer)([" ".join(k) for k in keyword_lists])
+        word_ids, counts = known_word_ids(self._word_index(), token_lists)
+        return np.split(word_ids, np.cumsum(counts)[:-1]) if keyword_lists else []
 
     def __getstate__(self) -> Dict[str, Any]:
         return {**self.__dict__, "_index": None}  # rebuilt on use
