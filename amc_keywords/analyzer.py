@@ -24,7 +24,7 @@ from operator import is_, not_
 
 import numpy as np
 
-from .errors import InputError
+from .errors import check_choice
 from .tables import ragged_positions, run_sums
 
 # Joins tokens in the packed text workers send for fitting; no token (a run of \\w) holds it.
@@ -86,9 +86,7 @@ class AnalyzerSettings:
     stop_words: str = "english"
 
     def __post_init__(self):
-        if self.stop_words not in STOP_WORDS:
-            raise InputError(f"stop_words={self.stop_words!r}: expected one of "
-                             f"{', '.join(map(repr, STOP_WORDS))}")
+        check_choice("stop_words", self.stop_words, STOP_WORDS)
         findall = re.compile(self.token_pattern).findall
         for probe in ("ab cd", "ab  cd", f"ab{TOKEN_SEP}cd", "a b", f"a{TOKEN_SEP}b"):
             if any(" " in token or TOKEN_SEP in token for token in findall(probe)):

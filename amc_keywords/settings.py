@@ -87,8 +87,7 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         _check_types(self)
-        check_choice("stop_words", self.stop_words, ("english", "none"))
-        _analyzer_settings(self.stop_words)  # made and checked once
+        _analyzer_settings(self.stop_words)  # made and checked (stop_words) once
         check_choice("layout", self.layout, LAYOUTS)
         for name in ("min_df", "jobs"):
             if getattr(self, name) < 1:

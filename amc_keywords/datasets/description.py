@@ -15,8 +15,20 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
+from ..errors import InputError, shown
 from ..filenames import archive_name
 
 if TYPE_CHECKING:
@@ -63,6 +75,12 @@ class Dataset:
     options_type: ClassVar[type]
     # Whether its images carry a split (a splits table is written beside the names table).
     has_splits: ClassVar[bool] = False
+    # Its option that names which of its parts a run takes (a non-empty tuple of them).
+    parts_option: ClassVar[str]
+
+    def part_names(self) -> Tuple[str, ...]:
+        """The names :attr:`parts_option` may hold."""
+        raise NotImplementedError
 
     def make_options(self, **values: Any) -> Any:
         """The dataset's own options object, checked (an InputError names a bad value);
@@ -73,7 +91,16 @@ class Dataset:
             raise TypeError(f"prepare({self.name!r}): unexpected keyword argument "
                             f"{unknown[0]!r} (the options of {self.name} are "
                             f"{', '.join(sorted(known))})")
-        return self.check(self.options_type(**values))
+        parts = values.get(self.parts_option)
+        if isinstance(parts, Sequence) and not isinstance(parts, str):  # a list will do
+            values[self.parts_option] = tuple(parts)
+        options = self.options_type(**values)
+        parts, allowed = getattr(options, self.parts_option), self.part_names()
+        # A str would pass for a sequence of one-letter names; so would any other type.
+        if not isinstance(parts, tuple) or not parts or not set(parts) <= set(allowed):
+            raise InputError(f"{self.parts_option}={shown(parts)}: expected a non-empty tuple "
+                             f"of {', '.join(allowed)}")
+        return self.check(options)
 
     def check(self, options: Any) -> Any:
         """``options``, checked: an InputError for a value outside its choices."""

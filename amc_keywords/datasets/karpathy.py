@@ -16,9 +16,9 @@ import argparse
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple
 
-from ..errors import CheckFailed, InputError, shown
+from ..errors import CheckFailed, InputError
 from ..filenames import archive_name
 from .description import Dataset, OpenedSet, Planned, comma_separated
 
@@ -46,23 +46,13 @@ class Karpathy(Dataset):
 
     options_type: ClassVar[type] = KarpathyOptions
     has_splits: ClassVar[bool] = True
+    parts_option: ClassVar[str] = "splits"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "set_names", (self.name,))  # one set, named as the dataset
 
-    def make_options(self, **values: Any) -> Any:
-        splits = values.get("splits")
-        if isinstance(splits, Sequence) and not isinstance(splits, str):
-            values["splits"] = tuple(splits)
-        return super().make_options(**values)
-
-    def check(self, options: KarpathyOptions) -> KarpathyOptions:
-        splits = options.splits
-        # A str would pass for a sequence of one-letter splits; so would any other type.
-        if not isinstance(splits, tuple) or not splits or not set(splits) <= set(self.splits):
-            raise InputError(f"splits={shown(splits)}: expected a non-empty tuple of "
-                             f"{', '.join(self.splits)}")
-        return options
+    def part_names(self) -> Tuple[str, ...]:
+        return self.splits
 
     def fitted_on(self, options: KarpathyOptions) -> Tuple[str, ...]:
         return self.set_names

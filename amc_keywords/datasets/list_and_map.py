@@ -23,11 +23,10 @@ from typing import (
     Literal,
     Mapping,
     Optional,
-    Sequence,
     Tuple,
 )
 
-from ..errors import InputError, check_choice, checked_path, shown, wrong_type
+from ..errors import InputError, check_choice, checked_path, wrong_type
 from .description import Dataset, OpenedSet, Planned, comma_separated
 
 if TYPE_CHECKING:
@@ -72,23 +71,20 @@ class ListAndMap(Dataset):
     """A dataset whose every set is an archive, a list file and an id map."""
 
     options_type: ClassVar[type] = ClicktureOptions
+    parts_option: ClassVar[str] = "sets"
     vectorizer: str = ""  # the original layout's pickled CountVectorizer, before _sk_<k>.pkl
     files: SideFiles = field(default_factory=lambda: ORIGINAL_FILES)  # the original names
 
+    def part_names(self) -> Tuple[str, ...]:
+        return self.set_names
+
     def make_options(self, **values: Any) -> Any:
-        sets = values.get("sets")
-        if isinstance(sets, Sequence) and not isinstance(sets, str):
-            values["sets"] = tuple(sets)
         if values.get("lists_dir") is not None:  # kept as str, as results report paths
             values["lists_dir"] = checked_path("lists_dir", values["lists_dir"])
         return super().make_options(**values)
 
     def check(self, options: ClicktureOptions) -> ClicktureOptions:
         check_choice("vocab_from", options.vocab_from, tuple(VOCAB_FROM))
-        sets = options.sets
-        if not isinstance(sets, tuple) or not sets or not set(sets) <= set(self.set_names):
-            raise InputError(f"sets={shown(sets)}: expected a non-empty tuple of "
-                             f"{', '.join(self.set_names)}")
         if options.lists_dir is None:
             raise InputError(f"lists_dir=None: {self.title} needs the folder holding the .lst "
                              "and .pkl files")
