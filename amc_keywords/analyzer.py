@@ -136,6 +136,8 @@ def known_word_ids(index, token_lists):
     tokens = list(chain.from_iterable(token_lists))
     found = np.fromiter(map(index.get, tokens, repeat(-1)), np.int64, len(tokens))
     known = found >= 0
+    if len(token_lists) == 1:  # one document (Vocabulary.encode): its count is all of them
+        return found[known], np.array([np.count_nonzero(known)], np.int64)
     per_document = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
     return found[known], run_sums(known, per_document)
 

@@ -17,7 +17,18 @@ Output
 """
 import collections
 import hashlib
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 
@@ -90,6 +101,7 @@ class Vocabulary:
         self.inputs: Dict[str, Optional[str]] = dict(inputs or {})
         self.file: Optional[str] = None  # the file it was read from, if any
         self._index: Optional[Dict[str, int]] = None
+        self._analyze_each: Optional[Callable[[List[str]], List[List[str]]]] = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -126,13 +138,18 @@ class Vocabulary:
         one's (lowercase, token pattern, this vocabulary's stop words). TypeError names the
         first value that is not a string.
         """
-        return self.encode_many([keywords])[0]
+        return self._word_ids([keywords])[0]
 
     def encode_many(self, keyword_lists: Iterable[Sequence[str]]) -> List[np.ndarray]:
         """:meth:`encode` of each keyword list: a list of int64 arrays. The lists are
         analysed together, and their tokens looked up as the pipeline's encoder does
         (:func:`~amc_keywords.analyzer.known_word_ids`)."""
         keyword_lists = list(keyword_lists)
+        word_ids, counts = self._word_ids(keyword_lists)
+        return np.split(word_ids, np.cumsum(counts)[:-1]) if keyword_lists else []
+
+    def _word_ids(self, keyword_lists: List[Sequence[str]]) -> Tuple[np.ndarray, np.ndarray]:
+        """The word ids of all the lists, one after the other, and how many each has."""
         for keywords in keyword_lists:
             if not isinstance(keywords, (list, tuple)):
                 raise TypeError(f"keywords: expected a list of strings (as [\"tagging\"]"
@@ -141,12 +158,14 @@ class Vocabulary:
                 if not isinstance(keyword, str):
                     raise TypeError(f"keywords[{i}]: expected a string, got "
                                     f"{type(keyword).__name__}")
-        token_lists = analyzer_of_each(self.analyzer)([" ".join(k) for k in keyword_lists])
+        if self._analyze_each is None:
+            self._analyze_each = analyzer_of_each(self.analyzer)
+        token_lists = self._analyze_each([" ".join(k) for k in keyword_lists])
         word_ids, counts = known_word_ids(self._word_index(), token_lists)
-        return np.split(word_ids, np.cumsum(counts)[:-1]) if keyword_lists else []
+        return word_ids, counts
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {**self.__dict__, "_index": None}  # rebuilt on use
+        return {**self.__dict__, "_index": None, "_analyze_each": None}  # rebuilt on use
 
     def fitted_vectorizer(self) -> Any:
         """A ``CountVectorizer(min_df, stop_words)`` as if fitted: its ``vocabulary_`` is
