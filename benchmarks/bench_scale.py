@@ -24,9 +24,9 @@ evicted from it (the first run after downloading or unzipping). Then the breakdo
     t_first   when the line `time: encoding (lite): first chunk encoded` arrived
     t_after   from the line `time: encoding (lite): last chunk encoded` to the run's exit
     r         (t_last - t_first) / (lite images - CHUNK): wall seconds an image at full speed
-    r_dev     the replayed worker CPU an image (all stages) / jobs: dev is read, for the fit,
-              by the workers as Lite is
-    fixed     t_first + t_after - CHUNK * r - dev images * r_dev: the time that does not grow
+    r_dev     the replayed worker CPU an image (all stages) / jobs: dev is read by the workers
+              as Lite is, twice before Lite's first chunk (for the fit, then to be encoded)
+    fixed     t_first + t_after - CHUNK * r - 2 * dev images * r_dev: the time that does not grow
               with the images (start-up, imports, the fit itself, the finish); CHUNK is
               amc_keywords.encoding.CHUNK, the images of the first chunk
     stages    µs per Lite image of each stage of a worker, beside its floor
@@ -207,6 +207,9 @@ def verbose_run(cmd):
     return found
 
 
+DEV_READS = 2  # dev is read for the fit, then again to be encoded, before Lite's first chunk
+
+
 def fixed_cost(run, n_lite, n_dev, r_dev):
     """The fixed cost of a -v run (see the module docstring) and the line showing its terms;
     None when the run does not log its first and last chunk (or Lite is a single chunk)."""
@@ -215,10 +218,11 @@ def fixed_cost(run, n_lite, n_dev, r_dev):
         return None, ("fixed cost: n/a (the run logs no first and last chunk of Lite)"
                       if n_lite > CHUNK else f"fixed cost: n/a (Lite within one chunk, {CHUNK})")
     r, after = (last - first) / (n_lite - CHUNK), run["end"] - last
-    fixed = first + after - CHUNK * r - n_dev * r_dev
+    fixed = first + after - CHUNK * r - DEV_READS * n_dev * r_dev
     return fixed, (f"fixed cost = t_first {first:.2f} + t_after {after:.2f} - {CHUNK} * r "
-                   f"{CHUNK * r:.2f} (r = {r * 1e6:.1f} µs/img) - dev {n_dev} * r_dev "
-                   f"{n_dev * r_dev:.2f} (r_dev = {r_dev * 1e6:.1f} µs/img) = {fixed:.2f} s")
+                   f"{CHUNK * r:.2f} (r = {r * 1e6:.1f} µs/img) - {DEV_READS} * dev {n_dev} * "
+                   f"r_dev {DEV_READS * n_dev * r_dev:.2f} (r_dev = {r_dev * 1e6:.1f} µs/img) = "
+                   f"{fixed:.2f} s")
 
 
 def main():
