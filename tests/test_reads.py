@@ -31,11 +31,16 @@ def small_clickture(tmp_path_factory):
     return folder
 
 
+def fresh_copy(folder, tmp_path, name):
+    """A copy of a module-scoped folder, for a test to damage."""
+    copy = tmp_path / name
+    shutil.copytree(folder, copy)
+    return copy
+
+
 @pytest.fixture
 def data(small_clickture, tmp_path):
-    copy = tmp_path / "data"
-    shutil.copytree(small_clickture, copy)
-    return copy
+    return fresh_copy(small_clickture, tmp_path, "data")
 
 
 def unzip(data, set_name):
@@ -258,9 +263,7 @@ def small_run(small_clickture, tmp_path_factory):
 
 @pytest.fixture
 def run_copy(small_run, tmp_path):
-    copy = tmp_path / "out"
-    shutil.copytree(small_run, copy)
-    return copy
+    return fresh_copy(small_run, tmp_path, "out")
 
 
 def test_an_npz_under_an_output_name_is_a_load_error(run_copy):
