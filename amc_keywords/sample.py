@@ -69,39 +69,26 @@ def sample_inputs(dataset: str) -> Dict[str, Any]:
     return {"keyword_dir": folder, **dataset_named(dataset).sample_options(folder)}
 
 
-def pseudo_words(n, rng):
-    """``n`` distinct made-up lowercase words, for pools larger than :data:`WORDS`."""
-    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pen", "dar", "qu", "zel"]
-    words = set()
-    while len(words) < n:
-        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
-    return sorted(words)
-
-
 class KeywordMaker:
     """Random keyword lists with a long-tailed word distribution (as a tagger's)."""
 
-    def __init__(self, rng, hard=False, extra_words=0, per_image=(1, 12)):
+    def __init__(self, rng, hard=False):
         self.rng = rng
         # The pool and its order do not depend on the set's seed: every set of a dataset draws
         # from one tagger's word distribution, as dev and Lite do.
-        pool_rng = random.Random(0)
-        pool = WORDS + PHRASES + STOP_WORDS + pseudo_words(extra_words, pool_rng)
-        if hard:
-            pool += HARD
-        pool_rng.shuffle(pool)
+        pool = WORDS + PHRASES + STOP_WORDS + (HARD if hard else [])
+        random.Random(0).shuffle(pool)
         # Zipf-like weights: a few words are everywhere, most are rare.
         self.pool = pool
         self.cum_weights = list(itertools.accumulate(1.0 / (rank + 1)
                                                      for rank in range(len(pool))))
-        self.per_image = per_image
         self.hard = hard
 
     def keywords(self):
         rng = self.rng
         if self.hard and rng.random() < 0.05:
             return []  # images the tagger found nothing for
-        n = rng.randint(*self.per_image)
+        n = rng.randint(1, 12)
         keywords = rng.choices(self.pool, cum_weights=self.cum_weights, k=n)
         if self.hard and rng.random() < 0.2:
             keywords += keywords[: rng.randint(1, n)]  # repeated keywords
@@ -171,27 +158,24 @@ def py2_pickle(mapping, memo=False):
     return out.getvalue()
 
 
-
-
 def make_clickture(folder, n_dev, n_lite, seed, files=ORIGINAL_FILES, **options):
     """Both Clickture sets (seeds ``seed`` and ``seed + 1``); ``options`` as for
     :func:`make_clickture_set`."""
     for offset, (name, n) in enumerate((("dev", n_dev), ("lite", n_lite))):
-        list_name, map_name = files[name]
-        make_clickture_set(str(folder), name, n, seed + offset, list_name=list_name,
-                           map_name=map_name, **options)
+        make_clickture_set(str(folder), name, n, seed + offset, *files[name], **options)
 
 
-def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_name=None,
-                       map_name=None, junk=True, extra_words=0, per_image=(1, 12)):
-    """One Clickture set: ``keywords_<name>.zip``, its list (shuffled) and its id map.
+def make_clickture_set(folder, name, n, seed, list_name, map_name, hard=False, prefix_every=0,
+                       junk=True):
+    """One Clickture set: ``keywords_<name>.zip``, its list ``list_name`` (shuffled) and its
+    id map ``map_name``.
 
     ``prefix_every``: every k-th image's file sits in a sub-folder ``part<k>/`` and its list
     entry carries that prefix (0: none).
     """
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
-    maker = KeywordMaker(rng, hard, extra_words, per_image)
+    maker = KeywordMaker(rng, hard)
     entries = []
 
     def members():
@@ -204,10 +188,10 @@ def make_clickture_set(folder, name, n, seed, hard=False, prefix_every=0, list_n
 
     write_zip(os.path.join(folder, f"keywords_{name}.zip"), members(), f"keywords_{name}", junk)
     rng.shuffle(entries)
-    with open(os.path.join(folder, list_name or SAMPLE_FILES[name][0]), "w") as f:
+    with open(os.path.join(folder, list_name), "w") as f:
         f.write("".join(e + "\n" for e in entries))
     prefix = MAP_PREFIX[name]
-    with open(os.path.join(folder, map_name or SAMPLE_FILES[name][1]), "wb") as f:
+    with open(os.path.join(folder, map_name), "wb") as f:
         f.write(py2_pickle({f"{prefix}{i}": i for i in range(n)}))
 
 
