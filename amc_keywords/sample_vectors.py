@@ -52,7 +52,7 @@ def _binary(records: Iterable[Record], header: bytes, newline: bool) -> Iterator
         yield word + b" " + np.asarray(vector, "<f4").tobytes() + end
 
 
-def write_vectors(path: str, records: Iterable[Record], kind: str = "word2vec binary", *,
+def write_vectors(path: str, records: Sequence[Record], kind: str = "word2vec binary", *,
                   count: Optional[int] = None, dim: Optional[int] = None, crlf: bool = False,
                   bom: bool = False, trailing_space: bool = False, newline: bool = True,
                   compression: str = "none", member: Optional[str] = None,
@@ -60,13 +60,10 @@ def write_vectors(path: str, records: Iterable[Record], kind: str = "word2vec bi
     """Write ``records`` as ``kind`` (``word2vec binary``, ``word2vec text``, ``GloVe
     text``) to ``path``: ``count``/``dim`` the header's (default: the truth); ``cut``: bytes
     dropped from the end (a file cut short); ``compression``: ``none``, ``gzip``, ``bzip2``,
-    ``xz`` or ``zip`` (the file is ``member``, beside empty ``other_members``). Records
-    that are not a sequence are written as they come (give ``count`` and ``dim``). Returns
+    ``xz`` or ``zip`` (the file is ``member``, beside empty ``other_members``). Returns
     ``path``."""
-    if isinstance(records, Sequence):
-        dim = dim if dim is not None else (len(records[0][1]) if records else 1)
-        count = len(records) if count is None else count
-    header = b"%d %d" % (count or 0, dim or 0)
+    dim = dim if dim is not None else (len(records[0][1]) if records else 1)
+    header = b"%d %d" % (len(records) if count is None else count, dim)
     if kind == "word2vec binary":
         pieces: Iterable[bytes] = _binary(records, header, newline)
     else:

@@ -51,11 +51,10 @@ DAMAGED = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError,
 class VectorFile:
     """One word-vector file, open: see the module's docstring. Use as a context manager."""
 
-    def __init__(self, path: str, member: Optional[str] = None,
-                 progress: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(self, path: str, member: Optional[str] = None) -> None:
         self.path, self.name = path, path if member is None else f"{path}:{member}"
         self.kind, self.dim, self.count = KINDS[0], 0, None  # type: str, int, Optional[int]
-        self.progress = progress or (lambda done: None)  # given the bytes read so far
+        self.progress: Callable[[int], None] = lambda done: None  # given the bytes read so far
         try:
             self._raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 (closed by close())
         except OSError as exc:

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -108,7 +108,6 @@ class AlignedVectors:
     vocabulary: Vocabulary
     options: VectorOptions
     vectors_file: str
-    written: List[str] = field(default_factory=list)
 
     def default_path(self) -> str:
         """Beside the vocabulary file, named after it and after the vectors file:
@@ -140,7 +139,6 @@ class AlignedVectors:
                 json.dump(self.sidecar(os.path.basename(path)), f, indent=1,
                           ensure_ascii=False)
                 f.write("\n")
-        self.written = [path, sidecar_path]
         logger.debug("wrote %s (%d x %d float32) and %s", path, *self.matrix.shape,
                      os.path.basename(sidecar_path))
         return path, sidecar_path
