@@ -146,10 +146,6 @@ class Keywords(Sequence[WordIds]):
         for img_id in range(len(self)):
             yield self._words_at(img_id)
 
-    def __reversed__(self) -> Iterator[WordIds]:
-        for img_id in range(len(self) - 1, -1, -1):
-            yield self._words_at(img_id)
-
     def __contains__(self, value: object) -> bool:
         """Whether some image's word ids are exactly ``value`` (see the class docstring); a
         number raises a TypeError, as it is never one and most likely meant an image id."""
@@ -194,8 +190,7 @@ class Keywords(Sequence[WordIds]):
 
     def word_ids(self, img_id: SupportsIndex) -> WordIds:
         """Word ids of image ``img_id`` in row order (int64, empty when it has none)."""
-        start, stop = self._span(img_id)
-        return np.array(self.rows[start:stop, 1], dtype=np.int64)
+        return self._words_at(self._image_index(img_id))
 
     def keywords(self, img_id: SupportsIndex) -> WordIds:
         """Deprecated: the former name of :meth:`word_ids` (kept for one release)."""
@@ -262,7 +257,7 @@ class Keywords(Sequence[WordIds]):
             return np.empty(0, np.int64)
         return np.array(self.rows[int(first):int(last) + 1, 1], dtype=np.int64)
 
-    def _span(self, img_id: SupportsIndex) -> Tuple[int, int]:
+    def _image_index(self, img_id: SupportsIndex) -> int:
         try:
             index = operator.index(img_id)
         except TypeError:
@@ -270,8 +265,7 @@ class Keywords(Sequence[WordIds]):
         if not 0 <= index < len(self.ranges):
             raise ImageIdError(f"image id {index} is outside the range table of {self.path} "
                                f"(0..{len(self.ranges) - 1})")
-        first, last = self.ranges[index]
-        return (int(first), int(last) + 1) if first >= 0 else (0, 0)
+        return index
 
     def _spans(self, img_ids: Iterable[int]
                ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
