@@ -4,9 +4,9 @@ Input
     The arrays of one output set, opened and checked by :func:`amc_keywords.loader.load_keywords`
     (rows, range table, names table) and its :class:`~amc_keywords.vocabulary.Vocabulary`.
 Output
-    :class:`Keywords` (its operations are listed in :mod:`amc_keywords.loader`), and the
-    errors it raises: :class:`LoadError` for a set that cannot be loaded, :class:`ImageIdError`
-    for an index or image id outside the range table.
+    :class:`Keywords` (its operations are listed in docs/api.md), and the errors it raises:
+    :class:`LoadError` for a set that cannot be loaded, :class:`ImageIdError` for an index or
+    image id outside the range table.
 """
 import operator
 import os
@@ -56,24 +56,9 @@ class ImageIdError(IndexError, KeyError):
 
 
 class Keywords(Sequence[WordIds]):
-    """One output set, loaded: a sequence of the word ids of images ``0 .. len - 1``; see
-    :func:`load_keywords` and the module's docstring.
-
-    Why a :class:`~collections.abc.Sequence` (and not a ``Mapping`` from image id to word
-    ids): the images are numbered densely from 0 by the range table, the way a PyTorch
-    map-style dataset is indexed, iteration yields each image's word ids in id order (as it
-    always has), and ``len`` is the table's length. Every operation the ABC defines behaves
-    as for a list of the arrays ``[kw[0], kw[1], ...]``: negative indices count from the
-    end, a slice gives a list of arrays, ``reversed`` goes from the last id down.
-
-    The values are arrays, so comparing values (``in``, ``index``, ``count``) compares whole
-    arrays: ``[3, 17] in kw`` is True when some image's word ids are exactly ``[3, 17]``,
-    in that order; ``kw.index(value)`` is the first such image, ``kw.count(value)`` how many.
-    A single number is never such a value, and ``5 in kw`` almost always means "is 5 an
-    image id?", which these operations do not answer: a number (or any scalar) raises a
-    TypeError that says so. For image ids use ``0 <= i < len(kw)`` (in the table) or
-    ``kw.ids`` (the listed images).
-
+    """One output set, loaded: a :class:`~collections.abc.Sequence` of the word ids of images
+    ``0 .. len - 1``, each operation of the ABC behaving as for the list ``[kw[0], kw[1],
+    ...]`` (why a Sequence, and what ``in``, ``index`` and ``count`` compare: docs/api.md).
     ``kw[i]`` is sequence indexing; :meth:`word_ids`, :meth:`words`, :meth:`image_name` and
     the batch methods take image ids, and refuse a negative one.
     """
@@ -147,8 +132,8 @@ class Keywords(Sequence[WordIds]):
             yield self._words_at(img_id)
 
     def __contains__(self, value: object) -> bool:
-        """Whether some image's word ids are exactly ``value`` (see the class docstring); a
-        number raises a TypeError, as it is never one and most likely meant an image id."""
+        """Whether some image's word ids are exactly ``value`` (a whole array); a number
+        raises a TypeError, as it is never one and most likely meant an image id."""
         return len(self._matching(value, "in")) > 0
 
     def index(self, value: Any, start: int = 0, stop: Optional[int] = None) -> int:

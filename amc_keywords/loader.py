@@ -5,35 +5,15 @@ Input
     :mod:`amc_keywords.writing`) and the files beside it: range table, names table,
     vocabulary and (where present) the run's manifest.
 Output
-    :class:`Keywords`, a read-only :class:`collections.abc.Sequence` of the word ids of the
+    :class:`~amc_keywords.keywords.Keywords`, a read-only sequence of the word ids of the
     images ``0 .. len(kw) - 1`` (the range table's rows), in the manner of a PyTorch
-    map-style dataset, without importing torch (numpy in, numpy out):
+    map-style dataset, without importing torch (its operations: docs/api.md). The arrays
+    are memory-mapped: opening is instant, and a ``Keywords`` pickles by path (under 1 KB),
+    so that each DataLoader worker reopens the maps and shares the file's pages instead of
+    receiving a copy. Reading is safe from several threads.
 
-    ``len(kw)``, ``kw[i]``, ``iter(kw)``, ``reversed(kw)``, ``kw[a:b]``
-        the sequence: image ``i``'s word ids (an int64 array, empty for an image without
-        rows), in id order; negative indices and slices as for a list.
-    ``kw.word_ids(img_id)``
-        the same for an image id (a negative one is refused, as an image id is never
-        negative); ``kw.keywords(img_id)`` is its former name, deprecated.
-    ``kw.ids``, ``kw.n_images``, ``kw.n_rows``
-        the listed image ids, how many there are, and the number of rows.
-    ``kw.padded(ids)``, ``kw.bag(ids)``, ``kw.collate(ids)``
-        batches for ``nn.Embedding(V + 1, d, padding_idx=V)`` and ``nn.EmbeddingBag``, and a
-        ``collate_fn`` for ``DataLoader(kw.ids, ...)``; gathered with numpy, no loop over rows.
-    ``kw.vocabulary``, ``kw.words(img_id)``, ``kw.image_name(img_id)``, ``kw.matrix``
-        the :class:`~amc_keywords.vocabulary.Vocabulary`, an image's words, its original name,
-        and a scipy CSR matrix of counts.
-
-    The arrays are memory-mapped: opening is instant, and a ``Keywords`` pickles by path
-    (under 1 KB), so that each DataLoader worker reopens the maps and shares the file's pages
-    instead of receiving a copy. Reading is safe from several threads.
-
-    Opening checks the files against each other: the rows' shape and word ids, the range and
-    names tables' shape, dtype and length, and, for the range table, the ranges of a sample
-    of images (up to 1,000 random images with rows, and those of the first and last row):
-    their rows must hold their id. Where the run's manifest still describes the rows, a table
-    it records otherwise (SHA-256) is named as belonging to another run. Every problem is a
-    :class:`LoadError` naming the file.
+    Opening checks the files against each other (:func:`load_keywords` says what); every
+    problem is a :class:`LoadError` naming the file.
 """
 import copyreg
 import os
