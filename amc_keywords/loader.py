@@ -131,9 +131,8 @@ def load_keywords(path: Union[str, "os.PathLike[str]"],
                                                      np.int64)])
     if image_names is not None:
         _check_recorded(beside["names"], "names table", path, run)
-    rows_record = run[1].get(os.path.basename(path)) if run is not None else None
-    keywords = Keywords(path, rows, vocabulary, ranges, image_names, min_df, given,
-                        rows_record.get("sha256") if isinstance(rows_record, dict) else None)
+    rows_sha256 = run[1][os.path.basename(path)].get("sha256") if run is not None else None
+    keywords = Keywords(path, rows, vocabulary, ranges, image_names, min_df, given, rows_sha256)
     if os.path.exists(beside["splits"]):
         keywords.image_splits = _load_array(beside["splits"])
         if keywords.image_splits.shape != (len(ranges),) or \
@@ -277,30 +276,24 @@ def _run_record(rows_path: str, min_df: int) -> Optional[Tuple[str, Dict[str, An
                         f"({os.path.basename(manifest_path)} records an --original-layout "
                         f"run): its rows are {rows_name}, which np.load reads; for this "
                         "loader, run again without --original-layout")
-    if not isinstance(outputs, dict):
-        return None
-    return manifest_path, outputs
-
-
-def _recorded_differs(path: str, record: Any) -> bool:
-    """Whether the file at ``path`` is not the one a manifest ``record`` describes: the same
-    size and modification time vouch for it; else its SHA-256 decides (a copy keeps it)."""
-    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
-        return False  # a record that says nothing: nothing to check against
-    try:
-        return recorded_differs(path, record)
-    except OSError:
-        return False
+    return manifest_path, outputs  # (a dict: the manifest reader checks it)
 
 
 def _check_recorded(path: str, kind: str, rows_path: str,
                     run: Optional[Tuple[str, Dict[str, Any]]]) -> None:
-    """A table beside the rows must be the one their run wrote, where its manifest tells."""
+    """A table beside the rows must be the one their run wrote, where its manifest tells
+    (:func:`~amc_keywords.manifest.recorded_differs`)."""
     if run is None:
         return
     manifest_path, outputs = run
     record = outputs.get(os.path.basename(path))
-    if record is not None and _recorded_differs(path, record):
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+        return  # a record that says nothing: nothing to check against
+    try:
+        differs = recorded_differs(path, record)
+    except OSError:
+        return
+    if differs:
         raise LoadError(f"{path}: not the {kind} {os.path.basename(rows_path)} was written "
                         f"with ({os.path.basename(manifest_path)} records another one): the "
                         "table belongs to another run; load the files of one run, or run the "
