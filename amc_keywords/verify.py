@@ -24,7 +24,6 @@ from .filenames import names_beside, parse_rows_name
 from .loader import Keywords
 from .stats import open_rows_file
 from .tables import ranges_from_rows
-from .vocabulary import Vocabulary
 
 
 def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
@@ -66,15 +65,15 @@ def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
     summary = (f"ok: {path}: {len(rows)} rows, {len(listed)} images, {len(vocabulary)} words "
                f"(min_df={min_df})")
     if keyword_dir:
-        checked, source_path = reencode_sample(keywords, vocabulary, path, keyword_dir,
-                                               listed, samples, seed)
+        checked, source_path = reencode_sample(keywords, keyword_dir, samples, seed)
         summary += f"; {checked} images re-encoded from {source_path}: identical"
     return summary
 
 
-def reencode_sample(keywords: Keywords, vocabulary: Vocabulary, path: str, keyword_dir: str,
-                    listed: np.ndarray, samples: int, seed: int) -> Tuple[int, str]:
+def reencode_sample(keywords: Keywords, keyword_dir: str, samples: int,
+                    seed: int) -> Tuple[int, str]:
     """Encode a random sample of listed images from the keyword files and compare."""
+    path, vocabulary, listed = keywords.path, keywords.vocabulary, keywords.ids
     name = parse_rows_name(path)
     dataset = dataset_named(name["dataset"])
     source = dataset.open_keywords(keyword_dir, name["set_name"])
