@@ -83,8 +83,7 @@ def statistics(keywords: Keywords, top: int = 20) -> Statistics:
     listed = keywords.ids
     per_image = rows_per_image(np.asarray(keywords.ranges)[listed])
     low, median, mean, high = keywords_per_image(per_image)
-    frequency = np.bincount(rows[:, 1], minlength=len(keywords.vocabulary)) if len(rows) \
-        else np.zeros(len(keywords.vocabulary), np.int64)
+    frequency = np.bincount(rows[:, 1], minlength=len(keywords.vocabulary))
     order = np.argsort(-frequency, kind="stable")[:top]
     return Statistics({
         "file": keywords.path,
