@@ -256,14 +256,13 @@ def command(argv):
     elif args.command == "stats":
         if args.plot:
             stats.pyplot()
-        keywords = stats.open_rows_file(args.path)
-        figures = stats.statistics(keywords, args.top)
+        figures = stats.statistics(stats.open_rows_file(args.path), args.top)
         if args.json:
             print(json.dumps(figures.figures, indent=1, ensure_ascii=False))
         else:
             print(stats.format_statistics(figures))
         if args.plot:
-            stats.plot(figures, stats.plot_title(args.path, keywords), args.plot)
+            stats.plot(figures, args.plot)
             print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     elif args.command == "export":
         from .export import export_parquet

@@ -72,11 +72,6 @@ def show(path: str, img_id: int) -> str:
     return f"{label}: {', '.join(words) if words else '(no keywords)'}"
 
 
-def plot_title(path: str, keywords: Keywords) -> str:
-    tag = parse_rows_name(path)["tag"]
-    return f"AMC keywords: {tag.replace('_', ' ')} (min_df={keywords.min_df})"
-
-
 def statistics(keywords: Keywords, top: int = 20) -> Statistics:
     """Figures a user checks before training."""
     rows = np.asarray(keywords.rows)
@@ -130,10 +125,10 @@ def pyplot():
     return plt
 
 
-def plot(stats: Statistics, title: str, path: str) -> str:
+def plot(stats: Statistics, path: str) -> None:
     """PNG: keywords-per-image histogram and word-frequency rank plot (log-log)."""
     plt = pyplot()
-    per_image, frequency = stats.per_image, stats.frequency
+    per_image, frequency, figures = stats.per_image, stats.frequency, stats.figures
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.hist(per_image, bins=np.arange(per_image.max() + 2) - 0.5 if len(per_image) else 1,
               color="#4477aa")
@@ -145,8 +140,8 @@ def plot(stats: Statistics, title: str, path: str) -> str:
     right.set_xlabel("word rank")
     right.set_ylabel("rows (occurrences)")
     right.set_title("Word frequency by rank")
-    fig.suptitle(title)
+    tag = parse_rows_name(figures["file"])["tag"]
+    fig.suptitle(f"AMC keywords: {tag.replace('_', ' ')} (min_df={figures['min_df']})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
