@@ -26,8 +26,7 @@ from .stats import open_rows_file
 from .tables import ranges_from_rows
 
 
-def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
-           seed: int = 0) -> str:
+def verify(path: str, keyword_dir: Optional[str], samples: int) -> str:
     """Check one output set's internal consistency (and, with ``keyword_dir``, re-encode a
     random sample of its images from the archives). Returns a one-line summary."""
     # The loader checks dtype and shape, and that the vocabulary beside is of the min_df in
@@ -65,19 +64,18 @@ def verify(path: str, keyword_dir: Optional[str] = None, samples: int = 200,
     summary = (f"ok: {path}: {len(rows)} rows, {len(listed)} images, {len(vocabulary)} words "
                f"(min_df={min_df})")
     if keyword_dir:
-        checked, source_path = reencode_sample(keywords, keyword_dir, samples, seed)
+        checked, source_path = reencode_sample(keywords, keyword_dir, samples)
         summary += f"; {checked} images re-encoded from {source_path}: identical"
     return summary
 
 
-def reencode_sample(keywords: Keywords, keyword_dir: str, samples: int,
-                    seed: int) -> Tuple[int, str]:
-    """Encode a random sample of listed images from the keyword files and compare."""
+def reencode_sample(keywords: Keywords, keyword_dir: str, samples: int) -> Tuple[int, str]:
+    """Encode a random sample of listed images (seeded: the same each time) and compare."""
     path, vocabulary, listed = keywords.path, keywords.vocabulary, keywords.ids
     name = parse_rows_name(path)
     dataset = dataset_named(name["dataset"])
     source = dataset.open_keywords(keyword_dir, name["set_name"])
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     ids = np.sort(rng.choice(listed, size=min(samples, len(listed)), replace=False))
     keys = dataset.keys_of(source, keywords.image_name, keywords.split, ids)
     entries = Entries(keys, ids, path)
