@@ -177,9 +177,8 @@ def _load_array(path: str) -> np.ndarray:
                         "again to write it") from None
     except (ValueError, OSError) as exc:
         raise LoadError(f"{path}: not a readable .npy array file ({str(exc)[:120]})") from None
-    if not isinstance(array, np.ndarray):
-        if hasattr(array, "close"):
-            array.close()
+    if not isinstance(array, np.ndarray):  # an NpzFile: what else np.load gives
+        array.close()
         raise LoadError(f"{path}: a {type(array).__name__} (an .npz archive of arrays), not a "
                         ".npy array file: an output is one array saved with numpy.save")
     return array
