@@ -24,7 +24,7 @@ import os
 import reprlib
 from typing import Tuple, Union
 
-SUCCESS, DIFFERENCE, BAD_INPUT, SYSTEM, INTERRUPTED = 0, 1, 2, 3, 130
+SUCCESS, DIFFERENCE, BAD_INPUT, SYSTEM = 0, 1, 2, 3
 
 
 class InputError(Exception):
