@@ -38,8 +38,6 @@ from .vocabulary import Vocabulary
 WordIds = npt.NDArray[np.int64]
 VocabularyArgument = Union[str, "os.PathLike[str]", Vocabulary, Iterable[str], None]
 
-RANGE_SAMPLE = 1000  # images whose ranges are checked against the rows at opening
-
 
 def replaced(path: str) -> str:
     """The message for a set whose files a later run replaced after it was opened."""

@@ -32,11 +32,9 @@ from .errors import InputError, LoadError
 from .filenames import manifest_name, names_beside, original_names, parse_rows_name
 from .hashing import file_sha256
 from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
-    RANGE_SAMPLE,
     ImageIdError,
     Keywords,
     VocabularyArgument,
-    WordIds,
     replaced,
 )
 from .manifest import load as load_manifest
@@ -45,6 +43,8 @@ from .tables import ragged_positions, ranges_from_rows
 from .vocabulary import Vocabulary
 
 __all__ = ["ImageIdError", "Keywords", "LoadError", "load_keywords"]
+
+RANGE_SAMPLE = 1000  # images whose ranges are checked against the rows at opening
 
 
 def load_keywords(path: Union[str, "os.PathLike[str]"],
