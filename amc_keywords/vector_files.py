@@ -14,14 +14,9 @@ Output
     block and the record that straddles it, whatever the file's size; a word's bytes are
     decoded by no one here, so invalid UTF-8 costs nothing.
 
-    What is accepted: a UTF-8 BOM, trailing spaces, CRLF line ends, blank lines; in binary,
-    a newline after each vector or none. A text line whose word holds spaces (GloVe 840B's
-    ``. . .``) is a line with more than ``dim`` numbers after its first space: it is skipped
-    (no vocabulary word holds a space). Every problem is an :class:`InputError` naming the
-    file and the line or record (and its byte offset): a file cut short, a header whose
-    count or dimension the body contradicts, a kept word's value that is not a finite
-    number, an empty file, an archive that cannot be read, a zip of several files without
-    ``member``.
+    What is accepted (a BOM, CRLF, blank lines, a GloVe word with spaces...) and what is
+    refused: docs/formats.md and docs/cli.md. Every problem is an :class:`InputError` naming
+    the file and the line or record (and its byte offset).
 """
 import bz2
 import lzma

@@ -12,13 +12,8 @@ Output
     (``.npy``) and its sidecar (``.json``), each atomically; the sidecar's format, and
     reading a matrix back, are :mod:`amc_keywords.vectors_matrix`'s.
 
-Matching: a word of the file is compared as bytes with the vocabulary's UTF-8 words. An
-exact match wins; otherwise (unless ``exact``) the first record in file order whose word's
-lowercase is a vocabulary word gives that word its vector: the files are ordered by
-frequency, so that is the most frequent case variant. Within one kind of match, the first
-record of a word wins. Missing words get zeros, or (``missing="random"``) draws from a
-normal distribution with the per-dimension mean and standard deviation of the vectors
-found, seeded by ``seed``.
+Matching (an exact match wins, else, unless ``exact``, the first case variant in file
+order) and the rows of missing words (zeros, or seeded random draws): docs/cli.md#vectors.
 """
 import glob
 import json
