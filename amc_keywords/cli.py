@@ -1,24 +1,13 @@
 """The command line: ``amc-keywords`` (also ``python -m amc_keywords``) and the two dataset
 scripts.
 
-    amc-keywords clickture [options]      encode Clickture (as clickture/pro_keyword_clickture.py)
-    amc-keywords coco [options]           encode MSCOCO (as mscoco/pro_keyword_mscoco.py)
-    amc-keywords flickr30k [options]      encode Flickr30k (Karpathy's layout, as coco)
-    amc-keywords flickr8k [options]       encode Flickr8k (likewise)
-    amc-keywords verify PATH...           check output sets; exit 0 with a one-line summary each
-    amc-keywords verify --manifest FILE   recompute each output's SHA-256 against a manifest
-    amc-keywords compare MANIFEST MANIFEST  whether two runs produced the same dataset
-    amc-keywords stats PATH               figures a user checks before training
-    amc-keywords show PATH IMG_ID         an image's keywords as words (and its name)
-    amc-keywords export PATH OUT --format parquet [--words]   one row per image (pyarrow)
-    amc-keywords vectors VOCABULARY_OR_ROWS VECTORS_FILE   word vectors aligned to the word ids
-    amc-keywords --version
-
-Input:  the command line. Output: the command's work and its exit status (:data:`EXIT_STATUSES`,
-the same for every command and both scripts); an error is one line on stderr (``error:
-<where>: <what is wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged`` (SIGTERM
-``terminated: ...``, SIGHUP ``hung up: ...``; exit status 128 + the signal's number).
-``--debug`` anywhere on the command line shows the traceback instead.
+Input:  the command line: a dataset command (one per dataset), ``verify``, ``compare``,
+``stats``, ``show``, ``export`` or ``vectors`` (:func:`build_parser`; docs/cli.md).
+Output: the command's work and its exit status (:data:`EXIT_STATUSES`, the same for every
+command and both scripts); an error is one line on stderr (``error: <where>: <what is
+wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged`` (SIGTERM ``terminated:
+...``, SIGHUP ``hung up: ...``; exit status 128 + the signal's number). ``--debug``
+anywhere on the command line shows the traceback instead.
 
 Installed, the default folders are those under the current folder (``./keyword``,
 ``./clickture``, ``./mscoco``, as in a clone); the dataset scripts use their clone's folders,
