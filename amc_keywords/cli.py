@@ -231,15 +231,12 @@ def command(argv):
     if args.command == "vectors":
         print(run_vectors(args))
         return None
-    from . import stats, verify
-    if args.command in ("verify", "compare"):
-        from . import manifest
+    from . import stats
     if args.command == "verify":
-        if not args.paths and not args.manifest:
-            raise InputError("verify: give rows files, --manifest MANIFEST, or both")
-        return verify_all(args, verify, manifest)
+        return verify_all(args)
     elif args.command == "compare":
-        differences = manifest.compare_manifests(*args.manifests)
+        from .manifest import compare_manifests
+        differences = compare_manifests(*args.manifests)
         print("\n".join(differences) if differences else "same dataset")
         return 1 if differences else 0
     elif args.command == "stats":
@@ -261,9 +258,12 @@ def command(argv):
         print(stats.show(args.path, args.img_id))
 
 
-def verify_all(args, verify, manifest):
+def verify_all(args):
     """``verify``: check every path (and the manifest) and say ``ok`` or what is wrong for
     each; the exit status is the worst one."""
+    from . import manifest, verify
+    if not args.paths and not args.manifest:
+        raise InputError("verify: give rows files, --manifest MANIFEST, or both")
     worst = SUCCESS
     for path in args.paths:
         try:
