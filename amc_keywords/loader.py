@@ -134,12 +134,11 @@ def load_keywords(path: Union[str, "os.PathLike[str]"],
     rows_sha256 = run[1][os.path.basename(path)].get("sha256") if run is not None else None
     keywords = Keywords(path, rows, vocabulary, ranges, image_names, min_df, given, rows_sha256)
     if os.path.exists(beside["splits"]):
-        keywords.image_splits = _load_array(beside["splits"])
-        if keywords.image_splits.shape != (len(ranges),) or \
-                keywords.image_splits.dtype.kind != "S":
+        splits = keywords.image_splits = _load_array(beside["splits"])
+        if splits.shape != (len(ranges),) or splits.dtype.kind != "S":
             raise LoadError(f"{beside['splits']}: expected the splits table, a byte-string "
-                            f"array of {len(ranges)} image ids, found "
-                            f"{keywords.image_splits.dtype} {keywords.image_splits.shape}")
+                            f"array of {len(ranges)} image ids, found {splits.dtype} "
+                            f"{splits.shape}")
         _check_recorded(beside["splits"], "splits table", path, run)
     return keywords
 
