@@ -89,18 +89,17 @@ def write_vectors(path: str, records: Sequence[Record], kind: str = "word2vec bi
     return path
 
 
-def glove_like_zip(path: str, words: Sequence[str], dims: Sequence[int] = (50, 100),
-                   seed: int = 0) -> str:
-    """A zip laid out like glove.6B.zip, one member a dimension (``glove.6B.<d>d.txt``),
-    holding vectors for most of ``words`` (a tenth missing, a tenth capitalised, as in a
-    cased file) among words of no vocabulary: what the documentation's examples read."""
-    rng = np.random.default_rng(seed)
+def glove_like_zip(path: str, words: Sequence[str]) -> str:
+    """A zip laid out like glove.6B.zip, one member a dimension (``glove.6B.<d>d.txt``, 50
+    and 100), holding vectors for most of ``words`` (a tenth missing, a tenth capitalised, as
+    in a cased file) among words of no vocabulary: what the documentation's examples read."""
+    rng = np.random.default_rng(0)
     chosen = [word.capitalize() if rng.random() < 0.1 else word for word in words
               if rng.random() >= 0.1] + ["the-other", "unrelated"]
     order = [chosen[i].encode("utf-8") for i in rng.permutation(len(chosen))]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for dim in dims:
+        for dim in (50, 100):
             archive.writestr(f"glove.6B.{dim}d.txt", b"".join(
                 word + b" " + vector_text(vector) + b"\n"
-                for word, vector in synthetic_records(order, dim, seed + dim)))
+                for word, vector in synthetic_records(order, dim, seed=dim)))
     return path
