@@ -213,7 +213,7 @@ def _flickr_image(imgid, split):
 
 
 def make_karpathy(folder, dataset, index, n_train, n_test, n_other, seed, hard=False,
-                  junk=True, others=("val", "restval"), image=_coco_image, every=False):
+                  others=("val", "restval"), image=_coco_image, every=False):
     """``keywords_<dataset>.zip``: the index file ``index`` (Karpathy's format) and the
     keyword files ``keyword_<split>/<stem>.json`` (every train and test image's, and half of
     the others', or with ``every`` all); ``image(imgid, split)`` gives an image's record and
@@ -233,19 +233,19 @@ def make_karpathy(folder, dataset, index, n_train, n_test, n_other, seed, hard=F
     members.insert(0, (index, json.dumps({"images": images, "dataset": dataset})
                        .encode("utf-8")))
     write_zip(os.path.join(folder, f"keywords_{dataset}.zip"), members, f"keywords_{dataset}",
-              junk)
+              junk=True)
 
 
-def make_coco(folder, n_train, n_test, n_other, seed, hard=False, junk=True):
+def make_coco(folder, n_train, n_test, n_other, seed, hard=False):
     """``keywords_coco.zip``: dataset.json (Karpathy format) and the keyword files."""
-    make_karpathy(folder, "coco", "dataset.json", n_train, n_test, n_other, seed, hard, junk)
+    make_karpathy(folder, "coco", "dataset.json", n_train, n_test, n_other, seed, hard)
 
 
-def make_flickr(folder, dataset, n_train, n_test, n_other, seed, hard=False, junk=True):
+def make_flickr(folder, dataset, n_train, n_test, n_other, seed, hard=False):
     """``keywords_<dataset>.zip`` (``flickr30k``, ``flickr8k``): ``dataset_<dataset>.json``
     and the keyword files of all its images (splits train, val and test)."""
     make_karpathy(folder, dataset, f"dataset_{dataset}.json", n_train, n_test, n_other, seed,
-                  hard, junk, others=("val",), image=_flickr_image, every=True)
+                  hard, others=("val",), image=_flickr_image, every=True)
 
 
 def make_sample(folder, seed=2017):
