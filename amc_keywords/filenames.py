@@ -1,10 +1,8 @@
-"""File names: the inputs each dataset reads and the outputs it writes.
+"""File names: the keyword archives a dataset reads and the outputs it writes.
 
-Input files (Clickture, beside the dataset script as the original repository ships them):
-    ``clickture-dev.lst``, ``img_id_map_dev.pkl`` (dev) and ``clickture-lite.lst``,
-    ``img_id_map.pkl`` (Lite); the shipped sample's are named ``sample-*`` so that no file
-    under an upstream name is ever generated. Keyword archives: ``keywords_<set>.zip``, which
-    unzips to the folder ``keywords_<set>/``.
+Input files: ``keywords_<set>.zip``, which unzips to the folder ``keywords_<set>/`` (a
+    dataset's other inputs, such as Clickture's lists and maps, are named by its
+    description: :mod:`amc_keywords.datasets`).
 Output files (``<tag>``: ``clickture_dev``, ``clickture_lite``, ``coco``, ``flickr30k``...;
 ``<k>``: min_df):
     ``img_keyword_ind_clickture_<set>_sk_<k>_sparse.npy`` / ``img_keyword_ind_coco_sk_<k>.npy``
