@@ -4,17 +4,9 @@ Input
     Problems found while reading or writing. Output: an :class:`InputError` (or one of its
     subclasses) whose ``str()`` is one line naming the file (and entry), what is wrong and
     what was expected. The command line (:mod:`amc_keywords.cli`) prints it as ``error:
-    <message>`` and exits with its :attr:`~InputError.exit_status`:
-
-    =====  ==========================================================================
-    0      success
-    1      a check found a difference (``verify``, ``compare``): :class:`CheckFailed`
-    2      bad input or usage: :class:`InputError`
-    3      the system: disk full, permission denied, a worker killed, out of memory:
-           :class:`SystemLimit`
-    130    interrupted (Ctrl-C); 143 SIGTERM, 129 SIGHUP (128 + the signal's number,
-           :mod:`amc_keywords.stop_signals`)
-    =====  ==========================================================================
+    <message>`` and exits with its :attr:`~InputError.exit_status`: 2 for bad input or usage,
+    1 for a :class:`CheckFailed`, 3 for a :class:`SystemLimit` (every exit status:
+    :data:`amc_keywords.cli.EXIT_STATUSES`, docs/cli.md).
 
 A parameter of the API given a value of the wrong type or outside its choices is an
 InputError too, naming the parameter (:func:`wrong_type`, :func:`checked_path`,
