@@ -4,18 +4,11 @@
 Input
     A rows file (as ``verify`` takes it) with its range table, names and vocabulary beside it.
 Output
-    A Parquet file with one row per listed image, in image id order::
-
-        img_id    int64
-        name      string          the image's original name ("" without a names table)
-        word_ids  list<int32>     its word ids, in row order
-        keywords  list<string>    the same as words (only with ``with_words=True``)
-        split     string          the image's split (only with a splits table: COCO, Flickr)
-
-    and the vocabulary in the file's metadata (``amc_keywords.vocabulary``: a JSON list, words
-    by id; ``amc_keywords.min_df``). Written in batches of images, so memory stays bounded
-    whatever the set's size, to a temporary file moved into place when complete. Needs the
-    ``parquet`` extra (pyarrow).
+    A Parquet file with one row per listed image, in image id order: ``img_id``, ``name``,
+    ``word_ids`` and, where asked or present, ``keywords`` and ``split``, the vocabulary in
+    the file's metadata (the columns and keys: docs/formats.md#parquet-export). Written in
+    batches of images, so memory stays bounded whatever the set's size, to a temporary file
+    moved into place when complete. Needs the ``parquet`` extra (pyarrow).
 """
 import json
 import os
