@@ -11,16 +11,12 @@ Output
 """
 from __future__ import annotations
 
+import fcntl
 import os
 from typing import Optional
 
 from .errors import InputError
 from .log import logger
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no locking (the toolkit supports POSIX systems only)
-    fcntl = None  # type: ignore[assignment]
 
 RUN_RECORD_PREFIX = ".amc-keywords-run-"  # the owner records of writing.OutputSet
 
@@ -31,8 +27,6 @@ class FolderLock:
     def __init__(self, folder: str, wait: bool = True) -> None:
         self.folder = folder
         self.fd: Optional[int] = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        if fcntl is None:
-            return
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
