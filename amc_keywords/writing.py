@@ -207,10 +207,7 @@ class OutputSet:
 
     def abort(self):
         for temp in [*self.pending.values(), *self.scratch_files]:
-            try:
-                os.remove(temp)
-            except OSError:
-                pass
+            remove_quietly(temp)
         self.pending, self.scratch_files, self.syncing = {}, [], {}
 
     def close(self):
@@ -221,10 +218,7 @@ class OutputSet:
             remove_run_files(self.folder, self.run, os.listdir(self.folder))
         except OSError:
             pass
-        try:
-            os.remove(self.record)
-        except OSError:
-            pass
+        remove_quietly(self.record)
         self.lock.release()
 
     def __enter__(self):
