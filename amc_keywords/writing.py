@@ -256,18 +256,13 @@ def _hash_and_sync(path, done):
         done["error"] = exc
 
 
-def output_record(path, sha256=None, array=None):
-    """What a manifest records of an output file: SHA-256, size, modification time and, for
-    an array (``array``; default: a ``.npy`` name), its dtype and shape."""
+def output_record(path, sha256=None, array=False):
+    """What a manifest records of an output file: SHA-256 (computed when not given), size,
+    modification time and, for an array (``array``), its dtype and shape."""
     stat = os.stat(path)
-    if sha256 is None:
-        sha256 = {}
-        _hash_and_sync(path, sha256)
-        if "error" in sha256:
-            raise sha256["error"]
-        sha256 = sha256["sha256"]
-    record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    if path.endswith(".npy") if array is None else array:
+    record = {"sha256": sha256 or file_sha256(path), "size": stat.st_size,
+              "mtime_ns": stat.st_mtime_ns}
+    if array:
         shape, dtype, _ = npy_header(path)
         record["dtype"], record["shape"] = dtype.str, list(shape)
     return record
