@@ -48,7 +48,7 @@ from .plans import Plan
 from .settings import RunSettings
 from .tables import keywords_per_image, names_table, original_range_table
 from .vocabulary import Vocabulary, fit_vocabulary, ids_digest
-from .writing import OutputSet, open_temporary, output_record
+from .writing import OutputSet, RowWriter, open_temporary, output_record
 
 Opener = Callable[[], OpenedSet]
 
@@ -249,7 +249,7 @@ def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
     names = (original_names if settings.layout == "original" else output_names)(
         settings.dataset.name, image_set.name, settings.min_df)
     ranges = np.full((image_set.size, 2), -1, np.int64)
-    writer = outputs.rows_writer(names["rows"])
+    writer = RowWriter(outputs.path(names["rows"]))
     label = f"encoding ({image_set.name})"
     try:
         with timed(label), out_of_memory_names(str(image_set.source.path)), \

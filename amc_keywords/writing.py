@@ -141,9 +141,6 @@ class OutputSet:
             self.scratch_files.append(path)
         return path
 
-    def rows_writer(self, name):
-        return RowWriter(self.path(name))
-
     def save_array(self, name, array):
         with open_temporary(self.path(name)) as f:
             np.save(f, array, allow_pickle=False)
