@@ -27,7 +27,6 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .errors import InputError, escaped, quoted, shown
-from .filenames import manifest_name
 from .fingerprints import current_fingerprint
 from .hashing import file_sha256
 from .json_files import JSONFileError, load_json
@@ -35,8 +34,8 @@ from .safe_paths import unsafe_reason
 from .version import __version__
 from .vocabulary import sklearn_version
 
-__all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "manifest_name",
-           "folder_fingerprints_match", "up_to_date", "verify_manifest"]
+__all__ = ["FORMAT", "build", "compare_manifests", "dumps", "load", "up_to_date",
+           "verify_manifest"]
 
 FORMAT = "amc-keywords-manifest/1"
 MAX_MANIFEST = 64 << 20  # a manifest is a few kilobytes: reading is bounded all the same
@@ -94,7 +93,7 @@ def up_to_date(path: str, dataset: str, options: Dict[str, Any],
     """Whether the run recorded in the manifest at ``path`` is what a run with these options
     and inputs (``planned``: ``{role: (path, kind)}``) would produce, its outputs untouched
     since, as far as can be told without opening a set: a folder input's fingerprint is
-    left to the caller (:func:`folder_fingerprints_match`), since it needs the set's order.
+    left to the caller, since it needs the set's order.
     Returns ``(manifest or None, notice or None)``: the manifest when up to date; a notice
     when the manifest is broken (the run then goes on as if it were absent)."""
     if not os.path.exists(path):
@@ -162,14 +161,6 @@ def _matches(manifest: Dict[str, Any], options: Dict[str, Any],
         if now != recorded[role].get("fingerprint"):
             return False
     return True
-
-
-def folder_fingerprints_match(manifest: Dict[str, Any],
-                              now: Dict[str, Optional[str]]) -> bool:
-    """Whether each folder input's fingerprint now (``{role: fingerprint}``) is the one the
-    manifest records."""
-    return all(manifest["inputs"][role].get("fingerprint") == fingerprint
-               for role, fingerprint in now.items())
 
 
 def verify_manifest(path):
