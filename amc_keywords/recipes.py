@@ -58,7 +58,9 @@ def run(settings: RunSettings) -> PrepareResult:
     """Run the dataset of ``settings``: the numbered steps below."""
     dataset, keyword_dir, options = settings.dataset, settings.keyword_dir, settings.options
     for folder, option, holding in dataset.folders(keyword_dir, options):
-        _check_folder(folder, option, holding)
+        if not os.path.isdir(folder):
+            raise InputError(f"{folder}: no such folder; it should hold {holding}: create it, "
+                             f"or give {option}")
     encoded, opened_sets = dataset.encoded(options), dataset.opened(options)
     openers = {name: functools.partial(dataset.open_set, keyword_dir, options, name,
                                        settings.extract) for name in opened_sets}
@@ -155,10 +157,3 @@ def _manifest_if_up_to_date(settings: RunSettings, planned: Dict[str, Tuple[str,
     logger.info("outputs are up to date (%s); --force to run again",  # the folder in full:
                 os.path.join(settings.out_dir, name))  # a --sample run's is a reused one
     return recorded
-
-
-def _check_folder(folder: str, option: str, holding: str) -> None:
-    if not os.path.isdir(folder):
-        raise InputError(f"{folder}: no such folder; it should hold {holding}: create it, or "
-                         f"give {option}")
-
