@@ -126,7 +126,7 @@ def opening(outputs: OutputSet, settings: RunSettings, openers: Mapping[str, Ope
     calls = {}
     for set_name, opener in openers.items():
         # A set opened only to fit on (and the original layout) has no tables as outputs.
-        tables = (outputs.path if settings.names_tables and set_name in encoded else
+        tables = (outputs.path if settings.layout == "default" and set_name in encoded else
                   outputs.scratch)
         files = output_names(settings.dataset.name, set_name, 1, settings.dataset.has_splits)
         calls[set_name] = (_open_set, set_name, opener,

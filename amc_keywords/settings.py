@@ -99,12 +99,6 @@ class RunSettings:
         return _analyzer_settings(self.stop_words)
 
     @property
-    def names_tables(self) -> bool:
-        """Whether the names (and splits) tables are outputs (the original layout has
-        none)."""
-        return self.layout == "default"
-
-    @property
     def vocabulary_from(self) -> str:
         """Which images the vocabulary is fitted on, as the vocabulary file records it
         (``"dev"``, ``"train,test"``)."""
