@@ -90,11 +90,6 @@ class SetInputs:
         if self.folder_pending():
             self.keywords.fingerprint = folder_fingerprint(root, key_chunks, strict)
 
-    def fingerprints(self, skip: str = "") -> Dict[str, Optional[str]]:
-        """``{role: fingerprint}``, without the roles ending in ``skip``."""
-        return {role: record.fingerprint for role, record in self.records.items()
-                if not (skip and role.endswith(skip))}
-
 
 def archive_fingerprint(top, keys, table):
     """Fingerprint of a zip archive's keyword files: their names, CRC-32s and sizes, as its

@@ -199,8 +199,6 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
         if vocabulary.matches(*wanted):
             for s in sets:
                 s.inputs.fingerprint_by_stat(s.source.path, s.key_chunks(), s.source.strict)
-        # What the words depend on: the keyword files and lists of the images fitted on
-        # (not the maps, which only name the images).
         fit_inputs = _fit_fingerprints(sets)
         if not vocabulary.matches(*wanted):
             logger.info("vocabulary: %s was fitted with other parameters or images; "
@@ -238,8 +236,10 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
 
 
 def _fit_fingerprints(sets: Sequence[ImageSet]) -> Dict[str, Optional[str]]:
-    return {role: fingerprint for s in sets
-            for role, fingerprint in s.inputs.fingerprints(skip=" map").items()}
+    """What the words depend on: the fingerprints of the keyword files and lists of the
+    images fitted on (not of the maps, which only name the images), by role."""
+    return {role: record.fingerprint for s in sets for role, record in s.inputs.records.items()
+            if not role.endswith(" map")}
 
 
 def encode_set(outputs: OutputSet, settings: RunSettings, image_set: ImageSet,
