@@ -141,15 +141,10 @@ def encode(source, plan, words, analyzer, writer, ranges, jobs, label="encoding"
     """Encode the images of ``plan`` with ``analyzer`` (an AnalyzerSettings) and the
     vocabulary's ``words``: hand each chunk's rows to ``writer.write(rows)`` and
     enter each image's ``[first, last]`` rows into the range table ``ranges``; a folder's
-    files go to ``fingerprint`` (a FolderFingerprint), when given."""
-    return _write(plan, _run(source, plan, _encode_chunk, (words, analyzer), jobs, label,
-                             progress), writer, ranges, label, fingerprint)
-
-
-def _write(plan, encoded, writer, ranges, label, fingerprint=None):
-    """Write ``(chunk, (rows per image, word ids, tokens seen, facts of a folder's files))``
-    pairs in plan order. The first and the last chunk are marked in the debug log (``-v``):
-    what comes before the first and after the last is the run's fixed cost."""
+    files go to ``fingerprint`` (a FolderFingerprint), when given. The first and the last
+    chunk are marked in the debug log (``-v``): what comes before the first and after the
+    last is the run's fixed cost."""
+    encoded = _run(source, plan, _encode_chunk, (words, analyzer), jobs, label, progress)
     counts = np.empty(len(plan), np.int32)
     tokens = 0
     done = rows_done = 0
