@@ -168,11 +168,10 @@ def _start_forkserver():
         tempfile.tempdir = previous
 
 
-def init_worker(main_pid, log_config=None, setup=None, *setup_args):
+def init_worker(main_pid, log_config, setup=None, *setup_args):
     """Every worker's start: logging as in the main process, ``setup(*setup_args)``, no
     Ctrl-C, and exit with the main process."""
-    if log_config is not None:
-        log.configure_worker(*log_config)
+    log.configure_worker(*log_config)
     if setup is not None:
         setup(*setup_args)
     # Everything imported so far lives as long as the worker: out of the collector's sight,
@@ -231,8 +230,6 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     finally:
         with stop_signals.held():
             executor.shutdown(wait=True, cancel_futures=True)
-
-
 
 
 def submit(executor, func, *args):
