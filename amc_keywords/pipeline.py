@@ -92,15 +92,6 @@ class ImageSet:
     notices: List[str]
     inputs: SetInputs
 
-    def ids(self) -> Iterator[np.ndarray]:
-        """The image ids in output order, a chunk at a time."""
-        for chunk in self.plan.chunks(1 << 20):
-            yield chunk["id"]
-
-    def key_chunks(self) -> Iterator[np.ndarray]:
-        for chunk in self.plan.chunks(encoding.CHUNK):
-            yield chunk["key"]
-
 
 @contextlib.contextmanager
 def out_of_memory_names(what: str) -> Iterator[None]:
@@ -192,13 +183,14 @@ def obtain_vocabulary(outputs: OutputSet, settings: RunSettings,
     name = vocabulary_name(settings.dataset.name, settings.min_df)
     path = os.path.join(outputs.folder, name)
     images = sum(len(s.plan) for s in sets)
-    digest = ids_digest(ids for s in sets for ids in s.ids())
+    digest = ids_digest(chunk["id"] for s in sets for chunk in s.plan.chunks(1 << 20))
     wanted = (settings.min_df, settings.stop_words, settings.vocabulary_from, digest)
     if os.path.exists(path) and not settings.refit:
         vocabulary = Vocabulary.load(path)
         if vocabulary.matches(*wanted):
-            for s in sets:
-                s.inputs.fingerprint_by_stat(s.source.path, s.key_chunks(), s.source.strict)
+            for s in sets:  # its keys in the chunks the workers fingerprint
+                keys = (chunk["key"] for chunk in s.plan.chunks(encoding.CHUNK))
+                s.inputs.fingerprint_by_stat(s.source.path, keys, s.source.strict)
         fit_inputs = _fit_fingerprints(sets)
         if not vocabulary.matches(*wanted):
             logger.info("vocabulary: %s was fitted with other parameters or images; "

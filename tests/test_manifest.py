@@ -250,8 +250,8 @@ def test_generated_data_rerun(tmp_path):
 def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
     """The fingerprint the workers take while reading (fstat) and the one a rerun takes by
     stat are the same: an unchanged rerun from folders is up to date, with and without
-    --strict-fingerprint; a file rewritten to the same size and time is seen only by the
-    strict fingerprint (which reads the files)."""
+    --strict-fingerprint, and with --force reuses its vocabulary; a file rewritten to the
+    same size and time is seen only by the strict fingerprint (which reads the files)."""
     data = sample_copy(tmp_path / "data")
     for name in ("keywords_dev", "keywords_lite"):
         unzip(os.path.join(data, name + ".zip"), data)
@@ -260,6 +260,8 @@ def test_unzipped_folders_rerun_up_to_date_and_strict_sees_content(tmp_path):
         out = tmp_path / f"out{len(flags)}"
         assert "wrote:" in run_in_process("clickture", *args(data, out, *flags)).stdout
         assert "up to date" in run_in_process("clickture", *args(data, out, *flags)).stdout
+    forced = run_in_process("clickture", *args(data, tmp_path / "out0", "--force")).stdout
+    assert "vocabulary: reusing" in forced
     path = os.path.join(data, "keywords_lite", "00000011.json")
     stat = os.stat(path)
     raw = pathlib.Path(path).read_bytes()
