@@ -89,20 +89,12 @@ class OutputSet:
         self.pending = {}  # final path -> temporary path
         self.scratch_files = []  # working files of the run, removed at the end
         self.syncing = {}  # temporary path -> thread hashing and syncing it (see sync_soon)
+        self.lock = None
+        self.record = ""
         try:
             os.makedirs(folder, exist_ok=True)
             # One run at a time writes here: taken before the first file, released in close.
             self.lock = FolderLock(folder, wait)
-        except OSError as exc:
-            a_file = _file_on_the_way(folder)
-            if a_file is not None:  # bad input (2), however deep in the path
-                which = "" if a_file == os.path.abspath(folder) else f"{a_file} "
-                raise InputError(f"{folder}: {which}is a file, not a folder; choose another "
-                                 "output folder with out_dir=") from None
-            raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                 f"({exc.strerror}); choose another with out_dir=") from None
-        self.record = ""
-        try:
             # Held: a signal between making the record and noting its name would leave it.
             with stop_signals.held():
                 fd, self.record = tempfile.mkstemp(prefix=RUN_RECORD_PREFIX, suffix=".lock",
@@ -114,12 +106,17 @@ class OutputSet:
         except BaseException as exc:
             if self.record:  # not left behind (made but not written, on a full disk, no
                 remove_quietly(self.record)  # later run could tell whether its run is alive)
-            self.lock.release()
-            if isinstance(exc, OSError):
-                raise error_for(exc)(f"{folder}: the output folder cannot be written "
-                                     f"({exc.strerror}); choose another with out_dir="
-                                     ) from None
-            raise
+            if self.lock is not None:
+                self.lock.release()
+            if not isinstance(exc, OSError):
+                raise
+            a_file = _file_on_the_way(folder)
+            if a_file is not None:  # bad input (2), however deep in the path
+                which = "" if a_file == os.path.abspath(folder) else f"{a_file} "
+                raise InputError(f"{folder}: {which}is a file, not a folder; choose another "
+                                 "output folder with out_dir=") from None
+            raise error_for(exc)(f"{folder}: the output folder cannot be written "
+                                 f"({exc.strerror}); choose another with out_dir=") from None
 
     def _temp(self, name):
         fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{self.run}-{name}.", suffix=".tmp",
