@@ -32,11 +32,9 @@ TOKEN_SEP = "\x1f"
 STOP_WORDS = ("english", "none")
 
 
-# A checked copy of scikit-learn's CountVectorizer defaults (its analyzer is lowercase, token
-# pattern and stop words: analyzer="word", no preprocessor, tokenizer or accent stripping,
-# ngram_range=(1, 1)). Importing scikit-learn would hold up the run's start for longer than
-# the whole of some runs (docs/performance.md); tests/test_equivalence.py compares this copy
-# with the installed scikit-learn.
+# The checked copy of scikit-learn's CountVectorizer defaults (see above; compared with the
+# installed scikit-learn in tests/test_equivalence.py). Its analyzer is these three alone:
+# analyzer="word", no preprocessor, tokenizer or accent stripping, ngram_range=(1, 1).
 LOWERCASE = True
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 ENGLISH_STOP_WORDS = frozenset("""

@@ -54,7 +54,6 @@ def ids_digest(id_chunks: Iterable[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-
 def sklearn_version() -> str:
     """The installed scikit-learn's version, from its package metadata (no import): the
     scikit-learn whose CountVectorizer a vocabulary equals, as its file and a manifest record."""
@@ -64,6 +63,7 @@ def sklearn_version() -> str:
     except importlib.metadata.PackageNotFoundError:  # run from a source tree
         import sklearn
         return str(sklearn.__version__)
+
 
 class Vocabulary:
     """Words in id order plus the parameters they were fitted with.
