@@ -27,7 +27,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import tempfile
 import threading
 
@@ -192,7 +191,7 @@ class OutputSet:
         # can stop the renames part-way.
         with stop_signals.held():
             for final, temp in order:  # readable as np.save's files are
-                _publish(temp, final, 0o666)
+                _publish(temp, final)
         _fsync_folder(self.folder)  # the renames themselves on disk
         written = list(self.pending)
         self.pending = {}
@@ -272,45 +271,35 @@ def npy_header(path):
 
 
 @contextlib.contextmanager
-def replaced_whole(final, kind="file", purpose="write"):
-    """A private temporary beside ``final`` (a file from ``mkstemp``, or with ``kind="folder"``
-    a folder from ``mkdtemp``: a name no one else can choose), yielded as its path; when the
-    block succeeds it gets the permissions a new file or folder would have and is moved to
-    ``final`` in one rename (a folder only when ``final`` does not exist yet), else it is
-    removed. Either way no one ever sees a part-written ``final``."""
-    folder = os.path.dirname(os.path.abspath(final))
-    made = []
+def replaced_whole(final, purpose="write"):
+    """A private temporary file beside ``final`` (from ``mkstemp``: a name no one else can
+    choose), yielded as its path; when the block succeeds it gets the permissions a new file
+    would have and is moved to ``final`` in one rename, else it is removed. Either way no one
+    ever sees a part-written ``final``."""
+    temp = None
     try:
         try:
             # Held: a signal between making the temporary and noting it would leave it.
             with stop_signals.held():
-                if kind == "folder":
-                    made.append(tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-", dir=folder))
-                else:
-                    fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp",
-                                                dir=folder)
-                    made.append(temp)
-                    os.close(fd)
+                fd, temp = tempfile.mkstemp(prefix=f"{PREFIX}{purpose}-", suffix=".tmp",
+                                            dir=os.path.dirname(os.path.abspath(final)))
+                os.close(fd)
         except OSError as exc:
             raise error_for(exc)(f"{final}: cannot be written ({exc.strerror}); choose "
                                  "another place") from None
-        yield made[0]
-        _publish(made[0], final, 0o777 if kind == "folder" else 0o666)
+        yield temp
+        _publish(temp, final)
     except BaseException:
-        for temp in made:
-            if kind == "folder":
-                shutil.rmtree(temp, ignore_errors=True)
-            else:
-                remove_quietly(temp)
+        if temp is not None:
+            remove_quietly(temp)
         raise
 
 
-def _publish(temp, final, mode):
-    """Move a finished temporary into place with ``mode`` less the umask (``mkstemp`` and
-    ``mkdtemp`` make them private). A folder is renamed only where none is: ``os.rename``
-    fails rather than replacing one that appeared meanwhile."""
-    os.chmod(temp, mode & ~umask())
-    (os.rename if os.path.isdir(temp) else os.replace)(temp, final)
+def _publish(temp, final):
+    """Move a finished temporary file into place, with the permissions a new file would
+    have (``mkstemp`` makes it private)."""
+    os.chmod(temp, 0o666 & ~umask())
+    os.replace(temp, final)
 
 
 def _fsync_folder(folder):

@@ -100,11 +100,11 @@ def test_a_crash_between_renames_is_seen_and_mended(hard_clickture, tmp_path, mo
     moved = []
     publish = writing._publish
 
-    def crash_after_three(temp, final, mode):
+    def crash_after_three(temp, final):
         if len(moved) == 3:
             raise KeyboardInterrupt  # the process stops here, mid-way through the renames
         moved.append(os.path.basename(final))
-        publish(temp, final, mode)
+        publish(temp, final)
 
     monkeypatch.setattr(writing, "_publish", crash_after_three)
     proc = run_in_process("clickture", *clickture_args(hard_clickture, out), "--stop-words",

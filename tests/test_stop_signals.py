@@ -45,8 +45,8 @@ def test_a_signal_during_the_renames_waits_for_the_last(tmp_path, monkeypatch,
     outputs = pending_outputs(tmp_path)
     publish, moved = writing._publish, []
 
-    def publish_then_signal(temp, final, mode):
-        publish(temp, final, mode)
+    def publish_then_signal(temp, final):
+        publish(temp, final)
         moved.append(final)
         if len(moved) == 1:  # after the first rename
             os.kill(os.getpid(), signum)
@@ -64,12 +64,12 @@ def test_the_folder_lock_is_held_during_the_renames(tmp_path, monkeypatch):
     outputs = pending_outputs(tmp_path)
     publish, refused = writing._publish, []
 
-    def publish_while_another_run_tries(temp, final, mode):
+    def publish_while_another_run_tries(temp, final):
         try:
             FolderLock(str(tmp_path), wait=False).release()
         except InputError as exc:
             refused.append(str(exc))
-        publish(temp, final, mode)
+        publish(temp, final)
     monkeypatch.setattr(writing, "_publish", publish_while_another_run_tries)
     with outputs:
         outputs.commit("manifest.json")
