@@ -187,21 +187,18 @@ def init_worker(main_pid, log_config, setup=None, *setup_args):
 def _exit_with(pid):
     try:
         fd = os.pidfd_open(pid)  # Linux: readable once the process has exited
-    except (AttributeError, OSError):
-        fd = None
-    while True:
-        if fd is not None:
-            select.select([fd], [], [])
-        else:
+    except (AttributeError, OSError):  # elsewhere: looked for twice a second
+        while True:
             time.sleep(0.5)
             try:
                 os.kill(pid, 0)
-                continue
             except PermissionError:
-                continue
+                pass  # there, another user's
             except OSError:
-                pass
-        os._exit(1)
+                break
+    else:
+        select.select([fd], [], [])
+    os._exit(1)
 
 
 @contextlib.contextmanager
