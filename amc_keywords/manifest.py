@@ -41,15 +41,12 @@ FORMAT = "amc-keywords-manifest/1"
 MAX_MANIFEST = 64 << 20  # a manifest is a few kilobytes: reading is bounded all the same
 
 
-def versions():
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "scikit-learn": sklearn_version()}
-
-
 def build(dataset, options, inputs, outputs, summary):
     """The manifest of a run (``outputs``: ``{file name: writing.output_record(...)}``)."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "scikit-learn": sklearn_version()}
     return {"format": FORMAT, "dataset": dataset, "toolkit": __version__, "options": options,
-            "versions": versions(), "inputs": inputs, "outputs": outputs,
+            "versions": versions, "inputs": inputs, "outputs": outputs,
             "summary": summary}
 
 
