@@ -50,10 +50,6 @@ class InputRecord:
     fingerprint: Optional[str] = None
     images: Optional[int] = None
 
-    def to_json(self) -> Dict[str, Any]:
-        return {"path": self.path, "kind": self.kind, "fingerprint": self.fingerprint,
-                "images": self.images}
-
 
 @dataclass
 class SetInputs:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import (
     Any,
     Callable,
@@ -276,7 +276,7 @@ def finish(outputs: OutputSet, settings: RunSettings, sets: Sequence[ImageSet],
     vocabulary_path = os.path.join(outputs.folder, vocabulary_file)
     if vocabulary_file not in records and vocabulary.file == vocabulary_path:  # reused
         records[vocabulary_file] = output_record(vocabulary_path)
-    inputs = {role: record.to_json() for s in sets for role, record in s.inputs.records.items()}
+    inputs = {role: asdict(record) for s in sets for role, record in s.inputs.records.items()}
     name = manifest_name(dataset, vocabulary.min_df)
     outputs.save_text(name, manifest.dumps(manifest.build(
         dataset, settings.manifest_options(), inputs, records,
