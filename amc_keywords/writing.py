@@ -77,10 +77,8 @@ class OutputSet:
 
     Temporaries are made with ``tempfile.mkstemp`` in the output folder (a name no one else
     can choose, opened without following links), named ``.amc-keywords-<run>-<name>.<random>
-    .tmp``. The run's owner record ``.amc-keywords-run-<run>.lock`` (its process id and start
-    time) marks them as the toolkit's: a later run removes a run's temporaries only when its
-    record is there, is the same user's, and its process is gone. Any other ``.tmp`` file is
-    left alone.
+    .tmp``; the run's owner record ``.amc-keywords-run-<run>.lock`` marks them as the
+    toolkit's, for a later run to remove once this one is gone (:mod:`.stale_runs`).
     """
 
     def __init__(self, folder, wait=True):
