@@ -57,7 +57,7 @@ def dumps(manifest):
 def load(path, dataset=None):
     """Read a manifest; an InputError names the file when it is not one (of ``dataset``)."""
     try:
-        if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
+        if os.path.exists(path) and not os.path.isfile(path):
             raise InputError(f"{path}: not a regular file, where a manifest is expected")
         if os.path.getsize(path) > MAX_MANIFEST:
             raise InputError(f"{path}: {os.path.getsize(path)} bytes: too large for a manifest "
