@@ -15,7 +15,6 @@ import contextlib
 import gc
 import io
 import math
-import multiprocessing
 import multiprocessing.context
 import os
 import select
@@ -32,16 +31,6 @@ from . import log, stop_signals
 from .errors import SystemLimit
 
 PRELOAD = ["amc_keywords.encoding"]  # what every worker needs, imported once in the server
-
-
-def context():
-    """The forkserver where there is one (workers that leave ``__main__`` alone); plain fork
-    elsewhere."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        forkserver = _WorkerContext()
-        forkserver.set_forkserver_preload(PRELOAD)
-        return forkserver
-    return multiprocessing.get_context()
 
 
 class _WorkerPopen(popen_forkserver.Popen):
@@ -86,6 +75,8 @@ class _WorkerProcess(multiprocessing.context.ForkServerProcess):
 
 
 class _WorkerContext(multiprocessing.context.ForkServerContext):
+    """The forkserver, of workers that leave ``__main__`` alone. (Every platform that can
+    import this module has one: ``popen_forkserver`` refuses to import where there is none.)"""
     Process = _WorkerProcess
 
 
@@ -101,26 +92,25 @@ def start_early():
 
 def ensure_server():
     """The worker server, started if it is not running yet."""
-    if context().get_start_method() == "forkserver":
-        from multiprocessing import resource_tracker
-        # Signals can be set in the main thread only, and ignoring one for a moment while
-        # other threads run would lose it (one of them, not blocking it, would take it;
-        # numpy's BLAS starts some): the dance below only while the process has one thread,
-        # as at the command line's start (start_early).
-        if threading.current_thread() is not threading.main_thread() or _threads() > 1:
-            resource_tracker.ensure_running()
-            _start_forkserver()
-            return
-        # The resource tracker first, on its own: starting it unblocks Ctrl-C and SIGTERM,
-        # which it ignores itself (see below); SIGHUP it does not, and it must outlive the
-        # main process's clean-up, which tells it the semaphores are gone.
-        with stop_signals.blocked_and_ignored({signal.SIGHUP}):
-            resource_tracker.ensure_running()
-        # Started with the stop signals ignored (inherited through exec): a Ctrl-C, SIGTERM
-        # or SIGHUP sent to the whole process group must reach only the main process, which
-        # reports it in one line and ends the workers itself.
-        with stop_signals.blocked_and_ignored():
-            _start_forkserver()
+    from multiprocessing import resource_tracker
+    # Signals can be set in the main thread only, and ignoring one for a moment while
+    # other threads run would lose it (one of them, not blocking it, would take it;
+    # numpy's BLAS starts some): the dance below only while the process has one thread,
+    # as at the command line's start (start_early).
+    if threading.current_thread() is not threading.main_thread() or _threads() > 1:
+        resource_tracker.ensure_running()
+        _start_forkserver()
+        return
+    # The resource tracker first, on its own: starting it unblocks Ctrl-C and SIGTERM,
+    # which it ignores itself (see below); SIGHUP it does not, and it must outlive the
+    # main process's clean-up, which tells it the semaphores are gone.
+    with stop_signals.blocked_and_ignored({signal.SIGHUP}):
+        resource_tracker.ensure_running()
+    # Started with the stop signals ignored (inherited through exec): a Ctrl-C, SIGTERM
+    # or SIGHUP sent to the whole process group must reach only the main process, which
+    # reports it in one line and ends the workers itself.
+    with stop_signals.blocked_and_ignored():
+        _start_forkserver()
 
 
 def _threads():
@@ -156,6 +146,7 @@ def _start_forkserver():
             and os.access(folder, os.W_OK | os.X_OK)]
     previous = tempfile.tempdir
     tempfile.tempdir = fits[0] if fits else chosen
+    forkserver.set_forkserver_preload(PRELOAD)
     try:
         forkserver.ensure_running()
     except OSError as exc:
@@ -213,7 +204,7 @@ def pool(jobs, setup=None, setup_args=(), one_task_each=False):
     add up their peaks, while a worker that ends takes its peak along.
     """
     ensure_server()  # the same start, with its Ctrl-C rule and socket folder, for API callers
-    options = dict(mp_context=context(), initializer=init_worker,
+    options = dict(mp_context=_WorkerContext(), initializer=init_worker,
                    initargs=(os.getpid(), log.worker_config(), setup, *setup_args))
     # Held: a signal while the pool makes its queues' semaphores could come between one's
     # registration with the resource tracker and its clean-up's (a "leaked semaphore").

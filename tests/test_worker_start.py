@@ -62,3 +62,16 @@ def test_workers_are_not_told_to_run_the_callers_main(monkeypatch, tmp_path):
     monkeypatch.setattr(main, "__spec__", None, raising=False)  # as for ``python script.py``
     with workers.pool(1) as executor:
         assert workers.result(workers.submit(executor, os.getpid)) != os.getpid()
+
+
+def test_the_worker_server_imports_the_encoder_once_for_every_worker():
+    """The server imports :data:`workers.PRELOAD` as it starts (when the command line or a
+    pool starts it): a new worker has the encoder before its first task."""
+    code = ("from amc_keywords import workers\n"
+            "with workers.pool(1) as executor:\n"
+            "    print(workers.result(workers.submit(executor, eval, 'sorted(m for m in "
+            "__import__(\"sys\").modules if m.startswith(\"amc_keywords.\"))')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "'amc_keywords.encoding'" in proc.stdout, proc.stdout
