@@ -28,22 +28,18 @@ class FolderLock:
         self.folder = folder
         self.fd: Optional[int] = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        except BaseException:
-            self.release()
-            raise
-        holder = holding_run(folder)
-        if not wait:
-            self.release()
-            raise InputError(f"{folder}: the run {holder} is writing there; wait for it to "
-                             "end, or choose another folder with out_dir=")
-        logger.warning("waiting for the run %s writing %s", holder, folder)
-        try:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            holder = holding_run(folder)
+            if not wait:
+                raise InputError(f"{folder}: the run {holder} is writing there; wait for it "
+                                 "to end, or choose another folder with out_dir=")
+            logger.warning("waiting for the run %s writing %s", holder, folder)
             fcntl.flock(self.fd, fcntl.LOCK_EX)  # Ctrl-C interrupts the wait
-        except BaseException:
+        except BaseException:  # the folder not held: closed
             self.release()
             raise
 
