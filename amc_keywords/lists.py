@@ -20,7 +20,7 @@ Every maker of :class:`Entries` checks the rules of :mod:`amc_keywords.entry_che
 ids within reason, keys inside the folder) before anything is sized or read.
 """
 import os
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union, overload
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
 
 import msgspec
 import numpy as np
@@ -150,18 +150,10 @@ def read_list(path: str) -> Optional[Entries]:
     return entries
 
 
-@overload
-def strip_top(entries: Entries, top: str) -> Entries: ...
-
-
-@overload
-def strip_top(entries: None, top: str) -> None: ...
-
-
-def strip_top(entries: Optional[Entries], top: str) -> Optional[Entries]:
+def strip_top(entries: Entries, top: str) -> Entries:
     """Drop a leading ``top/`` (an archive's top folder) from the entries' keys, so that lists
     written either relative to the folder or to the archive root match."""
-    if top and entries is not None:
+    if top:
         prefix = top.encode("utf-8", "surrogateescape") + b"/"
         prefixed = np.flatnonzero(np.char.startswith(entries.keys, prefix))
         if len(prefixed):
