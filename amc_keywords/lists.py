@@ -20,7 +20,7 @@ Every maker of :class:`Entries` checks the rules of :mod:`amc_keywords.entry_che
 ids within reason, keys inside the folder) before anything is sized or read.
 """
 import os
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence, Tuple, Union
 
 import msgspec
 import numpy as np
@@ -293,7 +293,6 @@ def read_karpathy_images(raw: bytes, where: str, splits: Sequence[str]) -> Entri
         images = _decode_karpathy(raw).images
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         _refuse_karpathy(raw, where)  # the json module names what is wrong
-        raise  # not reached: _refuse_karpathy raises
     keys, ids, names, positions, kept_splits = [], [], [], [], []
     for position, image in enumerate(images):
         if image.split in splits:
@@ -331,7 +330,7 @@ def read_karpathy_images(raw: bytes, where: str, splits: Sequence[str]) -> Entri
     return entries
 
 
-def _refuse_karpathy(raw: bytes, where: str) -> None:
+def _refuse_karpathy(raw: bytes, where: str) -> NoReturn:
     """Raise the InputError that says why ``dataset.json`` is not the Karpathy split file."""
     data = parse_json(raw, where)
     images = data.get("images") if isinstance(data, dict) else None
