@@ -68,19 +68,10 @@ def _names_array(names, path):
     try:
         return np.array([n if type(n) is bytes else n.encode("utf-8") for n in names],
                         dtype=bytes)
-    except UnicodeEncodeError:
-        bad = next(n for n in names if type(n) is str and not _encodable(n))
-        raise InputError(f"{path}: entry {quoted(bad)}: a name that UTF-8 cannot hold (it has "
-                         "a lone surrogate); expected each image's name as text or bytes"
+    except UnicodeEncodeError as exc:  # exc.object: the name being encoded
+        raise InputError(f"{path}: entry {quoted(exc.object)}: a name that UTF-8 cannot hold (it "
+                         "has a lone surrogate); expected each image's name as text or bytes"
                          ) from None
-
-
-def _encodable(text):
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def read_id_map(path):
