@@ -113,8 +113,6 @@ def _unpickle_map(data, path):
     check_opcodes(data, path)
     try:
         mapping = _DictOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except InputError:
-        raise
     except Exception as exc:  # any failure to parse: truncated, not a pickle, refused global
         raise InputError(f"{path}: not a readable {{image name: id}} pickle: "
                          f"{in_plain_words(exc)}") from None
