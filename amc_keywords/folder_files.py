@@ -24,9 +24,9 @@ import stat
 from typing import Dict, Optional, Tuple
 
 from .errors import InputError, escaped
-from .keyword_files import MAX_KEYWORD_FILE
+from .keyword_files import KEYWORD_SUFFIX, MAX_KEYWORD_FILE, keyword_file_path
 
-KEYWORD_SUFFIX = b".json"
+_SUFFIX = KEYWORD_SUFFIX.encode()
 PATH_WIDTH = 300  # characters of a link's target shown in a message
 # Not blocking on a FIFO's open (its type is then refused), not following a last-component
 # link (whose target is checked first).
@@ -48,17 +48,13 @@ class FolderFiles:
         self._real_root = os.path.realpath(self._root_bytes)
         self._folders_inside: Dict[bytes, bool] = {}
 
-    def shown(self, key: bytes, suffix: str = ".json") -> str:
-        """The file's path for a message (the key escaped and cut: it is untrusted)."""
-        return os.path.join(self.root, escaped(bytes(key)) + suffix)
-
     def _inside(self, real: bytes) -> bool:
         return real == self._real_root or real.startswith(self._real_root.rstrip(b"/") + b"/")
 
-    def read(self, key: bytes, limit: int = MAX_KEYWORD_FILE,
-             suffix: bytes = KEYWORD_SUFFIX) -> Optional[Tuple[os.stat_result, bytes]]:
-        """``(stat, bytes)`` of ``<root>/<key><suffix>``; None when it does not exist."""
-        path = os.path.join(self._root_bytes, bytes(key) + suffix)
+    def read(self, key: bytes,
+             limit: int = MAX_KEYWORD_FILE) -> Optional[Tuple[os.stat_result, bytes]]:
+        """``(stat, bytes)`` of ``<root>/<key>.json``; None when it does not exist."""
+        path = os.path.join(self._root_bytes, bytes(key) + _SUFFIX)
         folder = os.path.dirname(bytes(key))
         if folder:
             inside = self._folders_inside.get(folder)
@@ -66,7 +62,7 @@ class FolderFiles:
                 real = os.path.realpath(os.path.join(self._root_bytes, folder))
                 inside = self._folders_inside[folder] = self._inside(real)
             if not inside:
-                self._refuse_link(key, suffix, os.path.join(self._root_bytes, folder))
+                self._refuse_link(key, os.path.join(self._root_bytes, folder))
         via = ""  # what a message adds when the file is a link's target
         try:
             fd = os.open(path, _OPEN_FLAGS | _NOFOLLOW)
@@ -74,26 +70,26 @@ class FolderFiles:
             return None
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.EMLINK):  # not a link (as FreeBSD says)
-                raise self._error(key, suffix, str(exc.strerror)) from None
+                raise self._error(key, str(exc.strerror)) from None
             real = os.path.realpath(path)
             if not self._inside(real):
-                self._refuse_link(key, suffix, path)
+                self._refuse_link(key, path)
             via = f" (the link's target, {escaped(real, PATH_WIDTH)})"
             try:
                 fd = os.open(real, _OPEN_FLAGS | _NOFOLLOW)
             except FileNotFoundError:  # a dangling link: no file
                 return None
             except OSError as exc:
-                raise self._error(key, suffix, str(exc.strerror)) from None
+                raise self._error(key, str(exc.strerror)) from None
         facts = os.fstat(fd)
         kind = next((name for test, name in _KINDS if test(facts.st_mode)), None)
         if kind is not None or not stat.S_ISREG(facts.st_mode):
             os.close(fd)
-            raise self._error(key, suffix, f"{kind or 'not a regular file'}{via}, where a file "
+            raise self._error(key, f"{kind or 'not a regular file'}{via}, where a file "
                               "is expected; only regular files are read")
         if facts.st_size > limit:
             os.close(fd)
-            raise self._error(key, suffix, f"{facts.st_size} bytes{via}, more than a keyword "
+            raise self._error(key, f"{facts.st_size} bytes{via}, more than a keyword "
                               f"file holds ({limit}); refusing it")
         try:
             # The size it has, then to its end (it may have grown), never past the limit: a
@@ -107,16 +103,16 @@ class FolderFiles:
         finally:
             os.close(fd)
         if len(raw) > limit:  # grown since
-            raise self._error(key, suffix, f"more than {limit} bytes, more than a keyword "
+            raise self._error(key, f"more than {limit} bytes, more than a keyword "
                               "file holds; refusing it")
         return facts, raw
 
-    def _error(self, key: bytes, suffix: bytes, what: str) -> InputError:
-        return InputError(f"{self.shown(key, suffix.decode())}: {what}")
+    def _error(self, key: bytes, what: str) -> InputError:
+        return InputError(f"{keyword_file_path(self.root, key)}: {what}")
 
-    def _refuse_link(self, key: bytes, suffix: bytes, link: bytes) -> None:
+    def _refuse_link(self, key: bytes, link: bytes) -> None:
         target = os.path.realpath(link)
-        raise self._error(key, suffix, f"a link (or in a linked folder) to "
+        raise self._error(key, f"a link (or in a linked folder) to "
                           f"{escaped(target, PATH_WIDTH)}, outside the keyword folder "
                           f"{self.root}; nothing outside it is read: replace the link by the "
                           "file")

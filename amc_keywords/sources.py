@@ -53,7 +53,7 @@ class FolderSource:
         self.files = FolderFiles(root)
 
     def display(self, key: bytes) -> str:
-        return self.files.shown(key)
+        return keyword_file_path(self.path, key)
 
     def all_keys(self):
         # As bytes: a file name that is not UTF-8 is the key it is, never text.
@@ -285,7 +285,7 @@ def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
     for key in keys:
         found = files.read(key)
         if found is None:
-            raise InputError(f"{files.shown(key)}: no keyword file for list entry "
+            raise InputError(f"{keyword_file_path(root, key)}: no keyword file for list entry "
                              f"{quoted(bytes(key))}; check that the list and the folder are "
                              f"of the same set{unzipped_hint('folder')}") from None
         stat_results.append(found[0])
