@@ -276,11 +276,11 @@ def open_source(keyword_dir: str, name: str, extract: bool = False,
 # Reading in workers
 
 
-def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
-                       stat_results: list) -> Iterator[bytes]:
+def _read_folder_files(root: str, keys: np.ndarray, stat_results: list,
+                       raws: Optional[list]) -> Iterator[bytes]:
     """Yield each file's bytes (:class:`FolderFiles`: nothing outside the folder, regular
-    files of at most a keyword file's size); append its ``fstat`` to ``stat_results`` (for the
-    fingerprint: the file is open anyway)."""
+    files of at most a keyword file's size); append its ``fstat`` to ``stat_results`` and,
+    unless None, its bytes to ``raws`` (for the fingerprint: the file is open anyway)."""
     files = FolderFiles(root)
     for key in keys:
         found = files.read(key)
@@ -289,15 +289,9 @@ def _read_folder_files(root: str, keys: np.ndarray, strict: bool,
                              f"{quoted(bytes(key))}; check that the list and the folder are "
                              f"of the same set{unzipped_hint('folder')}") from None
         stat_results.append(found[0])
+        if raws is not None:
+            raws.append(found[1])
         yield found[1]
-
-
-def read_payload(payload, stat_results=None):
-    """Yield the raw bytes of each image's keyword file, for a payload made by
-    ``source.payload``; a folder's files' ``fstat`` results go to the list ``stat_results``."""
-    if payload[0] == "zip":
-        return read_members(*payload[1:])
-    return _read_folder_files(*payload[1:], [] if stat_results is None else stat_results)
 
 
 def payload_location(payload, i):
@@ -310,16 +304,15 @@ def payload_location(payload, i):
 
 
 def keyword_lists(payload):
-    """The keyword list of each image of a payload, in order (what a worker computes), and
-    for a folder the facts of its files for the fingerprint (:func:`fingerprints.file_facts`;
-    None for an archive, fingerprinted by its directory)."""
+    """The keyword list of each image of a payload (made by ``source.payload``), in order
+    (what a worker computes), and for a folder the facts of its files for the fingerprint
+    (:func:`fingerprints.file_facts`; None for an archive, fingerprinted by its directory)."""
+    def where(i):
+        return payload_location(payload, i)
+
     if payload[0] == "zip":
-        return parse_keyword_files(read_payload(payload),
-                                   lambda i: payload_location(payload, i)), None
-    stat_results, raws = [], []
-    strict = payload[3]
-    files = read_payload(payload, stat_results)
-    if strict:
-        files = (raws.append(raw) or raw for raw in files)
-    lists = parse_keyword_files(files, lambda i: payload_location(payload, i))
-    return lists, file_facts(stat_results, raws if strict else None)
+        return parse_keyword_files(read_members(*payload[1:]), where), None
+    _, root, keys, strict = payload
+    stat_results, raws = [], [] if strict else None
+    lists = parse_keyword_files(_read_folder_files(root, keys, stat_results, raws), where)
+    return lists, file_facts(stat_results, raws)
