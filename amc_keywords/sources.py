@@ -10,10 +10,8 @@ Output
     :func:`keyword_lists`, which a worker calls on a payload to get each image's keywords.
     Every problem is an :class:`InputError` naming file and entry.
 
-An unzipped folder is used only when it holds what the archive would give: at least one
-keyword file (``*.json``), and for ``keywords_coco/`` its ``dataset.json``; an empty or
-partly unzipped folder is refused, saying to finish unzipping it or to remove it so that the
-archive beside it is read. No key leading out of the folder is ever opened
+An unzipped folder is used only when it holds what the archive would give
+(:func:`check_unzipped`). No key leading out of the folder is ever opened
 (:func:`amc_keywords.entry_checks.check_keys`).
 """
 import contextlib
