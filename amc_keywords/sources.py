@@ -44,10 +44,10 @@ class FolderSource:
 
     kind = "folder"
 
-    def __init__(self, root, strict=False):
+    def __init__(self, root):
         self.path = root
         self.top = ""
-        self.strict = strict  # fingerprint the files by content too (see manifest)
+        self.strict = False  # fingerprint the files by content too (the run sets it)
         self.files = FolderFiles(root)
 
     def display(self, key: bytes) -> str:
