@@ -88,11 +88,9 @@ class FolderSource:
             os.path.join(os.fsencode(self.path), key + KEYWORD_SUFFIX.encode()))
 
     def read(self, key: bytes) -> Optional[bytes]:
-        """Raw bytes of ``<key>.json`` (e.g. COCO's dataset.json), or None when absent (or
-        when the key leads out of the folder); anything but a regular file inside the folder
-        of at most :data:`MAX_SINGLE_FILE` bytes is refused (:class:`FolderFiles`)."""
-        if unsafe_reason(key) is not None:
-            return None
+        """Raw bytes of ``<key>.json`` (a dataset's index file, named by its description), or
+        None when absent; anything but a regular file inside the folder of at most
+        :data:`MAX_SINGLE_FILE` bytes is refused (:class:`FolderFiles`)."""
         found = self.files.read(key, MAX_SINGLE_FILE)
         return None if found is None else found[1]
 
