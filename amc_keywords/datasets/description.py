@@ -100,10 +100,6 @@ class Dataset:
         if not isinstance(parts, tuple) or not parts or not set(parts) <= set(allowed):
             raise InputError(f"{self.parts_option}={shown(parts)}: expected a non-empty tuple "
                              f"of {', '.join(allowed)}")
-        return self.check(options)
-
-    def check(self, options: Any) -> Any:
-        """``options``, checked: an InputError for a value outside its choices."""
         return options
 
     def encoded(self, options: Any) -> Tuple[str, ...]:

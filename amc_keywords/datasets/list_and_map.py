@@ -78,12 +78,10 @@ class ListAndMap(Dataset):
     def part_names(self) -> Tuple[str, ...]:
         return self.set_names
 
-    def make_options(self, **values: Any) -> Any:
+    def make_options(self, **values: Any) -> ClicktureOptions:
         if values.get("lists_dir") is not None:  # kept as str, as results report paths
             values["lists_dir"] = checked_path("lists_dir", values["lists_dir"])
-        return super().make_options(**values)
-
-    def check(self, options: ClicktureOptions) -> ClicktureOptions:
+        options = super().make_options(**values)
         check_choice("vocab_from", options.vocab_from, tuple(VOCAB_FROM))
         if options.lists_dir is None:
             raise InputError(f"lists_dir=None: {self.title} needs the folder holding the .lst "
