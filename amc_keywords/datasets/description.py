@@ -135,15 +135,9 @@ class Dataset:
 
     def folders(self, keyword_dir: str, options: Any) -> Tuple[Tuple[str, str, str], ...]:
         """``(folder, option, what it holds)`` of each folder a run needs."""
-        return ((keyword_dir, "keyword_dir=",
-                 f"the downloaded {self.archives()} archive"
-                 f"{'s' if len(self.set_names) > 1 else ''}"),)
-
-    def archives(self) -> str:
-        """The archives' names, for messages: ``keywords_coco.zip``, ``keywords_*.zip``."""
-        if len(self.set_names) > 1:
-            return "keywords_*.zip"
-        return f"{archive_name(self.set_names[0])}.zip"
+        archives = (f"{archive_name(self.set_names[0])}.zip archive" if len(self.set_names) == 1
+                    else "keywords_*.zip archives")
+        return ((keyword_dir, "keyword_dir=", f"the downloaded {archives}"),)
 
     def must_hold(self) -> Optional[str]:
         """What an unzipped keyword folder must hold besides keyword files, if anything."""
