@@ -117,9 +117,7 @@ class ZipDirectory:
             if len(block) == len(carry) and left:
                 raise ValueError("the central directory is cut short: truncated download")
             starts, end = _record_starts(block, np.frombuffer(block, np.uint8))
-            if not len(starts):
-                if left:  # cannot happen: a record is at most 196 KB, a block 4 MB
-                    raise ValueError("a central directory record is too long")
+            if not len(starts):  # at the end only: a record is at most 196 KB, a block 4 MB
                 raise ValueError("the central directory is cut short: truncated download")
             if records + len(starts) > count:
                 raise ValueError(f"the central directory holds more than {count} records, "
