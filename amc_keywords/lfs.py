@@ -1,22 +1,16 @@
 """Git LFS pointer files: what a clone without Git LFS holds in place of a list or an id map.
 
 Input
-    A path. Output: whether the file is such a pointer (a short text file starting
-    ``version https://git-lfs``), which the readers treat as a missing file, and how a
-    notice says which of the two a file is; whether a list or map is there to read at all
-    (:func:`side_file_present`: a folder in its place is an error, not a missing file).
+    A path. Output: whether a list or map is there to read (:func:`side_file_present`): not
+    when it is missing or such a pointer (a short text file starting ``version
+    https://git-lfs``), while a folder in its place is an error, not a missing file; and how
+    a notice says which of the two a file is (:func:`absence`).
 """
 import os
 
 from .errors import InputError
 
 LFS_POINTER_PREFIX = b"version https://git-lfs"
-
-
-def is_lfs_pointer(path: str) -> bool:
-    """True when ``path`` is a Git LFS pointer file instead of the real content."""
-    with open(path, "rb") as f:
-        return f.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
 
 
 def absence(path: str) -> str:
@@ -40,4 +34,5 @@ def side_file_present(path: str, what: str) -> bool:
                          "(or move the folder away to run without it)")
     if not os.path.isfile(path):
         raise InputError(f"{path}: not a regular file, where {what} is expected")
-    return not is_lfs_pointer(path)
+    with open(path, "rb") as f:
+        return f.read(len(LFS_POINTER_PREFIX)) != LFS_POINTER_PREFIX
