@@ -78,8 +78,6 @@ def check_largest_id(ids: np.ndarray, where: Where) -> None:
     """Refuse a set whose largest image id (of its ``ids``) would size the range and names
     tables beyond :func:`id_limit`, before any table is made (an absurd id ended in "out of
     memory"); ``where(i)`` names entry i (file, line, entry)."""
-    if not len(ids):
-        return
     i = int(np.argmax(ids))
     largest, limit = int(ids[i]), id_limit(len(ids))
     if largest > limit:
@@ -93,8 +91,6 @@ def check_largest_id(ids: np.ndarray, where: Where) -> None:
 def check_keys(keys: np.ndarray, where: Where) -> None:
     """Refuse any key that would reach outside the set's folder (the module's docstring):
     the keys of a list, of a map's images, of ``dataset.json``'s filenames alike."""
-    if not len(keys):
-        return
     for i in np.flatnonzero(suspects(keys)):
         reason = unsafe_reason(bytes(keys[i]))
         if reason:

@@ -48,8 +48,6 @@ def control_bytes(values: np.ndarray, below: int = 0x20, lengths: Optional[np.nd
     byte, which a fixed-width array uses as padding)."""
     out = np.zeros(len(values), bool)
     width = values.dtype.itemsize
-    if not width:
-        return out
     for start in range(0, len(values), chunk):
         part = np.ascontiguousarray(values[start:start + chunk])
         view = part.view(np.uint8).reshape(len(part), width)
