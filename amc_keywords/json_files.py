@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from .errors import InputError
 
@@ -58,24 +58,6 @@ def without_bom(raw: bytes) -> bytes:
     return raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
 
 
-def encoding_problem(raw: bytes) -> Optional[str]:
-    """Why ``raw`` (without a UTF-8 byte-order mark) is not UTF-8 text, or None when it is."""
-    for bom, encoding in _OTHER_BOMS:
-        if raw.startswith(bom):
-            return (f"{encoding} text (it begins with a {encoding} byte-order mark), not UTF-8: "
-                    f"{SAVE_AS_UTF8}")
-    if b"\0" in raw[:64]:
-        return ("not UTF-8 text: it holds NUL bytes (UTF-16 or UTF-32 text, or not text at "
-                f"all): {SAVE_AS_UTF8}")
-    if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return (f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}: Latin-1 or "
-                    f"Windows-1252 text?): {SAVE_AS_UTF8}")
-    return None
-
-
 def json_error_reason(exc: json.JSONDecodeError) -> str:
     """What a JSONDecodeError says, with its line and column, in the user's words."""
     message = _JSON_MESSAGES.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])
@@ -88,11 +70,21 @@ def parse_json(raw: bytes, where: str) -> Any:
     """``json.loads`` of a file's bytes, a UTF-8 byte-order mark read as absent; a
     :class:`JSONFileError` naming ``where`` says what is wrong."""
     raw = without_bom(raw)
-    problem = encoding_problem(raw)
-    if problem:
-        raise JSONFileError(where, problem)
+    for bom, encoding in _OTHER_BOMS:
+        if raw.startswith(bom):
+            raise JSONFileError(where, f"{encoding} text (it begins with a {encoding} byte-order "
+                                       f"mark), not UTF-8: {SAVE_AS_UTF8}")
+    if b"\0" in raw[:64]:
+        raise JSONFileError(where, "not UTF-8 text: it holds NUL bytes (UTF-16 or UTF-32 text, "
+                                   f"or not text at all): {SAVE_AS_UTF8}")
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONFileError(where, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                                   f"{exc.start}: Latin-1 or Windows-1252 text?): "
+                                   f"{SAVE_AS_UTF8}") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise JSONFileError(where, json_error_reason(exc)) from None
     except RecursionError:
