@@ -18,12 +18,8 @@ from .zip_reader import MEMBER
 class Plan:
     """Where each image of a set is read from, in output order: a structured array with fields
     ``key`` (``S``), ``id`` (int64) and, for a zip archive, ``member`` (offset, sizes, CRC and
-    method of the image's member).
-
-    The plan of a set is built in a worker process and written to a ``.npy`` file
-    (:func:`make_plan`); the main process reads it a chunk at a time (:meth:`read`), so that
-    it holds no per-image array however many images there are.
-    """
+    method of the image's member), in memory or in the ``.npy`` file of :func:`make_plan`
+    (then read a chunk at a time, :meth:`read`)."""
 
     def __init__(self, array=None, path=None):
         self.array, self.path = array, path
