@@ -128,9 +128,6 @@ def read_list(path: str) -> Optional[Entries]:
     keys = keys[line_numbers - 1]
     if not len(keys):
         raise InputError(f"{path}: the list is empty (expected one keyword file name per line)")
-    # As wide as the longest entry, not as the longest line: blanks stripped from a line must
-    # not widen the names table (which, without a map, holds the entries).
-    keys = keys.astype(f"S{int(np.char.str_len(keys).max())}")
 
     def where(i: int) -> str:
         return f"{path}: line {line_numbers[i]}"
