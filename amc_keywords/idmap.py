@@ -63,8 +63,6 @@ def _names_array(names, path):
     """``S`` array of the map's names: a byte string (Python 2's ``str``) as the bytes it
     is, UTF-8 or not; a text name as UTF-8. A text name that UTF-8 cannot hold (a lone
     surrogate) is refused, naming it."""
-    if all(type(n) is bytes for n in names):
-        return np.array(names, dtype=bytes)
     try:
         return np.array([n if type(n) is bytes else n.encode("utf-8") for n in names],
                         dtype=bytes)
