@@ -407,3 +407,36 @@ def test_folder_prefixes_and_the_archive_top_still_work(data, tmp_path):
         "".join((f"keywords_dev/{e}" if i % 2 else e) + "\n" for i, e in enumerate(lines)))
     run_in_process("clickture", *clickture_args(data, top_out), "--quiet")
     assert outputs(top_out) == outputs(clean_out)
+
+
+@pytest.mark.parametrize("without", ["list", "list and map"])
+def test_an_archive_whose_top_folder_holds_one_of_the_same_name(data, tmp_path, without):
+    """Keys the fallbacks take from the archive (``keywords_dev/keywords_dev/<id>.json``,
+    read as ``keywords_dev/<id>`` inside the top folder) are not stripped a second time, as
+    a list's entries written from the archive root are: the same rows as the plain layout."""
+    for list_name, map_name in zip(LISTS, MAPS):
+        (data / list_name).unlink()
+        if without == "list and map":
+            (data / map_name).unlink()
+    clean_out, nested_out = tmp_path / "clean", tmp_path / "nested"
+    run_in_process("clickture", *clickture_args(data, clean_out), "--quiet")
+    for set_name in ("dev", "lite"):
+        archive = data / f"keywords_{set_name}.zip"
+        with zipfile.ZipFile(archive) as zf:
+            members = [(info.filename, zf.read(info)) for info in zf.infolist()
+                       if not info.is_dir()]
+        top = f"keywords_{set_name}"
+        sample.write_zip(str(archive), members, top)
+        with zipfile.ZipFile(archive) as zf:
+            assert all(n.startswith(f"{top}/{top}/") for n in zf.namelist()
+                       if n.endswith(".json") and "__MACOSX" not in n and "/._" not in n)
+    run_in_process("clickture", *clickture_args(data, nested_out), "--quiet")
+    nested, clean = outputs(nested_out), outputs(clean_out)
+    if without == "list and map":  # the names are the keys: the extra folder is in them
+        for set_name in ("dev", "lite"):
+            name = f"img_names_clickture_{set_name}.npy"
+            names = np.load(nested_out / name)
+            expected = [f"keywords_{set_name}/".encode() + n for n in np.load(clean_out / name)]
+            assert names.tolist() == expected
+            del nested[name], clean[name]
+    assert nested == clean

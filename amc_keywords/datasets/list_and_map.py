@@ -148,7 +148,11 @@ class ListAndMap(Dataset):
         if entries is not None:
             entries, id_map = attach_names(entries, id_map, map_path), None
         source = self.open_keywords(keyword_dir, set_name, extract)
-        if entries is None:
+        if entries is not None:
+            # A list may name its files from the archive's root; the fallbacks below take
+            # their keys from the source itself, already inside its top folder.
+            entries = strip_top(entries, source.top)
+        else:
             fallback = "the id map" if id_map else "the keyword files"
             notices.append(f"notice: {list_path}: {absence(list_path)}; using the images of "
                            f"{fallback}, ordered by id")
@@ -156,7 +160,7 @@ class ListAndMap(Dataset):
                        entries_from_source(source))
         inputs.records[f"{set_name} list"].images = len(entries)
         inputs.records[f"{set_name} map"].images = len(entries)
-        return OpenedSet(source, strip_top(entries, source.top), notices, inputs)
+        return OpenedSet(source, entries, notices, inputs)
 
     def planned_inputs(self, keyword_dir: str, options: ClicktureOptions) -> Planned:
         planned = {}
