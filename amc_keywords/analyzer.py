@@ -33,8 +33,9 @@ STOP_WORDS = ("english", "none")
 
 
 # The checked copy of scikit-learn's CountVectorizer defaults (see above; compared with the
-# installed scikit-learn in tests/test_equivalence.py). Its analyzer is these three alone:
-# analyzer="word", no preprocessor, tokenizer or accent stripping, ngram_range=(1, 1).
+# installed scikit-learn in tests/test_equivalence.py). With the other defaults (analyzer="word",
+# no preprocessor, tokenizer or accent stripping, ngram_range=(1, 1)), the analyzer is these
+# three settings alone: lowercase, the token pattern and the stop words.
 LOWERCASE = True
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 ENGLISH_STOP_WORDS = frozenset("""

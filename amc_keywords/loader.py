@@ -12,7 +12,7 @@ Output
     so that each DataLoader worker reopens the maps and shares the file's pages instead of
     receiving a copy. Reading is safe from several threads.
 
-    Opening checks the files against each other (:func:`load_keywords` says what); every
+    Opening checks the files against each other (what it checks: docs/api.md); every
     problem is a :class:`LoadError` naming the file.
 """
 import copyreg

@@ -309,6 +309,7 @@ def keyword_lists(payload):
     if payload[0] == "zip":
         return parse_keyword_files(read_members(*payload[1:]), where), None
     _, root, keys, strict = payload
-    stat_results, raws = [], [] if strict else None
+    stat_results = []
+    raws = [] if strict else None
     lists = parse_keyword_files(_read_folder_files(root, keys, stat_results, raws), where)
     return lists, file_facts(stat_results, raws)
