@@ -10,7 +10,7 @@ Output files (``<tag>``: ``clickture_dev``, ``clickture_lite``, ``coco``, ``flic
     (names table), ``img_splits_<tag>.npy`` (splits table, Karpathy-layout datasets),
     ``vocabulary_<dataset>_sk_<k>.json`` (vocabulary) and
     ``manifest_<dataset>_sk_<k>.json`` (manifest). The formats are in
-    :mod:`amc_keywords.writing`. With the original layout, the original scripts' names
+    docs/formats.md#outputs. With the original layout, the original scripts' names
     instead (:func:`original_names`).
 
 An image set is named by its *set name*: ``lite`` or ``dev`` for Clickture; COCO has one set,

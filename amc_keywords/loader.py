@@ -2,7 +2,7 @@
 
 Input
     A rows file (``img_keyword_ind_..._sk_<k>[_sparse].npy``; the formats are in
-    :mod:`amc_keywords.writing`) and the files beside it: range table, names table,
+    docs/formats.md#outputs) and the files beside it: range table, names table,
     vocabulary and (where present) the run's manifest.
 Output
     :class:`~amc_keywords.keywords.Keywords`, a read-only sequence of the word ids of the

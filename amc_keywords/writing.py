@@ -1,20 +1,11 @@
 """Writing a run's outputs safely: every file or none.
 
-Files written in a dataset folder (names in :mod:`amc_keywords.filenames`; ``<k>`` is
-min_df):
-
-rows (``img_keyword_ind_..._sk_<k>[_sparse].npy``)
-    int64, shape ``(N, 2)``, each row ``[img_id, word_id]``; images in list order, each
-    image's rows in keyword-token order. Byte-identical to ``np.save`` of the same array.
-range table (``img_keyword_range_<tag>_sk_<k>.npy``)
-    int64, shape ``(max listed id + 1, 2)``; row ``i`` is ``[first, last]`` (inclusive) row
-    numbers of image ``i``, ``[-1, -1]`` when it has no rows or is not listed.
-names (``img_names_<tag>.npy``)
-    ``S`` (UTF-8 bytes), shape ``(max listed id + 1,)``; the image's original name
-    (Clickture map name, COCO file name; without a map, its list entry), ``b""`` for an id
-    that is not listed.
-vocabulary (``vocabulary_<dataset>_sk_<k>.json``)
-    see :mod:`amc_keywords.vocabulary`.
+Input
+    A run's files as its steps make them (the rows streamed by :class:`RowWriter`), each
+    under a temporary name.
+Output
+    The files in place in the dataset folder, under the names of :mod:`amc_keywords.filenames`
+    and in the formats of docs/formats.md#outputs, and each one's record for the manifest.
 
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace`` only when the whole run has succeeded, and the folder is synced after: an
