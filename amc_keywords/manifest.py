@@ -5,19 +5,10 @@ Input
     once written (:func:`amc_keywords.writing.output_record`).
 Output
     The manifest ``manifest_<dataset>_sk_<min_df>.json``, moved into place with the
-    outputs::
-
-        {"format": "amc-keywords-manifest/1", "dataset": "clickture", "toolkit": __version__,
-         "options": {...}, "versions": {"python": ..., "numpy": ..., "scikit-learn": ...},
-         "inputs": {"<role>": {"path": ..., "kind": "zip", "fingerprint": "...",
-                               "images": 79665}, ...},
-         "outputs": {"<file name>": {"sha256": ..., "dtype": "<i8", "shape": [N, 2],
-                                     "size": ..., "mtime_ns": ...}, ...},
-         "summary": [{"set": "dev", "images": ..., "rows": ..., ...}, ...]}
-
-    JSON with sorted keys, so two manifests diff as text. :func:`up_to_date` says whether a
-    rerun has anything to do; :func:`verify_manifest` and :func:`compare_manifests` are the
-    ``verify --manifest`` and ``compare`` commands.
+    outputs (its keys: docs/formats.md#manifest); JSON with sorted keys, so two manifests
+    diff as text. :func:`up_to_date` says whether a rerun has anything to do;
+    :func:`verify_manifest` and :func:`compare_manifests` are the ``verify --manifest`` and
+    ``compare`` commands.
 """
 import json
 import os
