@@ -5,15 +5,10 @@ Input
     :mod:`amc_keywords.analyzer`) and ``min_df``.
 Output
     :class:`Vocabulary`; word id = ``CountVectorizer(min_df=...).vocabulary_[word]``, which is
-    the word's rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json``::
-
-        {"format": "amc-keywords-vocabulary/1", "min_df": 6, "stop_words": "english",
-         "source": "dev", "images": 79665, "fingerprint": "<ids digest>",
-         "inputs": {"dev keywords": "<input fingerprint>", "dev list": "<sha256>"},
-         "sklearn_version": "1.5.2", "words": ["aa", "abandoned", ...]}
-
-    ``words[word_id] == word``. A later run reuses the file only when min_df, stop words,
-    source, the ids digest (:func:`ids_digest`) and the input fingerprints all match.
+    the word's rank in sorted order. On disk, ``vocabulary_<dataset>_sk_<min_df>.json`` (its
+    keys: docs/formats.md#vocabulary), ``words[word_id] == word``. A later run reuses the
+    file only when min_df, stop words, source, the ids digest (:func:`ids_digest`) and the
+    input fingerprints all match.
 """
 import collections
 import hashlib
