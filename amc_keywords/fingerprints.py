@@ -4,15 +4,10 @@ Input
     A run's inputs: keyword archives (or unzipped folders), list files, id maps,
     ``dataset.json``.
 Output
-    An input fingerprint of each, taken at no extra read of the keyword files:
-
-        archive   SHA-256 of its keyword members' names, CRC-32s and sizes, from the central
-                  directory the toolkit reads anyway
-        folder    SHA-256 of each keyword file's key, size and modification time, in the
-                  set's order, taken by the workers that read the files (with
-                  ``strict_fingerprint``: and a CRC-32 of its content)
-        file      SHA-256 of the file (lists, maps; COCO's ``dataset.json`` is recorded too,
-                  and is covered by its archive's fingerprint)
+    An input fingerprint of each, taken at no extra read of the keyword files (what each
+    kind hashes: docs/formats.md#input-fingerprints): an archive's from the central
+    directory the toolkit reads anyway, a folder's as its files are read
+    (:class:`FolderFingerprint`).
 
     :class:`InputRecord` is the manifest's record of one input; :class:`SetInputs` holds an
     image set's records and takes its folder's fingerprint, the one that is known only once
