@@ -55,11 +55,8 @@ Opener = Callable[[], OpenedSet]
 
 @dataclass(frozen=True)
 class SetFigures:
-    """The figures of one encoded image set, which a user checks before training.
-
-    ``keywords_per_image`` is ``(min, median, mean, max)`` of the rows per image;
-    ``dropped_share`` is the share of the analyzer's tokens that were out of vocabulary.
-    """
+    """The figures of one encoded image set, which a user checks before training (each
+    field: docs/api.md#setfigures)."""
     name: str
     images: int
     rows: int

@@ -31,13 +31,9 @@ from .writing import OutputSet, remove_stale
 
 @dataclass(frozen=True)
 class PrepareResult:
-    """What a run did: see :func:`amc_keywords.prepare_clickture`.
-
-    ``outputs`` maps each output's role (``"vocabulary"``, ``"manifest"``, ``"<set> rows"``,
-    ``"<set> ranges"``, ``"<set> names"``, ``"vectorizer"``) to its path; ``sets`` holds the
-    figures of each image set, in encoding order; ``up_to_date`` is True when the manifest
-    showed nothing to do (nothing was written then, and the figures are the manifest's).
-    """
+    """What a run did (each field: docs/api.md#prepareresult): the output paths by role,
+    each image set's figures in encoding order, and whether the manifest showed nothing to
+    do."""
     dataset: str
     out_dir: str
     up_to_date: bool
