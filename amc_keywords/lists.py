@@ -1,14 +1,10 @@
 """Which images a set holds, in which order: Clickture list files and Karpathy's dataset.json.
 
 Input
-    list file       ``clickture-dev.lst`` / ``clickture-lite.lst``: one entry per line, the
-                    keyword file's path inside the archive's top folder without ``.json``; the
-                    image id is ``int()`` of its last ``/`` component (ASCII digits only). A
-                    Git LFS pointer in its place counts as no list. Read as the original
-                    script's ``line.strip()`` reads it: LF or CRLF line ends, a UTF-8
-                    byte-order mark, blanks around an entry and empty lines make no difference;
-                    a file that is not UTF-8 text (a NUL byte, bytes that do not decode) is
-                    refused, naming the line.
+    list file       ``clickture-dev.lst`` / ``clickture-lite.lst``: one entry per line, read
+                    as the original script's ``line.strip()`` reads it (the format:
+                    docs/formats.md#clickture-list-files; what is refused:
+                    docs/safety.md#bad-input).
     dataset.json    COCO's Karpathy split file: ``{"images": [{"split": ..., "filename": ...,
                     "imgid": ...}, ...]}``; other fields are ignored.
     id map          ``(ids, names)`` from :func:`amc_keywords.idmap.read_id_map`, to join.
