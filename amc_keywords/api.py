@@ -12,12 +12,7 @@ Output
     an :class:`~amc_keywords.errors.InputError` whose ``str()`` is one line naming the file
     and what is wrong; messages go to the ``amc_keywords`` logger, never to stdout.
 
-Example::
-
-    from amc_keywords import prepare_clickture
-    result = prepare_clickture(keyword_dir="keyword", lists_dir="clickture",
-                               out_dir="clickture")
-    rows_file, dev = result.outputs["dev rows"], result.set("dev")  # dev.rows, dev.images...
+Examples: docs/api.md#running-the-pipeline.
 """
 from __future__ import annotations
 
