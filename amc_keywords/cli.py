@@ -9,9 +9,8 @@ wrong>``); Ctrl-C is ``interrupted: earlier outputs are unchanged`` (SIGTERM ``t
 ...``, SIGHUP ``hung up: ...``; exit status 128 + the signal's number). ``--debug``
 anywhere on the command line shows the traceback instead.
 
-Installed, the default folders are those under the current folder (``./keyword``,
-``./clickture``, ``./mscoco``, as in a clone); the dataset scripts use their clone's folders,
-wherever they are run from.
+The default folders (a script's clone's, else the current folder's):
+docs/cli.md#default-folders.
 """
 import argparse
 import json
