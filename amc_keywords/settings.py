@@ -58,9 +58,8 @@ class RunSettings:
         Fingerprint an unzipped folder's files by content too (a CRC-32 each), not only by
         name, size and modification time.
     layout : {"default", "original"}, default="default"
-        ``"original"`` writes the original scripts' files instead of the default set: the
-        rows as ``img_keyword_rec_*.npy``, their range table (quirks included) under the
-        original README's names, and the pickled CountVectorizer.
+        ``"original"`` writes the original scripts' files instead of the default set
+        (docs/formats.md#the-original-layout).
     jobs : int, default=1
         Worker processes; the outputs are the same for any value.
     progress : bool or None, default=None
