@@ -5,11 +5,10 @@ Input
 Output
     Its :class:`~amc_keywords.datasets.description.Dataset`, from :data:`DATASETS` (in the
     command line's order) or :func:`dataset`. A description says what differs between
-    datasets: its image sets, how each is opened, which are fitted on, its own options, the
-    inputs a run reads, its file names and how ``verify`` finds an image's keyword file.
-    Two kinds are written: a list and an id map per set
-    (:mod:`~amc_keywords.datasets.list_and_map`, Clickture's) and Karpathy's
-    ``dataset.json`` (:mod:`~amc_keywords.datasets.karpathy`, COCO's and Flickr's).
+    datasets (what it holds: :mod:`~amc_keywords.datasets.description`). Two kinds are
+    written: a list and an id map per set (:mod:`~amc_keywords.datasets.list_and_map`,
+    Clickture's) and Karpathy's ``dataset.json`` (:mod:`~amc_keywords.datasets.karpathy`,
+    COCO's and Flickr's).
 
 A dataset in Karpathy's layout takes one line below (and a sample to test it on); nothing
 outside this package names a dataset. Importing this package imports no numpy: the command
