@@ -2,9 +2,8 @@
 ``i``'s vector, the report a user checks, and the sidecar that says what the matrix is.
 
 Input
-    A vocabulary (a :class:`~amc_keywords.vocabulary.Vocabulary`, a word list, a vocabulary
-    file, or a rows file, whose set's rows then weigh the coverage), a word-vector file
-    (read by :mod:`amc_keywords.vector_files`) and :class:`VectorOptions`.
+    A vocabulary (in any form :func:`align_vectors` takes), a word-vector file (read by
+    :mod:`amc_keywords.vector_files`) and :class:`VectorOptions`.
 Output
     :func:`align_vectors` gives :class:`AlignedVectors`: ``matrix``, float32 ``(V + 1, d)``,
     row ``V`` zero (the padding index of ``nn.Embedding(V + 1, d, padding_idx=V)``), and
