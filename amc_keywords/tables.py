@@ -1,10 +1,8 @@
 """The per-image tables written beside the rows.
 
 Input:  image ids and their row counts (in row order), or the rows themselves.
-Output: the range table (int64 ``(max id + 1, 2)``: ``[first, last]`` inclusive row numbers
-        of each image, ``[-1, -1]`` for none), the original scripts' variant of it, the rows
-        per image and their figures, and the names table (``S``, ``(max id + 1,)``: each
-        listed image's name, ``b""`` elsewhere).
+Output: the range table and the names table (their formats: docs/formats.md#outputs), the
+        original scripts' variant of the range table, the rows per image and their figures.
 
 Also here, for ragged arrays (the rows of each image, the word ids of each keyword, the bytes
 of each name): :func:`ragged_positions` gathers slices, :func:`run_sums` totals runs.
