@@ -3,15 +3,10 @@
 Input files: ``keywords_<set>.zip``, which unzips to the folder ``keywords_<set>/`` (a
     dataset's other inputs, such as Clickture's lists and maps, are named by its
     description: :mod:`amc_keywords.datasets`).
-Output files (``<tag>``: ``clickture_dev``, ``clickture_lite``, ``coco``, ``flickr30k``...;
-``<k>``: min_df):
-    ``img_keyword_ind_clickture_<set>_sk_<k>_sparse.npy`` / ``img_keyword_ind_coco_sk_<k>.npy``
-    (rows), ``img_keyword_range_<tag>_sk_<k>.npy`` (range table), ``img_names_<tag>.npy``
-    (names table), ``img_splits_<tag>.npy`` (splits table, Karpathy-layout datasets),
-    ``vocabulary_<dataset>_sk_<k>.json`` (vocabulary) and
-    ``manifest_<dataset>_sk_<k>.json`` (manifest). The formats are in
-    docs/formats.md#outputs. With the original layout, the original scripts' names
-    instead (:func:`original_names`).
+Output files: the rows, the range, names and splits tables, the vocabulary and the manifest,
+    named as docs/formats.md#outputs lists them (``<tag>``, a set's part of the names:
+    :func:`set_tag`); with the original layout, the original scripts' names instead
+    (:func:`original_names`).
 
 An image set is named by its *set name*: ``lite`` or ``dev`` for Clickture; COCO has one set,
 whose set name is the dataset's, ``coco``.
