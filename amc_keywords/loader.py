@@ -39,6 +39,7 @@ from .keywords import (  # noqa: F401  (re-exported: the loader's public names)
 )
 from .manifest import load as load_manifest
 from .manifest import recorded_differs
+from .npy_files import load_npy
 from .tables import ragged_positions, ranges_from_rows
 from .vocabulary import Vocabulary
 
@@ -167,19 +168,8 @@ STALE = ("the table does not match the rows (an image's rows not contiguous, or 
 
 
 def _load_array(path: str) -> np.ndarray:
-    """The ``.npy`` array at ``path``, memory-mapped; anything else under the name (an
-    ``.npz`` archive, a pickle, an empty or cut file) is a LoadError."""
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except EOFError:
-        raise LoadError(f"{path}: empty (0 bytes): not a .npy array file; run the pipeline "
-                        "again to write it") from None
-    except (ValueError, OSError) as exc:
-        raise LoadError(f"{path}: not a readable .npy array file ({str(exc)[:120]})") from None
-    if not isinstance(array, np.ndarray):  # an NpzFile: what else np.load gives
-        array.close()
-        raise LoadError(f"{path}: a {type(array).__name__} (an .npz archive of arrays), not a "
-                        ".npy array file: an output is one array saved with numpy.save")
+    """An output's array, memory-mapped (:func:`~amc_keywords.npy_files.load_npy`)."""
+    array: np.ndarray = load_npy(path, "run the pipeline again to write it", mmap_mode="r")
     return array
 
 

@@ -11,7 +11,8 @@ Output
 """
 import numpy as np
 
-from .writing import npy_header, open_temporary
+from .npy_files import npy_header
+from .writing import open_temporary
 from .zip_reader import MEMBER
 
 

@@ -29,11 +29,12 @@ from .filenames import parse_rows_name
 from .keywords import Keywords
 from .loader import load_keywords
 from .log import logger
+from .npy_files import npy_header
 from .settings import VectorOptions
 from .vector_files import VectorFile, lowercase
 from .vectors_matrix import FORMAT, sidecar_of, words_digest
 from .vocabulary import Vocabulary
-from .writing import npy_header, replaced_whole
+from .writing import replaced_whole
 
 TOP_MISSING = 20
 COUNT_CHUNK = 1 << 20  # rows counted at a time

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import LoadError
 from .json_files import JSONFileError, load_json
+from .npy_files import load_npy
 from .vocabulary import Vocabulary
 
 FORMAT = "amc-keywords-vectors/1"
@@ -53,10 +54,7 @@ def load_vectors(path: Union[str, "os.PathLike[str]"], vocabulary: Vocabulary) -
         raise LoadError(f"{path}: made for another vocabulary ({file}, {made_for.get('words')} "
                         f"words), not this set's ({os.path.basename(vocabulary.file or '')}, "
                         f"{len(vocabulary)} words): align the vectors again for this set")
-    try:
-        matrix: np.ndarray = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"{path}: not a readable .npy array file ({exc})") from None
+    matrix: np.ndarray = load_npy(path, "align the vectors again to write it")
     if matrix.dtype != np.float32 or matrix.ndim != 2 or len(matrix) != len(vocabulary) + 1:
         raise LoadError(f"{path}: expected a float32 ({len(vocabulary) + 1}, d) matrix, found "
                         f"{matrix.dtype} {matrix.shape}")

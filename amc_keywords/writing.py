@@ -27,6 +27,7 @@ from . import stop_signals
 from .errors import InputError, SystemLimit, error_for
 from .folder_lock import RUN_RECORD_PREFIX, FolderLock
 from .hashing import file_sha256
+from .npy_files import npy_header
 from .stale_runs import PREFIX, remove_quietly, remove_run_files, remove_stale, start_time
 
 HEADER_SIZE = 128  # np.save's header for an (N, 2) int64 array, for any N below 10**40
@@ -248,15 +249,6 @@ def output_record(path, sha256=None, array=False):
         shape, dtype, _ = npy_header(path)
         record["dtype"], record["shape"] = dtype.str, list(shape)
     return record
-
-
-def npy_header(path):
-    """``(shape, dtype, offset of the data)`` of a ``.npy`` file, from its header alone."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
-                           np.lib.format.read_array_header_2_0)(f)
-        return shape, dtype, f.tell()
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ format and compression full of hard cases; the report's figures against a plain 
 input is one line naming the file and the record, and nothing is written."""
 import json
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -215,6 +216,26 @@ def test_kw_vectors_refuses_a_matrix_of_another_vocabulary(dev_set, tmp_path):
     path, _ = aligned.write(str(tmp_path / "other.npy"))
     with pytest.raises(LoadError, match="made for another vocabulary"):
         kw.vectors(path)
+
+
+@pytest.mark.parametrize("content", ["npz", "empty"])
+def test_kw_vectors_refuses_what_is_not_a_npy_array_in_one_line(dev_set, tmp_path, content):
+    """An .npz archive or an empty file under the matrix's name: a LoadError naming it, as
+    the loader gives for an output (not an AttributeError from deep in numpy)."""
+    kw = load_keywords(dev_set)
+    words = list(kw.vocabulary)
+    aligned = align_vectors(words, glove_for(words, tmp_path), member=f"small.{DIM}d.txt")
+    path, _ = aligned.write(str(tmp_path / "matrix.npy"))
+    if content == "npz":
+        with open(path, "wb") as f:
+            np.savez(f, matrix=np.zeros((2, 2)))
+        expected = "an .npz archive of arrays"
+    else:
+        open(path, "wb").close()
+        expected = "empty (0 bytes): not a .npy array file; align the vectors again"
+    with pytest.raises(LoadError, match=re.escape(f"{path}: ")) as caught:
+        kw.vectors(path)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
 
 
 def snapshot(folder):
